@@ -1,0 +1,15 @@
+//! The shared core of the hookpipe tools.
+//!
+//! Each tool under `tools/` is a thin crate over this library, as coreutils' tools are over
+//! `uucore`: the record contract ([`record`], the wire specification), NDJSON streams
+//! ([`stream`]), what a stage learns from upstream ([`upstream`]), the exit-status table
+//! ([`exit`]), times ([`time`]), the text-or-bytes rule ([`bytes`]) and the command-line
+//! pieces every tool shares ([`cli`]).
+
+pub mod bytes;
+pub mod cli;
+pub mod exit;
+pub mod record;
+pub mod stream;
+pub mod time;
+pub mod upstream;

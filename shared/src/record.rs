@@ -1,0 +1,335 @@
+//! The record contract: the wire format every hookpipe tool reads and writes.
+//!
+//! This module's documentation is the specification; README links here, and the contract
+//! tests in `shared/tests/contract.rs` decode golden files against a strict copy of it.
+//!
+//! # Framing
+//!
+//! A stream is newline-delimited JSON (NDJSON): one JSON object per line, UTF-8, no blank
+//! lines written (a reader skips blank lines). Every object is flat (no nested objects; a
+//! few fields are arrays of strings) and has a `"type"` field, written first, naming one of
+//! the types below. So `jq 'select(.type=="end")'` is all a shell user needs.
+//!
+//! Readers are tolerant: unknown fields are ignored and unknown types are forwarded
+//! unchanged. Writers are strict: they emit only the types and fields documented here.
+//!
+//! # Text or bytes
+//!
+//! Bytes from the outside world (hook output, file names, shell state) are not always
+//! UTF-8. A field `F` holding such bytes is written as `F` (a JSON string) when the bytes are
+//! valid UTF-8, and otherwise as `F_base64` (standard base64 with padding) carrying the exact
+//! bytes. Exactly one of the two is present. Nothing is ever replaced by U+FFFD. In `jq`:
+//! `.text // (.text_base64 | @base64d)` (the latter is lossy in jq itself, not on the wire).
+//! Fields following this rule: `text`, `path`, `name`, `dir`, `script`.
+//!
+//! Where a record needs an identifier built from such bytes (`id`), invalid bytes are
+//! written as `\xNN` escapes, so ids stay strings; the exact bytes are in the `name` field
+//! of the matching records.
+//!
+//! # Times and ids
+//!
+//! `time` is RFC 3339 UTC with milliseconds (`2026-11-24T22:29:14.123Z`): when the event
+//! happened (for `output`, when the runner read the line). Durations are whole milliseconds
+//! (`duration_ms`, `ms`). `id` names one hook call and is unique in a pipeline:
+//! `<stage>/<hook>`, for example `stack/install/50-template.sh`, `override_defaults/plugin:foo`
+//! or `stack/install/hypervisor:fake`. A `stage` is `MODE` or `MODE/PHASE`. Calls that a
+//! runner makes with `source` before its own mode, because it saw no state (DESIGN.md,
+//! "Shell state"), have the id `<stage>/<hook>#source`.
+//!
+//! # Types
+//!
+//! | type | written by | meaning |
+//! |---|---|---|
+//! | `begin` | every tool but phase-log | a tool started: `tool`, `stage`, `pid`, `version`, `time` |
+//! | `done` | every tool but phase-log | a tool ended: `tool`, `stage`, `status` (its exit status), `time` |
+//! | `hook` | hook-list | a hook to dispatch, in dispatch order (see [`Hook`]) |
+//! | `skip` | all | an entry or call that will not run, with `reason` and `message` (see [`Skip`]) |
+//! | `hypervisor` | hyp-resolve | a hypervisor plugin and which functions it defines (see [`Hypervisor`]) |
+//! | `start` | hook-run, hyp-call | a hook call began (see [`Start`]) |
+//! | `output` | hook-run, hyp-call | one line of a call's stdout or stderr (see [`Output`]) |
+//! | `summary` | hook-run, hyp-call | an `echo_summary` line: `id`, `text`, `time` |
+//! | `warning` | all | a warning: from a hook's `warn` (with `id`) or from a tool (without) |
+//! | `trace` | hook-run, hyp-call | one `--xtrace` line: `id`, `text`, `time` |
+//! | `timer` | hook-run, hyp-call | a `time_start`/`time_stop` pair closed: `id`, `name`, `ms`, `time` |
+//! | `end` | hook-run, hyp-call | a hook call ended (see [`End`]) |
+//! | `state` | hook-run, hyp-call | the bash state for the next stage (see [`State`]) |
+//!
+//! A `begin` without its `done` means the tool died without a word; a `done` with `status`
+//! of 2 or more, or an `end` whose `status` is not `ok`, is an upstream failure (DESIGN.md
+//! rule 3).
+//!
+//! # Example
+//!
+//! ```text
+//! $ hook-list extras.d | hook-run stack install | jq -c 'select(.type!="state")'
+//! {"type":"begin","tool":"hook-list","stage":"list","pid":4242,"version":"0.1.0","time":"2026-11-24T22:29:14.101Z"}
+//! {"type":"done","tool":"hook-list","stage":"list","status":0,"time":"2026-11-24T22:29:14.102Z"}
+//! {"type":"begin","tool":"hook-run","stage":"stack/install","pid":4243,"version":"0.1.0","time":"2026-11-24T22:29:14.100Z"}
+//! {"type":"start","id":"stack/install/50-template.sh","stage":"stack/install","name":"50-template.sh","path":"extras.d/50-template.sh","kind":"extras","args":["stack","install"],"time":"2026-11-24T22:29:14.120Z"}
+//! {"type":"summary","id":"stack/install/50-template.sh","text":"Installing template","time":"2026-11-24T22:29:14.121Z"}
+//! {"type":"output","id":"stack/install/50-template.sh","stream":"stdout","text":"laid out 3 files","time":"2026-11-24T22:29:14.125Z"}
+//! {"type":"end","id":"stack/install/50-template.sh","stage":"stack/install","status":"ok","exit_code":0,"duration_ms":6,"time":"2026-11-24T22:29:14.126Z"}
+//! {"type":"hook","name":"50-template.sh","path":"extras.d/50-template.sh","kind":"extras","seq":"50","dir":"extras.d","services":["template"]}
+//! {"type":"done","tool":"hook-run","stage":"stack/install","status":0,"time":"2026-11-24T22:29:14.130Z"}
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+
+/// The `type` values this version writes, in the order of the table above.
+pub const TYPES: &[&str] = &[
+    "begin",
+    "done",
+    "hook",
+    "skip",
+    "hypervisor",
+    "start",
+    "output",
+    "summary",
+    "warning",
+    "trace",
+    "timer",
+    "end",
+    "state",
+];
+
+/// `begin`: a tool started. `stage` is the tool's role in the pipeline (`list`,
+/// `stack/install`, `hypervisor`...), so two runners of one pipeline are told apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Begin {
+    pub tool: String,
+    pub stage: String,
+    pub pid: u32,
+    pub version: String,
+    pub time: String,
+}
+
+/// `done`: a tool ended; `status` is the exit status it is about to return (README, "Exit
+/// status"). The last record a tool writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    pub tool: String,
+    pub stage: String,
+    pub status: i32,
+    pub time: String,
+}
+
+/// `hook`: one hook to dispatch, written by `hook-list` in dispatch order.
+///
+/// - `kind`: `extras` (an `extras.d/NN-name.sh` file) or `plugin` (a DevStack plugin
+///   directory; then `path` is the plugin directory, `name` is `plugin:<name>` and `files`
+///   lists which of `settings`, `override-defaults`, `plugin.sh` exist under `devstack/`).
+/// - `seq`: the two-digit sequence prefix of an extras file; absent for plugins.
+/// - `dir`: the directory the hook was found in (`path` is `dir/name` for extras).
+/// - `services`: the services named by the file's `is_service_enabled` guard when it has the
+///   usual dispatch shape; absent when no guard was recognised (the hook always runs).
+/// - `enabled`: whether the guard is satisfied by `ENABLED_SERVICES`: `true`, `false`, or
+///   absent when unknown (no guard, or a service whose answer only a shell can give). It is
+///   advisory: the hook's own guard decides at run time.
+/// - `warning`: set when the hook runs but something about it deserves a look (a sequence
+///   number reserved for the framework, a plugin without `plugin.sh`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Hook {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_base64: Option<String>,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub seq: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dir_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub services: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub files: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub warning: Option<String>,
+}
+
+/// `skip`: something that will not run, and why.
+///
+/// `reason` is a stable code a consumer can filter on; `message` is for people. Listing
+/// reasons: `not-a-hook` (plainly not a hook, e.g. `README.md`: hidden by phase-log),
+/// `bad-prefix`, `no-sh-suffix`, `dotfile`, `unreadable`, `broken-link`, `directory`,
+/// `not-regular`, `overridden` (a same-named hook in an earlier directory wins),
+/// `disabled` (with `--enabled-only`), `missing-plugin-dir`, `no-driver`. Run reasons:
+/// `upstream-failed`, `stopped` (an earlier hook of this stage failed), `interrupted`,
+/// `disabled`. Either `path`/`name` (an entry) or `id` (a call) says what was skipped.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Skip {
+    pub reason: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub time: Option<String>,
+}
+
+/// `hypervisor`: a `lib/nova_plugins/hypervisor-<driver>` file and its coverage of the five
+/// required functions. `missing` lists the required functions it does not define;
+/// `functions` every function the file itself defines, in file order; `sourced` the
+/// functions it only gets from files it sources (`source`/`.` lines naming a file found
+/// beside it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Hypervisor {
+    pub driver: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_base64: Option<String>,
+    pub missing: Vec<String>,
+    pub functions: Vec<String>,
+    #[serde(default)]
+    pub sourced: Vec<String>,
+}
+
+/// `start`: a hook call began. `args` are the positional parameters the hook sees (`$1`,
+/// `$2`; `$#` is their count). `kind` is `extras`, `plugin` or `hypervisor`; `file` is what
+/// was sourced (`plugin.sh`, `settings`, `override-defaults`) for plugins, `function` the
+/// function called for hypervisor actions.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Start {
+    pub id: String,
+    pub stage: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub path_base64: Option<String>,
+    pub kind: String,
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub function: Option<String>,
+    pub time: String,
+}
+
+/// `output`: one line a hook wrote, without its `\n` (a `\r` stays in the text).
+///
+/// `stream` is `stdout` or `stderr`. `partial` is `true` when the text does not end a line:
+/// a line longer than 64 KiB is cut into several records, all but the last marked partial;
+/// an unfinished line (a prompt written with `echo -n`) is sent partial after 50 ms without
+/// new bytes, or when its hook ends. Absent means `false`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Output {
+    pub id: String,
+    pub stream: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text_base64: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub partial: bool,
+    pub time: String,
+}
+
+/// `summary`, `warning` and `trace`: one line of text. `id` is absent on warnings a tool
+/// writes about itself rather than about a hook call.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Line {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text_base64: Option<String>,
+    pub time: String,
+}
+
+/// `timer`: a hook's `time_start NAME` / `time_stop NAME` pair, `ms` milliseconds apart.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timer {
+    pub id: String,
+    pub name: String,
+    pub ms: u64,
+    pub time: String,
+}
+
+/// `end`: a hook call ended.
+///
+/// `status`: `ok` (returned 0), `failed` (returned non-zero, or a failing command ended it
+/// under errexit, or it called `exit N` with N > 0), `timeout` (stopped after `--timeout`),
+/// `killed` (ended by a signal nobody in the run sent), `interrupted` (stopped because the
+/// runner got SIGINT or SIGTERM). `exit_code` is present when the call ended with a status;
+/// `signal` (a number) when it ended by a signal. `exited` is `true` when the hook ended the
+/// whole worker shell (`exit N`, errexit), so later hooks ran in a new one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct End {
+    pub id: String,
+    pub stage: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signal: Option<i32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub exited: bool,
+    pub duration_ms: u64,
+    pub time: String,
+}
+
+/// `state`: bash code that recreates the shell state (variables and functions) a stage
+/// ended with. Only runners read it; each consumes the states it reads and writes one
+/// replacement just before its `done`. `generation` increases with each replacement, so a
+/// reader that sees several (or also loads `--state FILE`) keeps the highest and a stale
+/// state never wins. `base` names what `script` is relative to: `full` (the whole state)
+/// or `prelude` (only what differs from a worker that has sourced the same prelude files,
+/// listed in `prelude`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct State {
+    pub stage: String,
+    pub generation: u64,
+    pub base: String,
+    #[serde(default)]
+    pub prelude: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub script: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub script_base64: Option<String>,
+    pub time: String,
+}
+
+/// A record as the tools use it; `Unknown` is any other type, forwarded untouched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Record {
+    Begin(Begin),
+    Done(Done),
+    Hook(Hook),
+    Skip(Skip),
+    Hypervisor(Hypervisor),
+    Start(Start),
+    Output(Output),
+    Summary(Line),
+    Warning(Line),
+    Trace(Line),
+    Timer(Timer),
+    End(End),
+    State(State),
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
