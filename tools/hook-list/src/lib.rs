@@ -1,19 +1,384 @@
 //! hook-list: lists extras.d hooks (and DevStack plugins) in dispatch order as `hook`
 //! records, and every entry it will not run as a `skip` record with its reason.
+//!
+//! This module owns the command line, the order of the listing (byte order of names,
+//! earlier directories overriding later ones, plugins after every extras.d hook) and the
+//! records; `scan` judges directory entries, `guard` reads a hook's service guard and
+//! `plugins` resolves DevStack's plugin list. All validation (plugin names, directories)
+//! happens before the first hook record, so a failed listing never looks like a short one.
 
-use std::io::Write;
-use std::path::PathBuf;
+mod guard;
+mod plugins;
+mod scan;
 
-use hookpipe::exit::{Fatal, Outcome};
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use hookpipe::bytes::{display, split};
+use hookpipe::cli::Stage;
+use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
+use hookpipe::record::{Hook, Record, Skip};
+use hookpipe::stream::RecordWriter;
+
+use crate::plugins::{Found, Plugin};
+use crate::scan::{Reason, Verdict};
+
+const AFTER_HELP: &str = "\
+Output: NDJSON records on stdout, one per line (specification: the hookpipe::record module).
+Reads no input.
+  begin  first record (tool \"hook-list\", stage \"list\")
+  hook   a hook to dispatch, in dispatch order: extras.d files (kind \"extras\") in byte
+         order of their names whatever the locale, then plugins (kind \"plugin\") in enable
+         order. Fields: name, path, kind, seq, dir, services, files, warning.
+  skip   an entry that will not run: reason, message, name, path. Reasons: not-a-hook,
+         bad-prefix, no-sh-suffix, dotfile, unreadable, broken-link, directory, not-regular,
+         overridden, missing-plugin-dir.
+  done   last record, with the exit status
+A hook is a regular file (or a link to one) named NN-name.sh. Sequence numbers 00-09 and
+90-99 are reserved for the framework: such hooks run, with a warning. A file nobody may
+read (no r bit) is unreadable even for root.
+
+Exit status:
+  0  listed (skipped entries do not change it); also when the reader goes away early
+  2  bad usage: a missing DIR (unless --missing-ok), a DIR that is not a directory, a bad
+     --plugin, a plugin enabled twice";
 
 /// Command line of `hook-list`.
 #[derive(Debug, clap::Parser)]
-#[command(name = "hook-list", version, about)]
+#[command(
+    name = "hook-list",
+    version,
+    about = "List the hooks DevStack would dispatch, in order, and every entry it will not run",
+    after_help = AFTER_HELP
+)]
 pub struct Args {
-    /// Directories to search, earlier ones winning over later ones for the same name.
+    /// Directories of extras.d hooks; for a name found in several, the earliest directory
+    /// wins. Default: $TOP_DIR/extras.d when TOP_DIR is set and not empty, else ./extras.d.
+    #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
+
+    /// A DIR that does not exist contributes no hooks instead of ending with status 2.
+    #[arg(long)]
+    pub missing_ok: bool,
+
+    /// Enable plugin NAME, checked out in DIR (DevStack's GITDIR[NAME]). Repeatable; enable
+    /// order is the order of the list, then of these flags for names it does not hold.
+    #[arg(long = "plugin", value_name = "NAME=DIR")]
+    pub plugins: Vec<OsString>,
+
+    /// DevStack's list of enabled plugins, in enable order (",a,b": commas or blanks
+    /// separate names).
+    #[arg(long, env = "DEVSTACK_PLUGINS", value_name = "LIST")]
+    pub devstack_plugins: Option<OsString>,
+
+    /// Where plugins enabled without --plugin are checked out: DEST/NAME. Default (also
+    /// when empty): /opt/stack.
+    #[arg(long, env = "DEST", value_name = "DIR")]
+    pub dest: Option<PathBuf>,
+
+    /// DevStack's top directory, for the default DIR.
+    #[arg(long, env = "TOP_DIR", value_name = "DIR")]
+    pub top_dir: Option<PathBuf>,
 }
 
-pub fn run(_args: &Args, _out: impl Write) -> Result<Outcome, Fatal> {
-    Err(Fatal::bad_input("not built yet"))
+/// Why a listing failed. Every variant but `Write` is bad usage (exit 2), reported after
+/// `begin` and a `done` with status 2.
+#[derive(Debug)]
+pub enum Error {
+    /// A directory that cannot be listed: missing, not a directory, unreadable.
+    Dir { path: PathBuf, err: io::Error },
+    /// A `--plugin` value that is not `NAME=DIR`.
+    PluginSpec { spec: OsString },
+    /// A plugin name that is not one path component (empty, `.`, `..`, contains `/`).
+    PluginName { name: OsString },
+    /// DevStack's `enable_plugin` error: the same plugin enabled twice.
+    PluginTwice { name: OsString },
+    /// Writing records failed.
+    Write(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |bytes: &OsStr| display(bytes.as_bytes());
+        match self {
+            Error::Dir { path, err } => {
+                write!(f, "{}: {}", shown(path.as_os_str()), scan::describe(err))
+            }
+            Error::PluginSpec { spec } => {
+                write!(f, "--plugin expects NAME=DIR, got '{}'", shown(spec))
+            }
+            Error::PluginName { name } => write!(
+                f,
+                "bad plugin name '{}': a plugin name is one path component (not empty, '.' or '..', no '/')",
+                shown(name)
+            ),
+            Error::PluginTwice { name } => {
+                write!(f, "Plugin attempted to be enabled twice: {}", shown(name))
+            }
+            Error::Write(err) => write!(f, "writing output: {}", scan::describe(err)),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Writes the listing to `out`: `begin`, the hooks and skips, `done`. A reader that goes
+/// away ends the listing quietly with [`Outcome::Ok`], as a lister should.
+pub fn run(args: &Args, out: impl Write) -> Result<Outcome, Fatal> {
+    let stage = Stage::new("hook-list", "list");
+    let mut writer = RecordWriter::new(out);
+    let result = writer
+        .write(&stage.begin())
+        .map_err(Error::Write)
+        .and_then(|()| list(args, &mut writer))
+        .and_then(|()| {
+            writer
+                .write(&stage.done(Outcome::Ok))
+                .and_then(|()| writer.flush())
+                .map_err(Error::Write)
+        });
+    match result {
+        Ok(()) => Ok(Outcome::Ok),
+        Err(Error::Write(err)) if is_broken_pipe(&err) => Ok(Outcome::Ok),
+        Err(err @ Error::Write(_)) => Err(Fatal::bad_input(err.to_string())),
+        Err(err) => {
+            // The stream must say so too: later stages see the failed `done`, not silence.
+            let _ = writer
+                .write(&stage.done(Outcome::BadInput))
+                .and_then(|()| writer.flush());
+            Err(Fatal::bad_input(err.to_string()))
+        }
+    }
+}
+
+fn list<W: Write>(args: &Args, out: &mut RecordWriter<W>) -> Result<(), Error> {
+    let dest = args
+        .dest
+        .clone()
+        .filter(|dest| !dest.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("/opt/stack"));
+    let plugins = plugins::resolve(&args.plugins, args.devstack_plugins.as_deref(), &dest)?;
+    let given = if args.dirs.is_empty() {
+        vec![default_dir(args.top_dir.as_deref())]
+    } else {
+        args.dirs.clone()
+    };
+    let (dirs, mut entries) = scan::list(&given, args.missing_ok)?;
+    // Byte order, never the locale's collation (reference/devstack.md section 9, item 3);
+    // for one name, the earliest directory comes first and wins.
+    entries.sort_by(|a, b| {
+        a.name
+            .as_bytes()
+            .cmp(b.name.as_bytes())
+            .then(a.dir.cmp(&b.dir))
+    });
+    let mut winner: Option<(&OsStr, PathBuf, Option<Reason>)> = None;
+    for entry in &entries {
+        let dir = &dirs[entry.dir];
+        let path = dir.join(&entry.name);
+        let verdict = scan::classify(dir, &entry.name);
+        let verdict = match &winner {
+            Some((name, winner_path, winner_reason)) if *name == entry.name.as_os_str() => {
+                overridden(verdict, winner_path, *winner_reason)
+            }
+            _ => {
+                let reason = match &verdict {
+                    Verdict::Hook { .. } => None,
+                    Verdict::Skip { reason, .. } => Some(*reason),
+                };
+                winner = Some((&entry.name, path.clone(), reason));
+                verdict
+            }
+        };
+        out.write(&extras_record(&entry.name, dir, &path, verdict))
+            .map_err(Error::Write)?;
+    }
+    for plugin in &plugins {
+        out.write(&plugin_record(plugin, plugins::inspect(plugin)))
+            .map_err(Error::Write)?;
+    }
+    Ok(())
+}
+
+fn default_dir(top_dir: Option<&Path>) -> PathBuf {
+    match top_dir {
+        Some(top) if !top.as_os_str().is_empty() => top.join("extras.d"),
+        _ => PathBuf::from("extras.d"),
+    }
+}
+
+/// A same-named entry of a later directory. One that would not run anyway keeps its own
+/// reason (a README in two directories stays `not-a-hook`); a hook is `overridden`, even
+/// when the winner does not run itself: an earlier directory can mask a hook, as systemd's
+/// drop-in directories do.
+fn overridden(own: Verdict, winner: &Path, winner_reason: Option<Reason>) -> Verdict {
+    if let Verdict::Skip { .. } = own {
+        return own;
+    }
+    let winner = display(winner.as_os_str().as_bytes());
+    let message = match winner_reason {
+        None => format!("overridden by {winner}"),
+        Some(reason) => format!(
+            "overridden by {winner}, which will not run either ({})",
+            reason.code()
+        ),
+    };
+    Verdict::Skip {
+        reason: Reason::Overridden,
+        message,
+    }
+}
+
+fn extras_record(name: &OsStr, dir: &Path, path: &Path, verdict: Verdict) -> Record {
+    let (name, name_base64) = split(name.as_bytes());
+    let (path, path_base64) = split(path.as_os_str().as_bytes());
+    match verdict {
+        Verdict::Hook {
+            seq,
+            services,
+            warning,
+        } => {
+            let (dir, dir_base64) = split(dir.as_os_str().as_bytes());
+            Record::Hook(Hook {
+                name,
+                name_base64,
+                path,
+                path_base64,
+                kind: "extras".to_owned(),
+                seq: Some(seq),
+                dir,
+                dir_base64,
+                services,
+                warning,
+                ..Hook::default()
+            })
+        }
+        Verdict::Skip { reason, message } => Record::Skip(Skip {
+            reason: reason.code().to_owned(),
+            message,
+            path,
+            path_base64,
+            name,
+            name_base64,
+            ..Skip::default()
+        }),
+    }
+}
+
+fn plugin_record(plugin: &Plugin, found: Found) -> Record {
+    let mut full_name = b"plugin:".to_vec();
+    full_name.extend_from_slice(plugin.name.as_bytes());
+    let (name, name_base64) = split(&full_name);
+    let (path, path_base64) = split(plugin.dir.as_os_str().as_bytes());
+    match found {
+        Found::Plugin { files, warning } => Record::Hook(Hook {
+            name,
+            name_base64,
+            dir: path.clone(),
+            dir_base64: path_base64.clone(),
+            path,
+            path_base64,
+            kind: "plugin".to_owned(),
+            files: Some(files),
+            warning,
+            ..Hook::default()
+        }),
+        Found::Missing { message } => Record::Skip(Skip {
+            reason: Reason::MissingPluginDir.code().to_owned(),
+            message,
+            path,
+            path_base64,
+            name,
+            name_base64,
+            ..Skip::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use hookpipe::stream::RecordReader;
+
+    fn listing(argv: &[&OsStr]) -> (Result<Outcome, Fatal>, Vec<Record>) {
+        let mut full: Vec<&OsStr> = vec![OsStr::new("hook-list")];
+        full.extend_from_slice(argv);
+        let args = Args::try_parse_from(full).unwrap();
+        let mut out = Vec::new();
+        let result = run(&args, &mut out);
+        let mut reader = RecordReader::new(&out[..]);
+        let mut records = Vec::new();
+        while let Some(raw) = reader.next().unwrap() {
+            records.push(raw.decode().unwrap());
+        }
+        (result, records)
+    }
+
+    #[test]
+    fn begin_hooks_done_in_byte_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        for name in ["80-y.sh", "10-x.sh", "10-X.sh"] {
+            std::fs::write(tmp.path().join(name), "true\n").unwrap();
+        }
+        let (result, records) = listing(&[tmp.path().as_os_str()]);
+        assert_eq!(result.unwrap(), Outcome::Ok);
+        let names: Vec<_> = records
+            .iter()
+            .filter_map(|record| match record {
+                Record::Hook(hook) => hook.name.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["10-X.sh", "10-x.sh", "80-y.sh"]);
+        assert!(matches!(records.first(), Some(Record::Begin(_))));
+        assert!(matches!(records.last(), Some(Record::Done(done)) if done.status == 0));
+    }
+
+    #[test]
+    fn a_failure_still_ends_the_stream_with_done() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("nope");
+        let (result, records) = listing(&[missing.as_os_str()]);
+        let fatal = result.unwrap_err();
+        assert_eq!(fatal.outcome, Outcome::BadInput);
+        assert!(fatal.message.ends_with("nope: No such file or directory"));
+        assert_eq!(records.len(), 2);
+        assert!(matches!(records.last(), Some(Record::Done(done)) if done.status == 2));
+    }
+
+    #[test]
+    fn an_overridden_skip_keeps_its_own_reason() {
+        let own = Verdict::Skip {
+            reason: Reason::NotAHook,
+            message: String::new(),
+        };
+        assert_eq!(overridden(own.clone(), Path::new("/a/README"), None), own);
+        let hook = Verdict::Hook {
+            seq: "50".into(),
+            services: None,
+            warning: None,
+        };
+        match overridden(hook, Path::new("/a/50-x.sh"), Some(Reason::Directory)) {
+            Verdict::Skip { reason, message } => {
+                assert_eq!(reason, Reason::Overridden);
+                assert!(message.contains("/a/50-x.sh"), "{message}");
+                assert!(message.contains("directory"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_dir_follows_top_dir() {
+        assert_eq!(default_dir(None), PathBuf::from("extras.d"));
+        assert_eq!(default_dir(Some(Path::new(""))), PathBuf::from("extras.d"));
+        assert_eq!(
+            default_dir(Some(Path::new("/opt/devstack"))),
+            PathBuf::from("/opt/devstack/extras.d")
+        );
+    }
 }
