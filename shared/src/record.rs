@@ -75,7 +75,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// The `type` values this version writes, in the order of the table above.
 pub const TYPES: &[&str] = &[
     "begin",
@@ -332,4 +331,3 @@ pub enum Record {
     #[serde(other, skip_serializing)]
     Unknown,
 }
-

@@ -96,6 +96,9 @@ impl<R: Read> RecordReader<R> {
 
     /// The next non-blank record, or `None` at the end of input. A final line without a
     /// newline still counts.
+    // Not `Iterator::next`: the record borrows the reader's line buffer, which an Iterator
+    // cannot express, and copying every line would cost the hot path.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<RawRecord<'_>>, ReadError> {
         loop {
             self.line.clear();
@@ -206,7 +209,10 @@ mod tests {
     #[test]
     fn names_the_line_of_a_malformed_record() {
         for (input, needle) in [
-            (&b"{\"type\":\"hook\"}\n{\"type\":\n"[..], "not a JSON record"),
+            (
+                &b"{\"type\":\"hook\"}\n{\"type\":\n"[..],
+                "not a JSON record",
+            ),
             (b"{\"type\":\"hook\"}\n{\"kind\":1}\n", "without a \"type\""),
             (b"{\"type\":\"hook\"}\n\xff\xfe\n", "not UTF-8"),
             (b"{\"type\":\"hook\"}\n[1,2]\n", "not a JSON record"),

@@ -55,9 +55,8 @@ impl Upstream {
     }
 
     pub fn done(&mut self, done: &Done) {
-        self.open.retain(|(tool, stage, _), _| {
-            !(tool == &done.tool && stage == &done.stage)
-        });
+        self.open
+            .retain(|(tool, stage, _), _| !(tool == &done.tool && stage == &done.stage));
         if done.status == 1 {
             self.negative = true;
         }

@@ -1,0 +1,104 @@
+//! The command-line flags `hook-run` and `hyp-call` share, defined once and flattened into
+//! each tool's arguments, and their translation into runner [`Options`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::exit::Fatal;
+use crate::runner::{default_prelude, parse_seconds, Options};
+
+/// How the hooks of a stage run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunnerFlags {
+    /// Source FILE in the worker before any hook (repeatable; default: this project's
+    /// lib/functions, or $HOOKPIPE_LIB/functions).
+    #[arg(long, value_name = "FILE")]
+    pub prelude: Vec<PathBuf>,
+    /// Source no prelude (a legacy caller's state already holds DevStack's functions).
+    #[arg(long, conflicts_with = "prelude")]
+    pub no_prelude: bool,
+    /// Run every hook even after one failed, and even after an upstream failure
+    /// (default for unstack and clean).
+    #[arg(long, overrides_with = "stop_on_failure")]
+    pub keep_going: bool,
+    /// Stop at the first failure, here or upstream (default for every other mode).
+    #[arg(long, overrides_with = "keep_going")]
+    pub stop_on_failure: bool,
+    /// Run hooks under `set -o errexit` (default for every mode but unstack and clean).
+    #[arg(long, overrides_with = "no_errexit")]
+    pub errexit: bool,
+    /// Run hooks without errexit.
+    #[arg(long, overrides_with = "errexit")]
+    pub no_errexit: bool,
+    /// Stop a hook that runs longer than SECONDS: TERM to its process group, then KILL
+    /// after --kill-after. No limit by default, as in DevStack.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, env = "HOOKPIPE_TIMEOUT")]
+    pub timeout: Option<Duration>,
+    /// Grace period between TERM and KILL when stopping a hook.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
+    pub kill_after: Duration,
+    /// Trace hooks with `set -x`; the lines become `trace` records.
+    #[arg(long)]
+    pub xtrace: bool,
+    /// Load the shell state from FILE when it is newer than the stream's, and replace FILE
+    /// with the state this stage ends with (plain bash: `source FILE` takes it back).
+    #[arg(long, value_name = "FILE", env = "HOOKPIPE_STATE")]
+    pub state: Option<PathBuf>,
+}
+
+impl RunnerFlags {
+    /// Options for a stage, given the mode's defaults (DevStack: errexit and stop at the
+    /// first failure in stack.sh; neither in unstack.sh and clean.sh).
+    pub fn options(
+        &self,
+        tool: &'static str,
+        stage: String,
+        teardown: bool,
+    ) -> Result<Options, Fatal> {
+        let prelude = if self.no_prelude {
+            Vec::new()
+        } else if !self.prelude.is_empty() {
+            self.prelude.clone()
+        } else {
+            vec![default_prelude().ok_or_else(|| {
+                Fatal::bad_input(
+                    "cannot find lib/functions for the prelude: set HOOKPIPE_LIB, \
+                     pass --prelude FILE, or --no-prelude",
+                )
+            })?]
+        };
+        for file in &prelude {
+            if !file.is_file() {
+                return Err(Fatal::bad_input(format!(
+                    "prelude {}: No such file",
+                    crate::bytes::display(std::os::unix::ffi::OsStrExt::as_bytes(file.as_os_str()))
+                )));
+            }
+        }
+        let keep_going = if self.keep_going {
+            true
+        } else if self.stop_on_failure {
+            false
+        } else {
+            teardown
+        };
+        let errexit = if self.errexit {
+            true
+        } else if self.no_errexit {
+            false
+        } else {
+            !teardown
+        };
+        Ok(Options {
+            tool,
+            stage,
+            prelude,
+            errexit,
+            keep_going,
+            timeout: self.timeout,
+            kill_after: self.kill_after,
+            xtrace: self.xtrace,
+            state_file: self.state.clone(),
+        })
+    }
+}

@@ -1,0 +1,934 @@
+//! The stage runner that `hook-run` and `hyp-call` share: read the stream, forward what is
+//! not ours, collect what is (the barrier), then run the planned calls in a bash worker and
+//! report them, and hand the shell state on.
+//!
+//! The order of a stage (DESIGN.md, "One stream, many stages"):
+//! 1. `begin`; start the worker and queue the prelude, before any input arrives;
+//! 2. forward every record we do not consume as it arrives, flushing whenever input would
+//!    block; keep the `state` with the highest generation;
+//! 3. at the end of input, decide: an interrupt or an upstream failure (unless
+//!    `--keep-going`) turns every call into a `skip`;
+//! 4. load the state (or, with none, call the hooks with `source` first when the plan asks);
+//! 5. run each call: `start`, its records, `end`; stop at the first failure unless keeping
+//!    going; a hook that ends the shell is followed by a new worker from the state it left;
+//! 6. forward the consumed records, write the new `state` and the state file, then `done`.
+//!
+//! What to call is the tool's [`Plan`]; how a call is reported is here, once.
+
+pub mod flags;
+pub mod session;
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::bytes;
+use crate::cli::Stage;
+use crate::exit::{Fatal, Outcome};
+use crate::record::{End, Record, Skip, Start, State};
+use crate::signals::Signals;
+use crate::state::{Dump, StateFile};
+use crate::stream::{ReadError, RecordReader, RecordWriter};
+use crate::time::{now_ms, now_rfc3339};
+use crate::upstream::Upstream;
+use session::{Completion, Session, StopReason, Wait};
+
+/// What a planned call does in the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `source PATH ARGS...` inside a function, with exactly these positional parameters.
+    Source { path: Vec<u8>, args: Vec<String> },
+    /// Source `path` (when given), then call `function` with `args`.
+    Function {
+        path: Option<Vec<u8>>,
+        function: String,
+        args: Vec<String>,
+    },
+}
+
+/// One call the stage will make (or report as skipped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub id: String,
+    pub stage: String,
+    pub name: Vec<u8>,
+    pub path: Vec<u8>,
+    pub kind: String,
+    pub action: Action,
+    /// For plugins: which file is sourced (`plugin.sh`, `settings`, `override-defaults`).
+    pub file: Option<String>,
+    /// Lines reported as the call's output before it runs (DevStack prints a plugin's
+    /// override-defaults file before sourcing it).
+    pub preface: Vec<Vec<u8>>,
+    /// Run only if `is_service_enabled SERVICE` holds in the worker.
+    pub when_enabled: Option<String>,
+    /// A skip decided while planning: (reason, message).
+    pub skip: Option<(String, String)>,
+}
+
+impl Call {
+    /// A call that sources `path` with `args`, as DevStack sources hooks.
+    pub fn source(
+        id: String,
+        stage: &str,
+        name: &[u8],
+        path: &[u8],
+        kind: &str,
+        args: Vec<String>,
+    ) -> Call {
+        Call {
+            id,
+            stage: stage.to_owned(),
+            name: name.to_vec(),
+            path: path.to_vec(),
+            kind: kind.to_owned(),
+            action: Action::Source {
+                path: path.to_vec(),
+                args,
+            },
+            file: None,
+            preface: Vec::new(),
+            when_enabled: None,
+            skip: None,
+        }
+    }
+
+    fn args(&self) -> &[String] {
+        match &self.action {
+            Action::Source { args, .. } | Action::Function { args, .. } => args,
+        }
+    }
+}
+
+/// What a tool decides: which records it consumes and what to call for them.
+pub trait Plan {
+    /// Whether records of this type are the stage's to act on (held until the barrier).
+    fn consumes(&self, kind: &str) -> bool;
+    /// The calls for the consumed records. `have_state` says whether a state was loaded.
+    fn calls(&self, consumed: &[Record], have_state: bool) -> Result<Vec<Call>, Fatal>;
+}
+
+/// How a stage runs: the options common to `hook-run` and `hyp-call`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub tool: &'static str,
+    pub stage: String,
+    pub prelude: Vec<PathBuf>,
+    pub errexit: bool,
+    pub keep_going: bool,
+    pub timeout: Option<Duration>,
+    pub kill_after: Duration,
+    pub xtrace: bool,
+    pub state_file: Option<PathBuf>,
+}
+
+/// The default grace period between TERM and KILL.
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(5);
+
+/// Why the stage stopped calling hooks.
+#[derive(Debug, Clone)]
+enum Halt {
+    Upstream(String),
+    Failed(String),
+    Interrupted,
+}
+
+struct Runner<'a, W: Write> {
+    options: &'a Options,
+    out: RecordWriter<W>,
+    signals: &'a Signals,
+    scratch: tempfile::TempDir,
+    /// Replies the worker still owes for its set-up commands.
+    setup: Vec<Setup>,
+    /// The dump the current worker started from, or left when it exited.
+    last_dump: Option<Dump>,
+    /// The state loaded at the start of the stage (script, base), re-sent if no dump can be had.
+    loaded: Option<State>,
+    session: Option<Session>,
+    /// The dump taken right after the prelude: deltas are relative to it.
+    base: Option<Dump>,
+    environment: HashSet<String>,
+    outcome: Outcome,
+    prelude_failed: Option<String>,
+}
+
+/// Runs one stage. Library code: the caller maps the result to an exit status.
+pub fn run_stage<R: Read, W: Write>(
+    options: &Options,
+    plan: &dyn Plan,
+    input: R,
+    output: W,
+    signals: &Signals,
+) -> Result<Outcome, Fatal> {
+    let stage = Stage::new(options.tool, options.stage.clone());
+    let scratch = tempfile::Builder::new()
+        .prefix("hookpipe-")
+        .tempdir()
+        .map_err(|err| Fatal::bad_input(format!("cannot create a scratch directory: {err}")))?;
+    let mut runner = Runner {
+        options,
+        out: RecordWriter::new(output),
+        signals,
+        scratch,
+        setup: Vec::new(),
+        last_dump: None,
+        loaded: None,
+        session: None,
+        base: None,
+        environment: std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect(),
+        outcome: Outcome::Ok,
+        prelude_failed: None,
+    };
+    let result = runner.run(&stage, plan, input);
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(StageError::ReaderGone) => {
+            runner.stop_everything(StopReason::ReaderGone);
+            return Err(Fatal {
+                outcome: Outcome::BrokenPipe,
+                message: String::new(),
+            });
+        }
+        Err(StageError::Fatal(fatal)) => {
+            runner.stop_everything(StopReason::ReaderGone);
+            let _ = runner.out.write(&stage.done(fatal.outcome));
+            let _ = runner.out.flush();
+            return Err(fatal);
+        }
+    };
+    match runner
+        .out
+        .write(&stage.done(outcome))
+        .and_then(|()| runner.out.flush())
+    {
+        Ok(()) => Ok(outcome),
+        Err(_) => Err(Fatal {
+            outcome: Outcome::BrokenPipe,
+            message: String::new(),
+        }),
+    }
+}
+
+enum StageError {
+    ReaderGone,
+    Fatal(Fatal),
+}
+
+impl From<io::Error> for StageError {
+    fn from(err: io::Error) -> StageError {
+        if crate::exit::is_broken_pipe(&err) {
+            StageError::ReaderGone
+        } else {
+            StageError::Fatal(Fatal::bad_input(format!("writing records: {err}")))
+        }
+    }
+}
+
+impl<W: Write> Runner<'_, W> {
+    fn run<R: Read>(
+        &mut self,
+        stage: &Stage,
+        plan: &dyn Plan,
+        input: R,
+    ) -> Result<Outcome, StageError> {
+        self.out.write(&stage.begin())?;
+        self.out.flush()?;
+        self.start_worker(None)?;
+
+        // Steps 2 and 3: forward, collect, decide.
+        let mut reader = RecordReader::new(input);
+        let mut upstream = Upstream::default();
+        let mut consumed: Vec<Record> = Vec::new();
+        let mut consumed_raw: Vec<Vec<u8>> = Vec::new();
+        let mut stream_state: Option<State> = None;
+        loop {
+            if reader.will_block() {
+                self.out.flush()?;
+            }
+            let raw = match reader.next() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => break,
+                Err(ReadError::Malformed(bad)) => {
+                    return Err(StageError::Fatal(Fatal::bad_input(bad.to_string())));
+                }
+                Err(ReadError::Io(err)) => {
+                    return Err(StageError::Fatal(Fatal::bad_input(format!(
+                        "reading input: {err}"
+                    ))));
+                }
+            };
+            let kind = raw.kind.as_ref();
+            let ours = plan.consumes(kind);
+            if matches!(kind, "begin" | "done" | "end" | "state") || ours {
+                let record = raw
+                    .decode()
+                    .map_err(|bad| StageError::Fatal(Fatal::bad_input(bad.to_string())))?;
+                match &record {
+                    Record::Begin(begin) => upstream.begin(begin),
+                    Record::Done(done) => upstream.done(done),
+                    Record::End(end) => upstream.end(end),
+                    Record::State(state) => {
+                        if stream_state
+                            .as_ref()
+                            .is_none_or(|s| state.generation >= s.generation)
+                        {
+                            stream_state = Some(state.clone());
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+                if ours {
+                    consumed_raw.push(raw.line.to_vec());
+                    consumed.push(record);
+                    continue;
+                }
+            }
+            self.out.write_raw(raw.line)?;
+        }
+        upstream.finish();
+        self.out.flush()?;
+
+        let halt = if self.signals.received().is_some() || upstream.interrupted() {
+            Some(Halt::Interrupted)
+        } else if let (Some(failure), false) = (upstream.failure(), self.options.keep_going) {
+            Some(Halt::Upstream(failure.describe()))
+        } else {
+            None
+        };
+
+        // Step 4: the prelude must have loaded; then the state.
+        self.finish_prelude()?;
+        let (generation, have_state) = if halt.is_none() {
+            self.load_state(stream_state.as_ref())?
+        } else {
+            (
+                stream_state.as_ref().map_or(0, |s| s.generation),
+                stream_state.is_some(),
+            )
+        };
+        let calls = plan
+            .calls(&consumed, have_state)
+            .map_err(StageError::Fatal)?;
+
+        // Step 5.
+        let halted = self.run_calls(&calls, halt)?;
+        if let Some(Halt::Upstream(_)) = halted {
+            self.outcome = self.outcome.worst(Outcome::Negative);
+        }
+
+        // Step 6.
+        for line in &consumed_raw {
+            self.out.write_raw(line)?;
+        }
+        if !matches!(halted, Some(Halt::Upstream(_))) || stream_state.is_none() {
+            self.emit_state(generation + 1)?;
+        } else if let Some(state) = &stream_state {
+            // Nothing ran: hand the upstream state on unchanged.
+            self.out.write(&Record::State(state.clone()))?;
+        }
+        self.finish_worker();
+        if let Some(signal) = self.signals.received() {
+            self.outcome = self.outcome.worst(Outcome::Signal(signal));
+        }
+        if let Some(message) = self.prelude_failed.take() {
+            return Err(StageError::Fatal(Fatal::bad_input(message)));
+        }
+        Ok(self.outcome)
+    }
+
+    fn wait_settings(&self, deadline: Option<Instant>) -> Wait {
+        Wait {
+            deadline,
+            kill_after: self.options.kill_after,
+        }
+    }
+
+    /// Starts a worker and queues its set-up: the exit dump, tracing, errexit, the prelude,
+    /// the baseline dump and (for a replacement worker) the state to continue from. The
+    /// replies are collected by [`Runner::finish_prelude`].
+    fn start_worker(&mut self, state: Option<&[u8]>) -> Result<(), StageError> {
+        let prelude_id = format!("{}/prelude", self.options.stage);
+        let mut session = Session::start(prelude_id).map_err(|err| {
+            StageError::Fatal(Fatal::bad_input(format!("cannot start bash: {err}")))
+        })?;
+        self.signals.set_worker_group(session.worker.pid().as_raw());
+        let exit_dump = self.scratch.path().join("exit-dump");
+        let _ = std::fs::remove_file(&exit_dump);
+        let mut steps: Vec<(Setup, Vec<Vec<u8>>)> = vec![
+            (
+                Setup::Plain,
+                vec![b"exitdump".to_vec(), path_bytes(&exit_dump)],
+            ),
+            (
+                Setup::Plain,
+                vec![b"trace".to_vec(), on_off(self.options.xtrace)],
+            ),
+            (Setup::Plain, vec![b"errexit".to_vec(), on_off(false)]),
+        ];
+        for prelude in &self.options.prelude {
+            steps.push((
+                Setup::Prelude(prelude.clone()),
+                vec![b"source".to_vec(), path_bytes(prelude), b"0".to_vec()],
+            ));
+        }
+        if self.base.is_none() {
+            let base = self.scratch.path().join("base");
+            steps.push((
+                Setup::Base(base.clone()),
+                vec![b"dump".to_vec(), path_bytes(&base)],
+            ));
+        }
+        if let Some(state) = state {
+            let path = self.scratch.path().join("restart-state");
+            std::fs::write(&path, state).map_err(|err| {
+                StageError::Fatal(Fatal::bad_input(format!("writing scratch state: {err}")))
+            })?;
+            steps.push((Setup::Load, vec![b"load".to_vec(), path_bytes(&path)]));
+        }
+        steps.push((
+            Setup::Plain,
+            vec![b"errexit".to_vec(), on_off(self.options.errexit)],
+        ));
+        for (_, command) in &steps {
+            let fields: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+            session.send(&fields);
+        }
+        self.setup = steps.into_iter().map(|(step, _)| step).collect();
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// Collects the replies to the set-up commands. A prelude that fails is the stage's
+    /// configuration error (exit 2), reported after the stream is handed on.
+    fn finish_prelude(&mut self) -> Result<(), StageError> {
+        let steps = std::mem::take(&mut self.setup);
+        for step in steps {
+            let completion = self.wait_command(None)?;
+            match (step, completion) {
+                (Setup::Prelude(path), Completion::Done(status)) if status != 0 => {
+                    self.prelude_failed.get_or_insert(format!(
+                        "prelude {} failed with status {status}",
+                        display_path(&path)
+                    ));
+                }
+                (Setup::Base(path), Completion::Done(0)) => {
+                    self.base = std::fs::read(&path).ok().map(|bytes| Dump::parse(&bytes));
+                }
+                (Setup::Load, Completion::Done(status)) if status != 0 => {
+                    self.warn(format!(
+                        "loading the shell state returned status {status}; some of it may be missing"
+                    ))?;
+                }
+                (_, Completion::Exited(status)) => {
+                    self.session = None;
+                    return Err(StageError::Fatal(Fatal::bad_input(format!(
+                        "the bash worker exited while loading the prelude ({status})"
+                    ))));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the current command of the live session.
+    fn wait_command(&mut self, deadline: Option<Instant>) -> Result<Completion, StageError> {
+        let wait = self.wait_settings(deadline);
+        let Some(session) = self.session.as_mut() else {
+            return Err(StageError::Fatal(Fatal::bad_input(
+                "no bash worker is running",
+            )));
+        };
+        Ok(session.wait(&wait, self.signals, &mut self.out)?)
+    }
+
+    /// A `warning` record from the runner itself.
+    fn warn(&mut self, message: String) -> Result<(), StageError> {
+        self.out.write(&Record::Warning(crate::record::Line {
+            id: None,
+            text: Some(message),
+            text_base64: None,
+            time: now_rfc3339(),
+        }))?;
+        Ok(())
+    }
+
+    /// Loads the newest state: from the stream or the state file, whichever is newer.
+    /// Returns its generation and whether there was one.
+    fn load_state(&mut self, stream: Option<&State>) -> Result<(u64, bool), StageError> {
+        let mut chosen: Option<State> = stream.cloned();
+        if let Some(path) = &self.options.state_file {
+            match StateFile::new(path).read() {
+                Ok(Some((generation, script))) => {
+                    if chosen.as_ref().is_none_or(|s| generation > s.generation) {
+                        let (script, script_base64) = bytes::split(&script);
+                        chosen = Some(State {
+                            stage: "state-file".into(),
+                            generation,
+                            base: "full".into(),
+                            prelude: Vec::new(),
+                            script,
+                            script_base64,
+                            time: now_rfc3339(),
+                        });
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    return Err(StageError::Fatal(Fatal::bad_input(format!(
+                        "state file {}: {err}",
+                        display_path(path)
+                    ))))
+                }
+            }
+        }
+        let Some(state) = chosen else {
+            return Ok((0, false));
+        };
+        let script = bytes::join(
+            "script",
+            state.script.as_deref(),
+            state.script_base64.as_deref(),
+        )
+        .map_err(|err| StageError::Fatal(Fatal::bad_input(format!("state record: {err}"))))?
+        .unwrap_or_default();
+        let path = self.scratch.path().join("state-in");
+        std::fs::write(&path, &script).map_err(|err| {
+            StageError::Fatal(Fatal::bad_input(format!("writing scratch state: {err}")))
+        })?;
+        if let Some(session) = self.session.as_mut() {
+            session.current = format!("{}/state", self.options.stage);
+            session.send(&[b"load", &path_bytes(&path)]);
+            if let Completion::Done(status) = self.wait_command(None)? {
+                if status != 0 {
+                    self.warn(format!(
+                        "loading the shell state returned status {status}; some of it may be missing"
+                    ))?;
+                }
+            }
+        }
+        let generation = state.generation;
+        self.loaded = Some(state);
+        Ok((generation, true))
+    }
+}
+
+impl<W: Write> Runner<'_, W> {
+    /// Step 5: every call in order, or its `skip`.
+    fn run_calls(
+        &mut self,
+        calls: &[Call],
+        mut halt: Option<Halt>,
+    ) -> Result<Option<Halt>, StageError> {
+        for call in calls {
+            if halt.is_none() && self.signals.received().is_some() {
+                halt = Some(Halt::Interrupted);
+            }
+            if let Some(reason) = &halt {
+                let (code, message) = match reason {
+                    Halt::Upstream(failure) => {
+                        ("upstream-failed", format!("not run: upstream {failure}"))
+                    }
+                    Halt::Failed(id) => (
+                        "stopped",
+                        format!("not run: {id} failed earlier in this stage"),
+                    ),
+                    Halt::Interrupted => {
+                        ("interrupted", "not run: the run was interrupted".to_owned())
+                    }
+                };
+                self.skip(call, code, message)?;
+                continue;
+            }
+            if let Some((code, message)) = &call.skip {
+                self.skip(call, code, message.clone())?;
+                continue;
+            }
+            if let Some(service) = &call.when_enabled {
+                if !self.service_enabled(service)? {
+                    self.skip(
+                        call,
+                        "disabled",
+                        format!("not run: service {service} is not enabled"),
+                    )?;
+                    continue;
+                }
+            }
+            match self.run_one(call)? {
+                CallStatus::Ok => {}
+                CallStatus::Failed => {
+                    self.outcome = self.outcome.worst(Outcome::Negative);
+                    if !self.options.keep_going {
+                        halt = Some(Halt::Failed(call.id.clone()));
+                    }
+                }
+                CallStatus::Interrupted(signal) => {
+                    self.outcome = self.outcome.worst(Outcome::Signal(signal));
+                    halt = Some(Halt::Interrupted);
+                }
+            }
+        }
+        Ok(halt)
+    }
+
+    fn skip(&mut self, call: &Call, reason: &str, message: String) -> Result<(), StageError> {
+        let (name, name_base64) = bytes::split(&call.name);
+        self.out.write(&Record::Skip(Skip {
+            reason: reason.to_owned(),
+            message,
+            name,
+            name_base64,
+            id: Some(call.id.clone()),
+            stage: Some(call.stage.clone()),
+            time: Some(now_rfc3339()),
+            ..Skip::default()
+        }))?;
+        Ok(())
+    }
+
+    /// A live session, replacing a worker that a hook ended with one that continues from
+    /// the state that worker left.
+    fn live_session(&mut self) -> Result<(), StageError> {
+        let alive = match self.session.as_mut() {
+            Some(session) => session.worker.try_status()?.is_none(),
+            None => false,
+        };
+        if !alive {
+            self.session = None;
+            let state = self
+                .last_dump
+                .as_ref()
+                .map(|dump| dump.full_script(&self.environment))
+                .or_else(|| {
+                    self.loaded.as_ref().and_then(|s| {
+                        bytes::join("script", s.script.as_deref(), s.script_base64.as_deref())
+                            .ok()
+                            .flatten()
+                    })
+                });
+            self.start_worker(state.as_deref())?;
+            self.finish_prelude()?;
+        }
+        Ok(())
+    }
+
+    fn service_enabled(&mut self, service: &str) -> Result<bool, StageError> {
+        self.live_session()?;
+        if let Some(session) = self.session.as_mut() {
+            session.send(&[b"check", service.as_bytes()]);
+        }
+        Ok(matches!(self.wait_command(None)?, Completion::Done(0)))
+    }
+
+    /// Runs one call and reports it: `start`, what it printed, `end`.
+    fn run_one(&mut self, call: &Call) -> Result<CallStatus, StageError> {
+        self.live_session()?;
+        let started = Instant::now();
+        let start_ms = now_ms();
+        let (name, name_base64) = bytes::split(&call.name);
+        let (path, path_base64) = bytes::split(&call.path);
+        let function = match &call.action {
+            Action::Function { function, .. } => Some(function.clone()),
+            Action::Source { .. } => None,
+        };
+        self.out.write(&Record::Start(Start {
+            id: call.id.clone(),
+            stage: call.stage.clone(),
+            name,
+            name_base64,
+            path,
+            path_base64,
+            kind: call.kind.clone(),
+            args: call.args().to_vec(),
+            file: call.file.clone(),
+            function,
+            time: crate::time::rfc3339(start_ms),
+        }))?;
+        for line in &call.preface {
+            let (text, text_base64) = bytes::split(line);
+            self.out.write(&Record::Output(crate::record::Output {
+                id: call.id.clone(),
+                stream: "stdout".into(),
+                text,
+                text_base64,
+                partial: false,
+                time: now_rfc3339(),
+            }))?;
+        }
+        self.out.flush()?;
+
+        let mut fields: Vec<Vec<u8>> = match &call.action {
+            Action::Source { path, args } => {
+                let mut f = vec![
+                    b"source".to_vec(),
+                    path.clone(),
+                    args.len().to_string().into_bytes(),
+                ];
+                f.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+                f
+            }
+            Action::Function {
+                path,
+                function,
+                args,
+            } => {
+                let mut f = vec![
+                    b"call".to_vec(),
+                    path.clone().unwrap_or_default(),
+                    function.as_bytes().to_vec(),
+                    args.len().to_string().into_bytes(),
+                ];
+                f.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+                f
+            }
+        };
+        let deadline = self.options.timeout.map(|timeout| started + timeout);
+        let completion = {
+            let Some(session) = self.session.as_mut() else {
+                return Err(StageError::Fatal(Fatal::bad_input(
+                    "no bash worker is running",
+                )));
+            };
+            session.current = call.id.clone();
+            let refs: Vec<&[u8]> = fields.iter_mut().map(|f| f.as_slice()).collect();
+            session.send(&refs);
+            let wait = Wait {
+                deadline,
+                kill_after: self.options.kill_after,
+            };
+            let completion = session.wait(&wait, self.signals, &mut self.out)?;
+            session.flush_partials(&mut self.out)?;
+            completion
+        };
+        let stopping = self.session.as_ref().and_then(|s| s.stopping);
+        let mut end = End {
+            id: call.id.clone(),
+            stage: call.stage.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            ..End::default()
+        };
+        let status = match completion {
+            Completion::Done(code) => {
+                end.exit_code = Some(code);
+                match stopping {
+                    Some(StopReason::Interrupt(signal)) => {
+                        end.status = "interrupted".into();
+                        CallStatus::Interrupted(signal)
+                    }
+                    Some(StopReason::Timeout) => {
+                        end.status = "timeout".into();
+                        CallStatus::Failed
+                    }
+                    _ if code == 0 => {
+                        end.status = "ok".into();
+                        CallStatus::Ok
+                    }
+                    _ => {
+                        end.status = "failed".into();
+                        CallStatus::Failed
+                    }
+                }
+            }
+            Completion::Exited(exit) => {
+                end.exited = true;
+                let (code, signal) = session::exit_parts(exit);
+                end.exit_code = code;
+                end.signal = signal;
+                // The worker is gone: keep the state it left for the next one.
+                let dump_path = self.scratch.path().join("exit-dump");
+                if let Ok(bytes) = std::fs::read(&dump_path) {
+                    self.last_dump = Some(Dump::parse(&bytes));
+                    let _ = std::fs::remove_file(&dump_path);
+                }
+                self.session = None;
+                match stopping {
+                    Some(StopReason::Interrupt(sig)) => {
+                        end.status = "interrupted".into();
+                        CallStatus::Interrupted(sig)
+                    }
+                    Some(StopReason::Timeout) => {
+                        end.status = "timeout".into();
+                        CallStatus::Failed
+                    }
+                    _ if code == Some(0) => {
+                        end.status = "ok".into();
+                        self.warn(format!(
+                            "{} called exit 0: the shell it ran in ended, later hooks run in a new one",
+                            call.id
+                        ))?;
+                        CallStatus::Ok
+                    }
+                    _ if code.is_some() => {
+                        end.status = "failed".into();
+                        CallStatus::Failed
+                    }
+                    _ => {
+                        end.status = "killed".into();
+                        CallStatus::Failed
+                    }
+                }
+            }
+        };
+        end.time = now_rfc3339();
+        self.out.write(&Record::End(end))?;
+        self.out.flush()?;
+        Ok(status)
+    }
+
+    /// Step 6: the state record and the state file.
+    fn emit_state(&mut self, generation: u64) -> Result<(), StageError> {
+        let mut dump = None;
+        let alive = match self.session.as_mut() {
+            Some(session) => session.worker.try_status()?.is_none(),
+            None => false,
+        };
+        if alive && self.signals.received().is_none() {
+            let path = self.scratch.path().join("final");
+            if let Some(session) = self.session.as_mut() {
+                session.current = format!("{}/state", self.options.stage);
+                session.send(&[b"dump", &path_bytes(&path)]);
+            }
+            if let Completion::Done(0) = self.wait_command(None)? {
+                dump = std::fs::read(&path).ok().map(|bytes| Dump::parse(&bytes));
+            }
+        }
+        let dump = dump.or_else(|| self.last_dump.take());
+        let (base, script, full) = match (&dump, &self.base) {
+            (Some(dump), Some(base)) if !self.options.prelude.is_empty() => (
+                "prelude",
+                dump.delta_script(base),
+                Some(dump.full_script(&self.environment)),
+            ),
+            (Some(dump), _) => {
+                let full = dump.full_script(&self.environment);
+                ("full", full.clone(), Some(full))
+            }
+            (None, _) => match &self.loaded {
+                Some(state) => {
+                    let mut state = state.clone();
+                    state.generation = generation;
+                    state.time = now_rfc3339();
+                    self.out.write(&Record::State(state))?;
+                    return Ok(());
+                }
+                None => return Ok(()),
+            },
+        };
+        if let (Some(path), Some(full)) = (&self.options.state_file, &full) {
+            if let Err(err) = StateFile::new(path).write(generation, full) {
+                self.warn(format!(
+                    "cannot write the state file {}: {err}",
+                    display_path(path)
+                ))?;
+            }
+        }
+        let (script, script_base64) = bytes::split(&script);
+        self.out.write(&Record::State(State {
+            stage: self.options.stage.clone(),
+            generation,
+            base: base.to_owned(),
+            prelude: self
+                .options
+                .prelude
+                .iter()
+                .map(|p| display_path(p))
+                .collect(),
+            script,
+            script_base64,
+            time: now_rfc3339(),
+        }))?;
+        Ok(())
+    }
+
+    /// Lets the worker finish: it is idle, so closing its commands ends it.
+    fn finish_worker(&mut self) {
+        if let Some(mut session) = self.session.take() {
+            session.worker.close_commands();
+            let _ = session.worker.wait();
+        }
+        self.signals.set_worker_group(0);
+    }
+
+    /// Stops the worker's whole process group: TERM, the grace period, KILL.
+    fn stop_everything(&mut self, reason: StopReason) {
+        if let Some(mut session) = self.session.take() {
+            session.stop(reason, Signal::SIGTERM, self.options.kill_after);
+            let until = Instant::now() + self.options.kill_after;
+            while session.worker.group_alive() && Instant::now() < until {
+                let _ = session.worker.try_status();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            session.worker.signal_group(Signal::SIGKILL);
+            let _ = session.worker.wait();
+        }
+        self.signals.set_worker_group(0);
+    }
+}
+
+/// How one call went, for the stage's decisions.
+enum CallStatus {
+    Ok,
+    Failed,
+    Interrupted(i32),
+}
+
+/// A set-up command whose reply matters.
+#[derive(Debug)]
+enum Setup {
+    Plain,
+    Prelude(PathBuf),
+    Base(PathBuf),
+    Load,
+}
+
+fn path_bytes(path: &Path) -> Vec<u8> {
+    path.as_os_str().as_bytes().to_vec()
+}
+
+fn display_path(path: &Path) -> String {
+    bytes::display(path.as_os_str().as_bytes())
+}
+
+fn on_off(value: bool) -> Vec<u8> {
+    if value {
+        b"on".to_vec()
+    } else {
+        b"off".to_vec()
+    }
+}
+
+/// Where the default prelude, this project's `lib/functions`, is: `$HOOKPIPE_LIB/functions`
+/// when set; otherwise next to the tools, as installed (`<prefix>/bin` beside
+/// `<prefix>/lib/hookpipe`) or as built in this repository (`target/<profile>/` two levels
+/// below `lib/`).
+pub fn default_prelude() -> Option<PathBuf> {
+    if let Some(lib) = std::env::var_os("HOOKPIPE_LIB").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(lib).join("functions"));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let candidates = [
+        dir.join("../lib/hookpipe/functions"),
+        dir.join("../../lib/functions"),
+        dir.join("../../../lib/functions"),
+    ];
+    candidates.into_iter().find(|path| path.is_file())
+}
+
+/// Parses a duration given in seconds (`1.5`, `30`), for `--timeout` and `--kill-after`.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}

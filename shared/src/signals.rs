@@ -1,0 +1,73 @@
+//! SIGINT and SIGTERM for the runners: the first one is recorded and wakes the poll loop
+//! through a self-pipe, so the runner can stop its hook's process group in order and keep
+//! forwarding upstream records; a second one ends the process at once, taking the worker's
+//! process group with it. Nothing here ignores a signal, so bash children inherit the
+//! default dispositions and a hook's own `trap ... INT` works.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+/// The first signal received (0 for none).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The process group to kill if a second signal arrives (0 for none).
+static WORKER_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// The installed handlers and the read end of their wake-up pipe.
+#[derive(Debug)]
+pub struct Signals {
+    wake: OwnedFd,
+}
+
+impl Signals {
+    /// Installs the handlers. Call once per process.
+    pub fn install() -> io::Result<Signals> {
+        let (read, write) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        for signal in [SIGINT, SIGTERM] {
+            // SAFETY: the handler only loads atomics and calls kill and _exit, which are
+            // async-signal-safe.
+            unsafe {
+                signal_hook::low_level::register(signal, move || {
+                    if RECEIVED.load(Ordering::SeqCst) != 0 {
+                        let group = WORKER_GROUP.load(Ordering::SeqCst);
+                        if group > 0 {
+                            nix::libc::kill(-group, nix::libc::SIGKILL);
+                        }
+                        nix::libc::_exit(128 + signal);
+                    }
+                    RECEIVED.store(signal, Ordering::SeqCst);
+                })?;
+            }
+            signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
+        }
+        Ok(Signals { wake: read })
+    }
+
+    /// Readable after a signal arrived; drain it with [`Signals::drain`].
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// Empties the wake-up pipe.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while matches!(nix::unistd::read(&self.wake, &mut buf), Ok(n) if n > 0) {}
+    }
+
+    /// The first signal received, if any.
+    pub fn received(&self) -> Option<i32> {
+        match RECEIVED.load(Ordering::SeqCst) {
+            0 => None,
+            signal => Some(signal),
+        }
+    }
+
+    /// Names the process group a second signal must kill (0 for none).
+    pub fn set_worker_group(&self, group: i32) {
+        WORKER_GROUP.store(group, Ordering::SeqCst);
+    }
+}

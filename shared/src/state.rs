@@ -1,0 +1,364 @@
+//! Shell state between stages: parsing a worker's dump, turning it into a bash script that
+//! recreates it (whole, or only what differs from a worker that sourced the same prelude),
+//! and the `--state FILE` that carries it across pipelines.
+//!
+//! A dump (written by `_hp_dump` in `worker.bash`) is every `declare -p` line (bash 5 prints
+//! one line per variable, quoting newlines as `$'\n'`), then for each function a NUL, its
+//! name, a newline and its `declare -f` text. What travels: functions and variables of every
+//! kind (plain, exported, integer, indexed and associative arrays, namerefs, read-only ones),
+//! and the unsetting of variables that were in the environment. What does not: bash's own
+//! special variables ([`NOT_CARRIED`]), the worker's `_hp_` names, shell options, traps,
+//! open descriptors, background jobs and the working directory.
+//!
+//! The script declares with `declare -g`, so it recreates globals even when sourced inside
+//! a function (a legacy `run_phase` does that), and read-only variables that already exist
+//! do not break loading.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Bash variables that describe the shell itself, not the run: never carried.
+pub const NOT_CARRIED: &[&str] = &[
+    "BASH",
+    "BASHOPTS",
+    "BASHPID",
+    "BASH_ALIASES",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_ARGV0",
+    "BASH_CMDS",
+    "BASH_COMMAND",
+    "BASH_EXECUTION_STRING",
+    "BASH_LINENO",
+    "BASH_LOADABLES_PATH",
+    "BASH_REMATCH",
+    "BASH_SOURCE",
+    "BASH_SUBSHELL",
+    "BASH_VERSINFO",
+    "BASH_VERSION",
+    "BASH_XTRACEFD",
+    "COLUMNS",
+    "COMP_WORDBREAKS",
+    "DIRSTACK",
+    "EPOCHREALTIME",
+    "EPOCHSECONDS",
+    "EUID",
+    "FUNCNAME",
+    "GROUPS",
+    "HISTCMD",
+    "HOSTNAME",
+    "HOSTTYPE",
+    "LINENO",
+    "LINES",
+    "MACHTYPE",
+    "OLDPWD",
+    "OPTERR",
+    "OPTIND",
+    "OSTYPE",
+    "PIPESTATUS",
+    "PPID",
+    "PWD",
+    "RANDOM",
+    "SECONDS",
+    "SHELLOPTS",
+    "SHLVL",
+    "SRANDOM",
+    "UID",
+    "_",
+    "_HOOKPIPE_EVENT_FD",
+];
+
+fn carried(name: &str) -> bool {
+    !name.starts_with("_hp_") && !NOT_CARRIED.contains(&name)
+}
+
+/// One variable of a dump: its `declare -p` line and whether it is read-only.
+#[derive(Debug, Clone, PartialEq)]
+struct Var {
+    line: Vec<u8>,
+    readonly: bool,
+}
+
+/// A parsed worker dump.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dump {
+    vars: BTreeMap<String, Var>,
+    funcs: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Dump {
+    /// Parses what `_hp_dump` wrote. Lines that are not declarations are ignored.
+    pub fn parse(bytes: &[u8]) -> Dump {
+        let mut dump = Dump::default();
+        let mut sections = bytes.split(|&b| b == 0);
+        let vars = sections.next().unwrap_or_default();
+        for line in vars.split(|&b| b == b'\n') {
+            if let Some((name, readonly)) = declared_name(line) {
+                if carried(name) {
+                    dump.vars.insert(
+                        name.to_owned(),
+                        Var {
+                            line: line.to_vec(),
+                            readonly,
+                        },
+                    );
+                }
+            }
+        }
+        for section in sections {
+            let Some(newline) = section.iter().position(|&b| b == b'\n') else {
+                continue;
+            };
+            let name = &section[..newline];
+            if name.is_empty() || name.starts_with(b"_hp_") {
+                continue;
+            }
+            let body = section[newline + 1..].trim_ascii_end();
+            dump.funcs.insert(name.to_vec(), body.to_vec());
+        }
+        dump
+    }
+
+    /// Whether a variable of this name is in the dump.
+    pub fn has_var(&self, name: &str) -> bool {
+        self.vars.contains_key(name)
+    }
+
+    /// Whether a function of this name is in the dump.
+    pub fn has_function(&self, name: &str) -> bool {
+        self.funcs.contains_key(name.as_bytes())
+    }
+
+    /// A script recreating the whole state. `environment` names the variables the worker
+    /// inherited: those the dump no longer has were unset by a hook and are unset again.
+    pub fn full_script(&self, environment: &HashSet<String>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        for var in self.vars.values() {
+            write_var(&mut out, var);
+        }
+        let mut gone: Vec<&String> = environment
+            .iter()
+            .filter(|name| carried(name) && is_identifier(name) && !self.vars.contains_key(*name))
+            .collect();
+        gone.sort();
+        for name in gone {
+            out.extend_from_slice(b"unset -v ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'\n');
+        }
+        for body in self.funcs.values() {
+            out.extend_from_slice(body);
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// A script that turns a worker in state `base` into this state: only the variables and
+    /// functions that differ, and the unsetting of those that are gone.
+    pub fn delta_script(&self, base: &Dump) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        for (name, var) in &self.vars {
+            if base.vars.get(name) != Some(var) {
+                write_var(&mut out, var);
+            }
+        }
+        for name in base.vars.keys().filter(|n| !self.vars.contains_key(*n)) {
+            out.extend_from_slice(b"unset -v ");
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'\n');
+        }
+        for (name, body) in &self.funcs {
+            if base.funcs.get(name) != Some(body) {
+                out.extend_from_slice(body);
+                out.push(b'\n');
+            }
+        }
+        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+            out.extend_from_slice(b"unset -f -- ");
+            out.extend_from_slice(name);
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
+/// `declare -x PATH=...` becomes `declare -g -x PATH=...`; a read-only one is guarded so
+/// that loading it where it already exists read-only is not an error.
+fn write_var(out: &mut Vec<u8>, var: &Var) {
+    let rest = &var.line[b"declare ".len()..];
+    if var.readonly {
+        out.extend_from_slice(b"{ declare -g ");
+        out.extend_from_slice(rest);
+        out.extend_from_slice(b"; } 2>/dev/null || :\n");
+    } else {
+        out.extend_from_slice(b"declare -g ");
+        out.extend_from_slice(rest);
+        out.push(b'\n');
+    }
+}
+
+/// The name and read-only flag of a `declare -FLAGS NAME[=VALUE]` line.
+fn declared_name(line: &[u8]) -> Option<(&str, bool)> {
+    let rest = line.strip_prefix(b"declare -")?;
+    let space = rest.iter().position(|&b| b == b' ')?;
+    let flags = &rest[..space];
+    let after = &rest[space + 1..];
+    let end = after.iter().position(|&b| b == b'=').unwrap_or(after.len());
+    let name = std::str::from_utf8(&after[..end]).ok()?;
+    is_identifier(name).then_some((name, flags.contains(&b'r')))
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// The header line of a state file: `# hookpipe state generation N`.
+const HEADER: &[u8] = b"# hookpipe state generation ";
+
+/// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
+///
+/// Readers and writers take an advisory lock on `FILE.lock` only for the moment of reading
+/// or replacing, never across a stage, so the stages of one pipeline cannot deadlock on it.
+/// Replacement is a write to a temporary file and a rename: a crash leaves the old state.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub fn new(path: impl Into<PathBuf>) -> StateFile {
+        StateFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> io::Result<Flock<File>> {
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| io::Error::from(errno))
+    }
+
+    /// The generation and script in the file; `None` when there is no file yet.
+    pub fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
+        let _lock = self.lock()?;
+        let mut bytes = Vec::new();
+        match File::open(&self.path) {
+            Ok(mut file) => file.read_to_end(&mut bytes)?,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let generation = bytes
+            .strip_prefix(HEADER)
+            .and_then(|rest| {
+                let end = rest.iter().position(|&b| b == b'\n')?;
+                std::str::from_utf8(&rest[..end]).ok()?.trim().parse().ok()
+            })
+            .unwrap_or(0);
+        Ok(Some((generation, bytes)))
+    }
+
+    /// Replaces the file with `script` at `generation`, unless the file already holds a
+    /// newer generation (a concurrent pipeline got further): then it is left alone.
+    pub fn write(&self, generation: u64, script: &[u8]) -> io::Result<()> {
+        let _lock = self.lock()?;
+        if let Ok(mut file) = File::open(&self.path) {
+            let mut head = [0u8; 64];
+            let n = file.read(&mut head)?;
+            if let Some(rest) = head[..n].strip_prefix(HEADER) {
+                let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                let existing: u64 = std::str::from_utf8(&rest[..end])
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+                if existing > generation {
+                    return Ok(());
+                }
+            }
+        }
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(format!(".tmp.{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        {
+            let mut file = File::create(&tmp)?;
+            file.write_all(HEADER)?;
+            writeln!(file, "{generation}")?;
+            file.write_all(script)?;
+            file.sync_all()?;
+        }
+        fs::rename(&tmp, &self.path)
+    }
+}
+
+/// The path as bytes for messages.
+pub fn display_path(path: &Path) -> String {
+    crate::bytes::display(path.as_os_str().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DUMP: &[u8] = b"declare -- A=\"1\"\ndeclare -x PATH=\"/bin\"\ndeclare -r RO=\"x\"\ndeclare -- _hp_op=\"dump\"\ndeclare -i SECONDS=\"3\"\n\0f\nf () \n{ \n    cat <<EOT\n}\nEOT\n\n}\n\0_hp_source\n_hp_source () \n{ \n    :\n}\n";
+
+    #[test]
+    fn parses_vars_and_functions_without_worker_internals() {
+        let dump = Dump::parse(DUMP);
+        assert!(dump.has_var("A") && dump.has_var("PATH") && dump.has_var("RO"));
+        assert!(!dump.has_var("_hp_op") && !dump.has_var("SECONDS"));
+        assert!(dump.has_function("f") && !dump.has_function("_hp_source"));
+    }
+
+    #[test]
+    fn full_script_declares_globals_and_unsets_lost_environment() {
+        let dump = Dump::parse(DUMP);
+        let env: HashSet<String> = ["PATH", "GONE", "SHLVL"].map(String::from).into();
+        let script = String::from_utf8(dump.full_script(&env)).unwrap();
+        assert!(script.contains("declare -g -- A=\"1\"\n"), "{script}");
+        assert!(script.contains("{ declare -g -r RO=\"x\"; } 2>/dev/null || :"));
+        assert!(script.contains("unset -v GONE\n"));
+        assert!(!script.contains("SHLVL"));
+        assert!(script.contains("    cat <<EOT\n}\nEOT\n"), "{script}");
+    }
+
+    #[test]
+    fn delta_holds_only_changes() {
+        let base =
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n");
+        let now =
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n");
+        let script = String::from_utf8(now.delta_script(&base)).unwrap();
+        assert_eq!(
+            script,
+            "declare -g -- C=\"3\"\nunset -v B\ng () \n{ \n    :\n}\nunset -f -- f\n"
+        );
+    }
+
+    #[test]
+    fn state_file_keeps_the_newest_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("state"));
+        assert_eq!(file.read().unwrap(), None);
+        file.write(3, b"A=1\n").unwrap();
+        file.write(2, b"A=stale\n").unwrap();
+        let (generation, script) = file.read().unwrap().unwrap();
+        assert_eq!(generation, 3);
+        assert!(script.ends_with(b"A=1\n"));
+    }
+}

@@ -1,0 +1,144 @@
+# hookpipe worker: the bash process a runner drives to source hooks (see worker/mod.rs).
+#
+# The runner starts this script with `bash --noprofile --norc -c`, in a session of its own,
+# with these descriptors already open:
+#   0   /dev/null: a hook must never eat the record stream
+#   1 2 the stdout and stderr pipes whose lines become `output` records
+#   3   the same pipe as 1 (DevStack's "console" descriptor, used by echo_nolog)
+#   6   the summary pipe: each line is an `echo_summary` line (DevStack writes them to fd 6)
+#   60  commands from the runner; 61 events to the runner; 62 bash's xtrace (BASH_XTRACEFD)
+# Commands and events are NUL-separated fields, so paths and arguments travel as data and
+# are never pasted into code.
+#
+# Commands:  source PATH N ARG...     source PATH with exactly N positional parameters
+#            call PATH FUNC N ARG...  source PATH (unless empty), then call FUNC
+#            check SERVICE            is_service_enabled SERVICE (0 or 1)
+#            load FILE                source a state script
+#            dump FILE                write the shell state (see _hp_dump)
+#            errexit on|off, trace on|off, exitdump FILE
+# Events:    done STATUS after each command; warning TEXT and timer NAME MS come from
+#            lib/functions while a hook runs.
+
+_HOOKPIPE_EVENT_FD=61
+_hp_errexit=off
+_hp_trace=off
+_hp_exitdump=
+
+# _hp_source PATH ARG...: source PATH inside a function, as DevStack's run_phase does, so a
+# top-level `declare X` in the hook stays local to the call. With no ARG the hook sees $# = 0:
+# the function's own parameters are empty by then.
+_hp_source() {
+    local _hp_path=$1
+    shift
+    if [[ $_hp_trace == on ]]; then set -x; fi
+    source "$_hp_path" "$@"
+}
+
+# _hp_call PATH FUNC ARG...: source PATH (when given) and call FUNC with the arguments.
+_hp_call() {
+    local _hp_path=$1 _hp_func=$2
+    shift 2
+    if [[ -n $_hp_path ]]; then
+        _hp_source "$_hp_path" || return
+        set +x
+    fi
+    if ! declare -F -- "$_hp_func" >/dev/null; then
+        echo "hookpipe: function $_hp_func is not defined${_hp_path:+ by $_hp_path}" >&2
+        return 127
+    fi
+    if [[ $_hp_trace == on ]]; then set -x; fi
+    "$_hp_func" "$@"
+}
+
+# _hp_dump FILE: the variables (one `declare -p` line each) and, after a NUL, each function
+# as its name, a newline and its `declare -f` text, NUL-separated. Written beside FILE and
+# renamed, so a reader never sees half a dump.
+_hp_dump() {
+    local _hp_file=$1 _hp_f _hp_names
+    declare -F >"$_hp_file.names" || return
+    mapfile -t _hp_names <"$_hp_file.names"
+    {
+        declare -p
+        for _hp_f in "${_hp_names[@]}"; do
+            _hp_f=${_hp_f#declare -f* }
+            printf '\0%s\n' "$_hp_f"
+            declare -f -- "$_hp_f"
+        done
+    } >"$_hp_file.tmp" && mv -f -- "$_hp_file.tmp" "$_hp_file"
+    rm -f -- "$_hp_file.names"
+}
+
+# When a hook ends the shell (errexit, `exit N`, TERM), leave the state of that moment for
+# the runner, which continues in a new worker from it.
+_hp_on_exit() {
+    local _hp_status=$?
+    set +e +x
+    if [[ -n $_hp_exitdump ]]; then
+        _hp_dump "$_hp_exitdump" 2>/dev/null
+    fi
+    return "$_hp_status"
+}
+trap _hp_on_exit EXIT
+trap 'exit 143' TERM
+
+# _hp_read_args: read "N ARG..." into _hp_args.
+_hp_read_args() {
+    local _hp_n _hp_arg
+    _hp_args=()
+    IFS= read -r -d '' -u 60 _hp_n || return 1
+    while ((_hp_n-- > 0)); do
+        IFS= read -r -d '' -u 60 _hp_arg || return 1
+        _hp_args+=("$_hp_arg")
+    done
+}
+
+_hp_done() {
+    printf 'done\0%s\0' "$1" >&61
+}
+
+while IFS= read -r -d '' -u 60 _hp_op; do
+    case $_hp_op in
+        source | call)
+            _hp_func=
+            IFS= read -r -d '' -u 60 _hp_path || break
+            if [[ $_hp_op == call ]]; then
+                IFS= read -r -d '' -u 60 _hp_func || break
+            fi
+            _hp_read_args || break
+            if [[ $_hp_errexit == on ]]; then set -e; fi
+            # The command descriptor is closed for the call, so no hook can read it.
+            if [[ $_hp_op == call ]]; then
+                _hp_call "$_hp_path" "$_hp_func" "${_hp_args[@]}" 60<&-
+            else
+                _hp_source "$_hp_path" "${_hp_args[@]}" 60<&-
+            fi
+            # Under errexit a non-zero status has already ended the shell; the runner sees it
+            # exit. Reaching this line means the call returned.
+            _hp_status=$?
+            set +e +x
+            _hp_done "$_hp_status"
+            ;;
+        check)
+            IFS= read -r -d '' -u 60 _hp_service || break
+            if is_service_enabled "$_hp_service" 60<&-; then _hp_done 0; else _hp_done 1; fi
+            ;;
+        load)
+            IFS= read -r -d '' -u 60 _hp_path || break
+            # shellcheck disable=SC1090 # the state script is written by the runner
+            source "$_hp_path" 60<&-
+            _hp_done "$?"
+            ;;
+        dump)
+            IFS= read -r -d '' -u 60 _hp_path || break
+            _hp_dump "$_hp_path"
+            _hp_done "$?"
+            ;;
+        errexit) IFS= read -r -d '' -u 60 _hp_errexit || break; _hp_done 0 ;;
+        trace) IFS= read -r -d '' -u 60 _hp_trace || break; _hp_done 0 ;;
+        exitdump) IFS= read -r -d '' -u 60 _hp_exitdump || break; _hp_done 0 ;;
+        exit) break ;;
+        *) _hp_done 2 ;;
+    esac
+done
+_hp_exitdump=
+exit 0
