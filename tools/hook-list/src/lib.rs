@@ -57,7 +57,7 @@ Exit status:
 pub struct Args {
     /// Directories of extras.d hooks; for a name found in several, the earliest directory
     /// wins. Default: $TOP_DIR/extras.d when TOP_DIR is set and not empty, else ./extras.d.
-    #[arg(value_name = "DIR")]
+    #[arg(value_name = "DIR", value_parser = any_path())]
     pub dirs: Vec<PathBuf>,
 
     /// A DIR that does not exist contributes no hooks instead of ending with status 2.
@@ -71,17 +71,29 @@ pub struct Args {
 
     /// DevStack's list of enabled plugins, in enable order (",a,b": commas or blanks
     /// separate names).
-    #[arg(long, env = "DEVSTACK_PLUGINS", value_name = "LIST")]
+    #[arg(
+        long,
+        env = "DEVSTACK_PLUGINS",
+        hide_env_values = true,
+        value_name = "LIST"
+    )]
     pub devstack_plugins: Option<OsString>,
 
     /// Where plugins enabled without --plugin are checked out: DEST/NAME. Default (also
     /// when empty): /opt/stack.
-    #[arg(long, env = "DEST", value_name = "DIR")]
+    #[arg(long, env = "DEST", hide_env_values = true, value_name = "DIR", value_parser = any_path())]
     pub dest: Option<PathBuf>,
 
     /// DevStack's top directory, for the default DIR.
-    #[arg(long, env = "TOP_DIR", value_name = "DIR")]
+    #[arg(long, env = "TOP_DIR", hide_env_values = true, value_name = "DIR", value_parser = any_path())]
     pub top_dir: Option<PathBuf>,
+}
+
+/// Paths as given, the empty one included: `TOP_DIR=` or `DEST=` in the environment means
+/// "unset" to DevStack, not a usage error (clap's own path parser refuses empty values).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
 }
 
 /// Why a listing failed. Every variant but `Write` is bad usage (exit 2), reported after

@@ -76,7 +76,7 @@ pub fn resolve(
                 Some((_, dir)) => dir.clone(),
                 None => dest.join(&name),
             };
-            let dir = std::path::absolute(&dir).map_err(|err| Error::Dir {
+            let dir = crate::scan::absolute(&dir).map_err(|err| Error::Dir {
                 path: dir.clone(),
                 err,
             })?;

@@ -92,7 +92,7 @@ pub struct Entry {
 /// without resolving symlinks, and a directory named twice is read once. A missing
 /// directory is an error unless `missing_ok`; one that is not a directory always is.
 pub fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<PathBuf>, Vec<Entry>), Error> {
-    let mut absolute: Vec<PathBuf> = Vec::with_capacity(dirs.len());
+    let mut absolutes: Vec<PathBuf> = Vec::with_capacity(dirs.len());
     let mut entries = Vec::new();
     for given in dirs {
         if given.as_os_str().is_empty() {
@@ -106,11 +106,11 @@ pub fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<PathBuf>, Vec<Ent
                 err,
             });
         }
-        let dir = std::path::absolute(given).map_err(|err| Error::Dir {
+        let dir = absolute(given).map_err(|err| Error::Dir {
             path: given.clone(),
             err,
         })?;
-        if absolute.contains(&dir) {
+        if absolutes.contains(&dir) {
             continue;
         }
         match fs::metadata(&dir) {
@@ -129,7 +129,7 @@ pub fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<PathBuf>, Vec<Ent
                 })
             }
         }
-        let index = absolute.len();
+        let index = absolutes.len();
         let read = |err| Error::Dir {
             path: given.clone(),
             err,
@@ -140,9 +140,15 @@ pub fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<PathBuf>, Vec<Ent
                 dir: index,
             });
         }
-        absolute.push(dir);
+        absolutes.push(dir);
     }
-    Ok((absolute, entries))
+    Ok((absolutes, entries))
+}
+
+/// `path` made absolute against the current directory, without resolving symlinks or
+/// `..`; `.` components and a trailing slash go, so `./d/` and `d` name one directory.
+pub fn absolute(path: &Path) -> io::Result<PathBuf> {
+    Ok(std::path::absolute(path)?.components().collect())
 }
 
 /// Judges the entry `name` of the absolute directory `dir`.
