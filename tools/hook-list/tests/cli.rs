@@ -140,6 +140,10 @@ fn an_earlier_dir_overrides_a_later_one() {
     let winner = tree.path("one/50-a.sh");
     let message = loser["message"].as_str().unwrap_or_default();
     assert!(message.contains(winner.to_str().unwrap_or("?")), "{run}");
+    // One directory named twice is read once: nothing overrides itself.
+    let run = tree.cmd().args(["one", "./one/"]).run();
+    assert_eq!(run.hook_names(), ["50-a.sh", "60-c.sh"], "{run}");
+    assert_eq!(run.entries().len(), 4, "{run}");
     // The other way round, the other directory wins.
     let run = tree.cmd().args(["two", "one"]).run();
     let first = run
