@@ -20,6 +20,8 @@
 #            lib/functions while a hook runs.
 
 _HOOKPIPE_EVENT_FD=61
+# Any `set -x`, ours for --xtrace or a hook's own, traces into `trace` records.
+BASH_XTRACEFD=62
 _hp_errexit=off
 _hp_trace=off
 _hp_exitdump=
