@@ -11,7 +11,7 @@
 # are never pasted into code.
 #
 # Commands:  source PATH N ARG...     source PATH with exactly N positional parameters
-#            call PATH FUNC N ARG...  source PATH (unless empty), then call FUNC
+#            call PATH FUNC N ARG...  call FUNC, sourcing PATH first unless FUNC exists
 #            check SERVICE            is_service_enabled SERVICE (0 or 1)
 #            load FILE                source a state script
 #            dump FILE                write the shell state (see _hp_dump)
@@ -36,11 +36,12 @@ _hp_source() {
     source "$_hp_path" "$@"
 }
 
-# _hp_call PATH FUNC ARG...: source PATH (when given) and call FUNC with the arguments.
+# _hp_call PATH FUNC ARG...: call FUNC with the arguments, sourcing PATH first when FUNC is
+# not defined yet (a plugin whose functions arrived through the state is not re-sourced).
 _hp_call() {
     local _hp_path=$1 _hp_func=$2
     shift 2
-    if [[ -n $_hp_path ]]; then
+    if [[ -n $_hp_path ]] && ! declare -F -- "$_hp_func" >/dev/null; then
         _hp_source "$_hp_path" || return
         set +x
     fi
