@@ -202,7 +202,7 @@ fn failing_function_stops_like_a_failing_hook_and_missing_function_fails() {
             ("hypervisor/cleanup/toy".into(), "failed".into()),
         ]
     );
-    let end = recs.iter().filter(|r| r["type"] == "end").last().unwrap();
+    let end = recs.iter().rfind(|r| r["type"] == "end").unwrap();
     assert_eq!(end["exit_code"], 127);
     let said: Vec<&str> = recs
         .iter()
