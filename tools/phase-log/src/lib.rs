@@ -1,10 +1,311 @@
-//! phase-log: turns a record stream into a timestamped log and reports the run's status.
+//! phase-log: the end of every hookpipe pipeline. It reads every record, writes a human log
+//! in DevStack's `outfilter` shape (`YYYY-MM-DD HH:MM:SS.mmm | ...`) to the console and to
+//! log files, prints timing and failure reports at the end whether the run succeeded or
+//! not, and ends with the run's exit status.
+//!
+//! This module owns the command line, the DevStack variables (VERBOSE, LOGFILE, LOGDAYS,
+//! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream,
+//! `ledger` keeps what the reports need, `report` writes them, `sink` shapes and routes
+//! lines, `logfile` names, links and prunes log files, `render` holds the small text rules.
+
+mod ledger;
+mod logfile;
+mod logger;
+mod render;
+mod report;
+mod sink;
+
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hookpipe::cli::ColorChoice;
+use hookpipe::exit::Fatal;
+
+pub use logfile::{local_timestamp, prune, session_files, start_devstack_log, LogFiles};
+pub use logger::{run, Ending, Options};
+pub use render::trueorfalse;
+pub use sink::{Router, Sink};
+
+const AFTER_HELP: &str = "\
+Input: NDJSON records on stdin (specification: the hookpipe::record module). It reads them all:
+  begin, done   tool lifecycle; a begin without its done means that tool crashed
+  hook, skip    from hook-list; skips of reason not-a-hook go to the log file only, other
+                listing skips (bad-prefix, dotfile, overridden...) are shown and reported;
+                run skips (upstream-failed, stopped, interrupted, disabled) are counted and
+                reported once per cause
+  hypervisor    from hyp-resolve
+  start, end    a hook call began, ended (status ok|failed|timeout|killed|interrupted)
+  output        one line of a call's stdout (shown `ID | text`) or stderr (`ID ! text`)
+  summary       echo_summary: shown on the console even when VERBOSE is False
+  warning       shown and listed in the reports
+  trace         --xtrace lines: log files only
+  timer         time_start/time_stop: summed per name in the reports
+  state         ignored; unknown types are ignored too
+Output: log lines `YYYY-MM-DD HH:MM:SS.mmm | WHO MARK TEXT` (UTC, from the records' times) on
+stdout and in the log files, then the reports (every call, time per stage, slowest calls,
+timers, wall time, failures with their last 20 lines of output). Files get the exact bytes
+hooks wrote; the console shows invalid UTF-8 as \\xNN.
+
+Environment (DevStack's; booleans as its trueorfalse: 1 yes true True... / 0 no false...):
+  VERBOSE               True (default): the console shows everything but trace; False: only
+                        summaries and the reports (the log files still get everything)
+  VERBOSE_NO_TIMESTAMP  True: console lines without the stamp (same as --no-timestamp)
+  LOGFILE, LOGDAYS      as --logfile and --logdays
+  HOOKPIPE_LOG_SESSION  as --session
+  NO_COLOR              no colour with --color auto
+
+A run made of several pipelines writes one log: open it once with
+  export HOOKPIPE_LOG_SESSION=\"$(phase-log --open-log --logfile \"$LOGFILE\")\"
+and every later phase-log appends to it.
+
+Exit status (the run's, so `set -o pipefail` scripts see the truth):
+  0    every call ok, every tool done with 0 (also for empty input)
+  1    a call failed, timed out, was killed or interrupted, or never ended; a tool ended with
+       1 or vanished (begin without done)
+  2+   the highest done status of 2 or more (2 bad input upstream, 130/143 interrupted)
+  2    a malformed input line (named on stderr; the reports of what was read still come),
+       or a log file that cannot be written
+  141  the console went away (the log file is still written to the end)
+  On SIGINT/SIGTERM phase-log keeps logging until its input ends, writes the reports, then
+  ends by that signal; a second signal ends it at once.";
 
 /// Command line of `phase-log`.
 #[derive(Debug, clap::Parser)]
-#[command(name = "phase-log", version, about)]
-pub struct Args {}
+#[command(
+    name = "phase-log",
+    version,
+    about = "Turn a hookpipe record stream into a timestamped log, reports and the run's exit status",
+    after_help = AFTER_HELP
+)]
+pub struct Args {
+    /// Append the log to FILE as well (its directories are created), as outfilter's -o.
+    #[arg(short = 'o', long = "outfile", value_name = "FILE")]
+    pub outfile: Option<PathBuf>,
 
-pub fn main_with(_args: &Args) -> std::process::ExitCode {
-    std::process::ExitCode::from(2)
+    /// DevStack log: write PATH.<ts> (ts: %F-%H%M%S, local time) and the summary file
+    /// PATH.summary.<ts>, with the links PATH and PATH.summary pointing at them. A PATH
+    /// without a slash is in the current directory.
+    #[arg(long, env = "LOGFILE", value_name = "PATH")]
+    pub logfile: Option<PathBuf>,
+
+    /// With --logfile: first remove PATH.<ts> and PATH.summary.<ts> files older than DAYS
+    /// days (nothing else).
+    #[arg(long, env = "LOGDAYS", value_name = "DAYS", default_value_t = 7)]
+    pub logdays: u64,
+
+    /// Append to this log (and its PATH.summary.<ts> beside it), opened earlier by
+    /// --open-log; wins over --logfile.
+    #[arg(long, env = "HOOKPIPE_LOG_SESSION", value_name = "FILE")]
+    pub session: Option<PathBuf>,
+
+    /// Open a log for a run of several pipelines (as --logfile, or reuse --session when
+    /// set), print its absolute path and exit without reading input.
+    #[arg(long)]
+    pub open_log: bool,
+
+    /// Show every line on the console, whatever VERBOSE says.
+    #[arg(short, long, overrides_with = "quiet")]
+    pub verbose: bool,
+
+    /// Show only summaries and the reports on the console, whatever VERBOSE says.
+    #[arg(short, long, overrides_with = "verbose")]
+    pub quiet: bool,
+
+    /// Console lines without the stamp (log files are always stamped).
+    #[arg(long)]
+    pub no_timestamp: bool,
+
+    /// Keep xtrace save/restore noise (lines with `set +o` or `xtrace`) in the log.
+    #[arg(long)]
+    pub keep_noise: bool,
+
+    /// Colour status words on the console.
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// The console settings, from the flags and DevStack's variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    pub verbose: bool,
+    pub console_stamps: bool,
+}
+
+impl Config {
+    /// Flags win over the environment; `env` reads a variable.
+    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Config {
+        let verbose = if args.verbose {
+            true
+        } else if args.quiet {
+            false
+        } else {
+            trueorfalse(true, env("VERBOSE").as_deref())
+        };
+        // DevStack normalises this from VERBOSE by mistake (reference §7); we read it.
+        let no_stamps =
+            args.no_timestamp || trueorfalse(false, env("VERBOSE_NO_TIMESTAMP").as_deref());
+        Config {
+            verbose,
+            console_stamps: !no_stamps,
+        }
+    }
+}
+
+/// An empty variable means unset, as in DevStack.
+fn non_empty(path: &Option<PathBuf>) -> Option<&Path> {
+    path.as_deref().filter(|path| !path.as_os_str().is_empty())
+}
+
+/// The log files of a run.
+struct Files {
+    logs: Vec<(PathBuf, std::fs::File)>,
+    summary: Option<(PathBuf, std::fs::File)>,
+    /// The log named in the reports.
+    main: Option<PathBuf>,
+}
+
+fn cannot(path: &Path, err: io::Error) -> Fatal {
+    Fatal::bad_input(format!("cannot open log {}: {err}", path.display()))
+}
+
+fn open_files(args: &Args, notes: &mut Vec<String>) -> Result<Files, Fatal> {
+    let mut files = Files {
+        logs: Vec::new(),
+        summary: None,
+        main: None,
+    };
+    if let Some(path) = &args.outfile {
+        let file = logfile::open_append(path).map_err(|err| cannot(path, err))?;
+        files.logs.push((path.clone(), file));
+        files.main = Some(path.clone());
+    }
+    let log = if let Some(session) = non_empty(&args.session) {
+        Some(session_files(session))
+    } else if let Some(path) = non_empty(&args.logfile) {
+        Some(
+            start_devstack_log(path, args.logdays, SystemTime::now(), notes)
+                .map_err(|err| cannot(path, err))?,
+        )
+    } else {
+        None
+    };
+    if let Some(log) = log {
+        let file = logfile::open_append(&log.log).map_err(|err| cannot(&log.log, err))?;
+        files.logs.push((log.log.clone(), file));
+        if let Some(summary) = log.summary {
+            let file = logfile::open_append(&summary).map_err(|err| cannot(&summary, err))?;
+            files.summary = Some((summary, file));
+        }
+        files.main = Some(log.log);
+    }
+    Ok(files)
+}
+
+/// `--open-log`: opens (or reuses) the run's log and prints its absolute path.
+fn open_log(args: &Args, notes: &mut Vec<String>) -> Result<(), Fatal> {
+    let log = if let Some(session) = non_empty(&args.session) {
+        session_files(session)
+    } else if let Some(path) = non_empty(&args.logfile) {
+        start_devstack_log(path, args.logdays, SystemTime::now(), notes)
+            .map_err(|err| cannot(path, err))?
+    } else {
+        return Err(Fatal::bad_input(
+            "--open-log needs --logfile PATH (or LOGFILE, or a session)",
+        ));
+    };
+    for path in std::iter::once(&log.log).chain(log.summary.as_ref()) {
+        logfile::open_append(path).map_err(|err| cannot(path, err))?;
+    }
+    let absolute = std::path::absolute(&log.log).unwrap_or(log.log);
+    let mut stdout = io::stdout().lock();
+    let written = stdout
+        .write_all(absolute.as_os_str().as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(err) if !hookpipe::exit::is_broken_pipe(&err) => {
+            Err(Fatal::bad_input(format!("writing to stdout: {err}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// SIGINT and SIGTERM: the first is noted (phase-log keeps logging until its input ends),
+/// a second ends the process at once, by that signal.
+fn install_signals() -> io::Result<Arc<AtomicUsize>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let got = Arc::new(AtomicUsize::new(0));
+    let again = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registration order is call order: the default action fires only once the flag
+        // was set by an earlier signal.
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(&again))?;
+        signal_hook::flag::register(signal, Arc::clone(&again))?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&got), signal as usize)?;
+    }
+    Ok(got)
+}
+
+fn run_process(args: &Args) -> Result<Ending, Fatal> {
+    let config = Config::new(args, |name| std::env::var(name).ok());
+    let mut notes = Vec::new();
+    if args.open_log {
+        open_log(args, &mut notes)?;
+        return Ok(Ending {
+            code: hookpipe::exit::OK,
+            raise: None,
+            messages: notes,
+        });
+    }
+    let files = open_files(args, &mut notes)?;
+    let got = install_signals()
+        .map_err(|err| Fatal::bad_input(format!("cannot handle signals: {err}")))?;
+    let color = args.color.for_stdout();
+    let mut router = Router {
+        console: Sink::console(io::stdout().lock(), config.console_stamps, color),
+        verbose: config.verbose,
+        logs: files
+            .logs
+            .into_iter()
+            .map(|(path, file)| Sink::file(file, path))
+            .collect(),
+        summary: files.summary.map(|(path, file)| Sink::file(file, path)),
+    };
+    let options = Options {
+        keep_noise: args.keep_noise,
+        log_path: files.main,
+    };
+    let signal = || match got.load(Ordering::SeqCst) {
+        0 => None,
+        signal => i32::try_from(signal).ok(),
+    };
+    let mut ending = run(io::stdin().lock(), &mut router, &options, &signal);
+    drop(router);
+    notes.append(&mut ending.messages);
+    ending.messages = notes;
+    Ok(ending)
+}
+
+/// The whole program: what `main` calls. Messages go to stderr here, and a signal phase-log
+/// got is re-raised last, after every buffer was written.
+pub fn main_with(args: &Args) -> ExitCode {
+    match run_process(args) {
+        Ok(ending) => {
+            for message in &ending.messages {
+                eprintln!("phase-log: {message}");
+            }
+            if let Some(signal) = ending.raise {
+                // Ends the process as the signal would have, so the calling shell stops
+                // as with any Ctrl-C; the status below is for the unlikely case it does not.
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            }
+            ExitCode::from(ending.code)
+        }
+        Err(fatal) => hookpipe::exit::finish("phase-log", Err(fatal)),
+    }
 }

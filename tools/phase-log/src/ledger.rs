@@ -1,0 +1,411 @@
+//! What phase-log remembers of a run for its reports, and nothing more: one small entry per
+//! hook call (its id, stage and how it ended), the last lines of a call's output while it
+//! runs (kept only if it does not end ok), tools seen and their `done` status, timer
+//! buckets, skips grouped by reason, the first warnings, the first and last record time.
+//! Output itself is never held, so memory stays flat however long the run; `report` turns
+//! this into text and the exit status.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hookpipe::record::{Begin, Done, End, Start};
+use hookpipe::upstream::Upstream;
+
+/// Lines of output kept per call for the failure report.
+pub const RING_LINES: usize = 20;
+/// A kept line longer than this is cut (marked), so twenty lines of a runaway call stay
+/// small.
+pub const RING_LINE_BYTES: usize = 4096;
+/// Entries and warnings listed in the reports; more are counted.
+pub const LISTED: usize = 20;
+
+/// One line kept for the failure report.
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// 0 stdout, 1 stderr.
+    pub stream: u8,
+    pub text: Vec<u8>,
+    pub cut: bool,
+}
+
+impl Kept {
+    fn append(&mut self, bytes: &[u8]) {
+        let room = RING_LINE_BYTES.saturating_sub(self.text.len());
+        if bytes.len() > room {
+            self.cut = true;
+        }
+        self.text.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// The last [`RING_LINES`] lines of a call; buffers are reused, so a long-running call
+/// allocates nothing per line once the ring is full.
+#[derive(Debug, Default)]
+pub struct Ring {
+    lines: Vec<Kept>,
+    next: usize,
+}
+
+impl Ring {
+    /// A new line.
+    pub fn push(&mut self, stream: u8, bytes: &[u8]) {
+        if self.lines.len() < RING_LINES {
+            self.lines.push(Kept::default());
+            self.next = self.lines.len() % RING_LINES;
+            let last = self.lines.len() - 1;
+            let kept = &mut self.lines[last];
+            kept.stream = stream;
+            kept.append(bytes);
+        } else {
+            let kept = &mut self.lines[self.next];
+            kept.stream = stream;
+            kept.text.clear();
+            kept.cut = false;
+            kept.append(bytes);
+            self.next = (self.next + 1) % RING_LINES;
+        }
+    }
+
+    /// More text for the newest line (a partial line continued).
+    pub fn extend_last(&mut self, stream: u8, bytes: &[u8]) {
+        let newest = (self.next + RING_LINES - 1) % RING_LINES;
+        match self.lines.get_mut(newest) {
+            Some(kept) if kept.stream == stream => kept.append(bytes),
+            _ => self.push(stream, bytes),
+        }
+    }
+
+    /// Oldest first.
+    pub fn lines(&self) -> impl Iterator<Item = &Kept> {
+        let (newer, older) = self.lines.split_at(self.next.min(self.lines.len()));
+        older.iter().chain(newer)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Frees the ring: the call ended ok and its lines are not needed.
+    pub fn release(&mut self) {
+        *self = Ring::default();
+    }
+}
+
+/// How a call ended, from its `end` record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub exited: bool,
+    pub duration_ms: u64,
+}
+
+impl Ended {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// One hook call.
+#[derive(Debug)]
+pub struct Call {
+    pub id: String,
+    pub stage: String,
+    /// `None` while running, and at the end for a call whose runner vanished.
+    pub end: Option<Ended>,
+    pub ring: Ring,
+    /// Per stream (stdout, stderr): the previous piece was partial; `Some(dropped)` says
+    /// whether that line is being dropped as noise, so its continuation follows suit.
+    pub open: [Option<bool>; 2],
+}
+
+/// A tool of the pipeline, from its `begin`/`done`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRun {
+    pub tool: String,
+    pub stage: String,
+    pub done: Option<i32>,
+}
+
+/// A timer bucket summed over the run.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub ms: u64,
+    pub calls: u64,
+}
+
+/// A listing entry that will not run and looks like a mistake.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySkip {
+    pub what: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Everything the reports need; see the module docs.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub calls: Vec<Call>,
+    index: HashMap<String, usize>,
+    last: Option<usize>,
+    pub tools: Vec<ToolRun>,
+    pub timers: BTreeMap<String, Bucket>,
+    pub entry_skips: Vec<EntrySkip>,
+    pub entry_skips_total: u64,
+    /// Run skips by reason.
+    pub run_skips: BTreeMap<String, u64>,
+    /// `(who, text)` of the first warnings.
+    pub warnings: Vec<(String, String)>,
+    pub warnings_total: u64,
+    pub first_ms: Option<u64>,
+    pub last_ms: Option<u64>,
+    pub upstream: Upstream,
+}
+
+impl Ledger {
+    /// A record's time, for the wall time of the run.
+    pub fn saw_time(&mut self, ms: u64) {
+        self.first_ms = Some(self.first_ms.map_or(ms, |first| first.min(ms)));
+        self.last_ms = Some(self.last_ms.map_or(ms, |last| last.max(ms)));
+    }
+
+    pub fn begin(&mut self, begin: &Begin) {
+        self.upstream.begin(begin);
+        self.tools.push(ToolRun {
+            tool: begin.tool.clone(),
+            stage: begin.stage.clone(),
+            done: None,
+        });
+    }
+
+    pub fn done(&mut self, done: &Done) {
+        self.upstream.done(done);
+        let open = self
+            .tools
+            .iter_mut()
+            .find(|run| run.done.is_none() && run.tool == done.tool && run.stage == done.stage);
+        match open {
+            Some(run) => run.done = Some(done.status),
+            None => self.tools.push(ToolRun {
+                tool: done.tool.clone(),
+                stage: done.stage.clone(),
+                done: Some(done.status),
+            }),
+        }
+    }
+
+    fn add_call(&mut self, id: &str, stage: &str) -> usize {
+        let at = self.calls.len();
+        self.calls.push(Call {
+            id: id.to_owned(),
+            stage: stage.to_owned(),
+            end: None,
+            ring: Ring::default(),
+            open: [None, None],
+        });
+        self.index.insert(id.to_owned(), at);
+        self.last = Some(at);
+        at
+    }
+
+    /// A call began; a second `start` of the same id is a new call.
+    pub fn start(&mut self, start: &Start) -> usize {
+        self.add_call(&start.id, &start.stage)
+    }
+
+    /// The newest call with this id. Output comes in runs of one call, so the last answer
+    /// is checked first, which spares hashing on nearly every line.
+    pub fn lookup(&mut self, id: &str) -> Option<usize> {
+        if let Some(last) = self.last {
+            if self.calls[last].id == id {
+                return Some(last);
+            }
+        }
+        let found = self.index.get(id).copied();
+        if found.is_some() {
+            self.last = found;
+        }
+        found
+    }
+
+    /// A call ended: its lines are freed when it ended ok, kept otherwise.
+    pub fn end(&mut self, end: &End) -> usize {
+        self.upstream.end(end);
+        let at = match self.lookup(&end.id) {
+            Some(at) if self.calls[at].end.is_none() => at,
+            _ => self.add_call(&end.id, &end.stage),
+        };
+        let call = &mut self.calls[at];
+        call.stage.clone_from(&end.stage);
+        let ended = Ended {
+            status: end.status.clone(),
+            exit_code: end.exit_code,
+            signal: end.signal,
+            exited: end.exited,
+            duration_ms: end.duration_ms,
+        };
+        if ended.ok() {
+            call.ring.release();
+        }
+        call.open = [None, None];
+        call.end = Some(ended);
+        at
+    }
+
+    pub fn timer(&mut self, name: &str, ms: u64) {
+        let bucket = match self.timers.get_mut(name) {
+            Some(bucket) => bucket,
+            None => self.timers.entry(name.to_owned()).or_default(),
+        };
+        bucket.ms = bucket.ms.saturating_add(ms);
+        bucket.calls += 1;
+    }
+
+    pub fn entry_skip(&mut self, skip: EntrySkip) {
+        self.entry_skips_total += 1;
+        if self.entry_skips.len() < LISTED {
+            self.entry_skips.push(skip);
+        }
+    }
+
+    pub fn run_skip(&mut self, reason: &str) {
+        *self.run_skips.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    pub fn warning(&mut self, who: &str, text: String) {
+        self.warnings_total += 1;
+        if self.warnings.len() < LISTED {
+            self.warnings.push((who.to_owned(), text));
+        }
+    }
+
+    /// Call at the end of input.
+    pub fn finish(&mut self) {
+        self.upstream.finish();
+    }
+
+    /// Tools that wrote `begin` and never `done`.
+    pub fn vanished(&self) -> impl Iterator<Item = &ToolRun> {
+        self.tools.iter().filter(|run| run.done.is_none())
+    }
+
+    /// The run's exit status from the stream (DESIGN rule 5): the highest `done` status of
+    /// 2 or more (bad input, a signal); else 1 when anything was negative (a call not ok or
+    /// unfinished, a tool that vanished or ended with 1); else 0.
+    pub fn status(&self) -> u8 {
+        let highest = self
+            .tools
+            .iter()
+            .filter_map(|run| run.done)
+            .max()
+            .unwrap_or(0);
+        if highest >= 2 {
+            return u8::try_from(highest).unwrap_or(u8::MAX);
+        }
+        let call_not_ok = self
+            .calls
+            .iter()
+            .any(|call| call.end.as_ref().is_none_or(|end| !end.ok()));
+        if call_not_ok || self.upstream.negative() || self.vanished().next().is_some() {
+            hookpipe::exit::NEGATIVE
+        } else {
+            hookpipe::exit::OK
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(ring: &Ring) -> Vec<String> {
+        ring.lines()
+            .map(|kept| String::from_utf8_lossy(&kept.text).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn ring_keeps_the_last_lines_oldest_first() {
+        let mut ring = Ring::default();
+        for n in 0..25 {
+            ring.push(0, format!("line {n}").as_bytes());
+        }
+        let got = texts(&ring);
+        assert_eq!(got.len(), RING_LINES);
+        assert_eq!(got.first().unwrap(), "line 5");
+        assert_eq!(got.last().unwrap(), "line 24");
+    }
+
+    #[test]
+    fn ring_joins_continued_lines_and_cuts_long_ones() {
+        let mut ring = Ring::default();
+        ring.push(0, b"Password: ");
+        ring.extend_last(0, b"ok");
+        ring.extend_last(1, b"other stream");
+        ring.push(0, &vec![b'x'; RING_LINE_BYTES + 10]);
+        assert_eq!(texts(&ring)[..2], ["Password: ok", "other stream"]);
+        let long = ring.lines().last().unwrap();
+        assert!(long.cut);
+        assert_eq!(long.text.len(), RING_LINE_BYTES);
+    }
+
+    fn end(id: &str, status: &str) -> End {
+        End {
+            id: id.into(),
+            stage: "s".into(),
+            status: status.into(),
+            ..End::default()
+        }
+    }
+
+    fn done(tool: &str, status: i32) -> Done {
+        Done {
+            tool: tool.into(),
+            stage: "s".into(),
+            status,
+            time: String::new(),
+        }
+    }
+
+    #[test]
+    fn status_table() {
+        let mut ledger = Ledger::default();
+        assert_eq!(ledger.status(), 0);
+        ledger.end(&end("s/a.sh", "ok"));
+        assert_eq!(ledger.status(), 0);
+        ledger.end(&end("s/b.sh", "failed"));
+        assert_eq!(ledger.status(), 1);
+        ledger.done(&done("hook-run", 1));
+        assert_eq!(ledger.status(), 1);
+        ledger.done(&done("hook-run", 130));
+        assert_eq!(ledger.status(), 130);
+    }
+
+    #[test]
+    fn a_call_without_end_is_negative() {
+        let mut ledger = Ledger::default();
+        ledger.start(&Start {
+            id: "s/a.sh".into(),
+            stage: "s".into(),
+            ..Start::default()
+        });
+        assert_eq!(ledger.status(), 1);
+    }
+
+    #[test]
+    fn ok_calls_free_their_lines_and_failed_calls_keep_them() {
+        let mut ledger = Ledger::default();
+        for id in ["s/a.sh", "s/b.sh"] {
+            let at = ledger.start(&Start {
+                id: id.into(),
+                stage: "s".into(),
+                ..Start::default()
+            });
+            ledger.calls[at].ring.push(0, b"hello");
+        }
+        ledger.end(&end("s/a.sh", "ok"));
+        ledger.end(&end("s/b.sh", "failed"));
+        assert!(ledger.calls[0].ring.is_empty());
+        assert!(!ledger.calls[1].ring.is_empty());
+    }
+}

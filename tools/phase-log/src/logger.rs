@@ -1,0 +1,585 @@
+//! The reading loop: every record of the stream becomes a log line (or nothing), and
+//! what the reports need goes into the [`Ledger`].
+//!
+//! `output` records are most of a stream, so they (and `summary`, `warning`, `trace`)
+//! are decoded into borrowed views that allocate nothing for plain text; their stamp is
+//! reformatted only when the time changes; and nothing is flushed per line: the sinks are
+//! flushed when the reader is about to wait for input ([`RecordReader::will_block`]), so
+//! lines appear live without a write per line. `state` records are never decoded.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use hookpipe::bytes::display;
+use hookpipe::record::{Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer};
+use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
+use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
+
+use crate::ledger::{EntrySkip, Ledger};
+use crate::render::{
+    for_console, is_output_noise, is_trace_noise, leading_stamp, secs, signal_name, Paint,
+};
+use crate::report::{self, Context};
+use crate::sink::{Line, Route, Router};
+
+/// A JSON string borrowed from the input line when it has no escapes, owned otherwise.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor(std::marker::PhantomData))
+    }
+}
+
+/// `output`, borrowed (see [`hookpipe::record::Output`] for the fields).
+#[derive(Deserialize)]
+struct OutputView<'a> {
+    #[serde(borrow)]
+    id: Str<'a>,
+    #[serde(borrow)]
+    stream: Str<'a>,
+    #[serde(borrow, default)]
+    text: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    text_base64: Option<Str<'a>>,
+    #[serde(default)]
+    partial: bool,
+    #[serde(borrow)]
+    time: Str<'a>,
+}
+
+/// `summary`, `warning` and `trace`, borrowed (see [`hookpipe::record::Line`]).
+#[derive(Deserialize)]
+struct LineView<'a> {
+    #[serde(borrow, default)]
+    id: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    text: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    text_base64: Option<Str<'a>>,
+    #[serde(borrow)]
+    time: Str<'a>,
+}
+
+fn view<'a, T: Deserialize<'a>>(raw: &'a RawRecord<'_>) -> Result<T, Malformed> {
+    serde_json::from_slice(raw.line).map_err(|err| Malformed {
+        lineno: raw.lineno,
+        reason: format!("bad `{}` record: {err}", raw.kind),
+    })
+}
+
+/// The bytes of a text-or-bytes field pair, borrowed when they are text.
+fn field_bytes<'a>(
+    lineno: u64,
+    text: &'a Option<Str<'_>>,
+    base64: &Option<Str<'_>>,
+) -> Result<Cow<'a, [u8]>, Malformed> {
+    match (text, base64) {
+        (Some(text), _) => Ok(Cow::Borrowed(text.0.as_bytes())),
+        (None, Some(encoded)) => hookpipe::bytes::join("text", None, Some(&encoded.0))
+            .map(|bytes| Cow::Owned(bytes.unwrap_or_default()))
+            .map_err(|reason| Malformed { lineno, reason }),
+        (None, None) => Ok(Cow::Borrowed(&[])),
+    }
+}
+
+/// A path-like text-or-bytes pair for people.
+fn shown(text: Option<&str>, base64: Option<&str>) -> Option<String> {
+    match hookpipe::bytes::join("path", text, base64) {
+        Ok(Some(bytes)) => Some(display(&bytes)),
+        _ => None,
+    }
+}
+
+/// What phase-log knows of itself while it runs.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Keep xtrace save/restore noise (`--keep-noise`).
+    pub keep_noise: bool,
+    /// The log file named in the reports.
+    pub log_path: Option<PathBuf>,
+}
+
+/// How a run ends: the exit status, a signal to end by instead, and lines for stderr.
+#[derive(Debug, PartialEq)]
+pub struct Ending {
+    pub code: u8,
+    pub raise: Option<i32>,
+    pub messages: Vec<String>,
+}
+
+struct Logger<'r, C: Write, F: Write> {
+    router: &'r mut Router<C, F>,
+    ledger: Ledger,
+    keep_noise: bool,
+    /// The stamp of the latest record time, `YYYY-MM-DD HH:MM:SS.mmm`.
+    stamp: String,
+    /// The time string `stamp` was made from: equal times are not formatted again.
+    stamp_from: String,
+    spare: String,
+}
+
+impl<C: Write, F: Write> Logger<'_, C, F> {
+    fn saw_time(&mut self, time: &str) {
+        if time == self.stamp_from {
+            return;
+        }
+        self.stamp_from.clear();
+        self.stamp_from.push_str(time);
+        self.spare.clear();
+        // A time in a shape we do not know keeps the previous stamp.
+        if push_log_stamp(&mut self.spare, time) {
+            std::mem::swap(&mut self.stamp, &mut self.spare);
+        }
+        if let Some(ms) = parse_rfc3339(time) {
+            self.ledger.saw_time(ms);
+        }
+    }
+
+    /// A line about something other than an output line.
+    fn event(&mut self, route: Route, who: &str, mark: &str, paint: Paint, body: &str) {
+        let line = Line {
+            stamp: self.stamp.as_bytes(),
+            who: who.as_bytes(),
+            mark,
+            paint,
+            body: body.as_bytes(),
+            body_console: body.as_bytes(),
+            key: None,
+            cont: false,
+            partial: false,
+        };
+        self.router.line(route, &line);
+    }
+
+    fn record(&mut self, raw: &RawRecord<'_>) -> Result<(), Malformed> {
+        match &*raw.kind {
+            "output" => self.output(raw.lineno, view(raw)?),
+            "summary" | "warning" | "trace" => self.text_line(raw, view(raw)?),
+            // Large, and only runners read it.
+            "state" => Ok(()),
+            _ => {
+                match raw.decode()? {
+                    Record::Begin(begin) => self.begin(&begin),
+                    Record::Done(done) => self.done(&done),
+                    Record::Hook(hook) => self.hook(&hook),
+                    Record::Skip(skip) => self.skip(&skip),
+                    Record::Hypervisor(hypervisor) => self.hypervisor(&hypervisor),
+                    Record::Start(start) => self.start(&start),
+                    Record::Timer(timer) => self.timer(&timer),
+                    Record::End(end) => self.end(&end),
+                    // Reached only by a type the fast path above already took.
+                    Record::Output(_)
+                    | Record::Summary(_)
+                    | Record::Warning(_)
+                    | Record::Trace(_)
+                    | Record::State(_)
+                    | Record::Unknown => {}
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn output(&mut self, lineno: u64, out: OutputView<'_>) -> Result<(), Malformed> {
+        let bytes = field_bytes(lineno, &out.text, &out.text_base64)?;
+        self.saw_time(&out.time.0);
+        let stream = u8::from(out.stream.0 == "stderr");
+        let call = self.ledger.lookup(&out.id.0);
+        let open = call.and_then(|at| self.ledger.calls[at].open[usize::from(stream)]);
+        let dropped = match open {
+            Some(dropped) => dropped,
+            None => !self.keep_noise && is_output_noise(&bytes),
+        };
+        if let Some(at) = call {
+            let entry = &mut self.ledger.calls[at];
+            entry.open[usize::from(stream)] = out.partial.then_some(dropped);
+            if !dropped && entry.end.is_none() {
+                if open.is_some() {
+                    entry.ring.extend_last(stream, &bytes);
+                } else {
+                    entry.ring.push(stream, &bytes);
+                }
+            }
+        }
+        if dropped {
+            return Ok(());
+        }
+        let (stamp, body) = match leading_stamp(&bytes) {
+            Some(found) if open.is_none() => found,
+            _ => (self.stamp.as_bytes(), &bytes[..]),
+        };
+        let console = for_console(body);
+        let line = Line {
+            stamp,
+            who: out.id.0.as_bytes(),
+            mark: if stream == 1 { "!" } else { "|" },
+            paint: Paint::Plain,
+            body,
+            body_console: &console,
+            key: call.map(|at| (at, stream)),
+            cont: open.is_some(),
+            partial: out.partial,
+        };
+        self.router.line(Route::Log, &line);
+        Ok(())
+    }
+
+    fn text_line(&mut self, raw: &RawRecord<'_>, text: LineView<'_>) -> Result<(), Malformed> {
+        let bytes = field_bytes(raw.lineno, &text.text, &text.text_base64)?;
+        self.saw_time(&text.time.0);
+        let who = text.id.as_ref().map_or("", |id| &id.0);
+        let (route, mark, paint) = match &*raw.kind {
+            "summary" => (Route::Summary, "[summary]", Paint::Bold),
+            "warning" => {
+                self.ledger.warning(who, display(&bytes));
+                (Route::Log, "[warning]", Paint::Yellow)
+            }
+            _ => {
+                if !self.keep_noise && is_trace_noise(&bytes) {
+                    return Ok(());
+                }
+                (Route::FileOnly, "[trace]", Paint::Plain)
+            }
+        };
+        let (stamp, body) = leading_stamp(&bytes).unwrap_or((self.stamp.as_bytes(), &bytes[..]));
+        let console = for_console(body);
+        let line = Line {
+            stamp,
+            who: who.as_bytes(),
+            mark,
+            paint,
+            body,
+            body_console: &console,
+            key: None,
+            cont: false,
+            partial: false,
+        };
+        self.router.line(route, &line);
+        Ok(())
+    }
+
+    fn begin(&mut self, begin: &Begin) {
+        self.saw_time(&begin.time);
+        self.ledger.begin(begin);
+        let who = format!("{} {}", begin.tool, begin.stage);
+        let body = format!("pid {}, version {}", begin.pid, begin.version);
+        self.event(Route::Log, &who, "[begin]", Paint::Plain, &body);
+    }
+
+    fn done(&mut self, done: &Done) {
+        self.saw_time(&done.time);
+        self.ledger.done(done);
+        let who = format!("{} {}", done.tool, done.stage);
+        let paint = if done.status == 0 {
+            Paint::Green
+        } else {
+            Paint::Red
+        };
+        let body = format!("status {}", done.status);
+        self.event(Route::Log, &who, "[done]", paint, &body);
+    }
+
+    fn hook(&mut self, hook: &Hook) {
+        let who = shown(hook.path.as_deref(), hook.path_base64.as_deref())
+            .or_else(|| shown(hook.name.as_deref(), hook.name_base64.as_deref()))
+            .unwrap_or_default();
+        let mut body = hook.kind.clone();
+        if let Some(services) = &hook.services {
+            body.push_str(&format!(", services {}", services.join(",")));
+        }
+        match hook.enabled {
+            Some(true) => body.push_str(", enabled"),
+            Some(false) => body.push_str(", not enabled"),
+            None => {}
+        }
+        if let Some(warning) = &hook.warning {
+            body.push_str(&format!(", warning: {warning}"));
+            self.ledger.warning(&who, warning.clone());
+        }
+        self.event(Route::Log, &who, "[hook]", Paint::Plain, &body);
+    }
+
+    fn skip(&mut self, skip: &Skip) {
+        if let Some(time) = &skip.time {
+            self.saw_time(time);
+        }
+        if let Some(id) = &skip.id {
+            self.ledger.run_skip(&skip.reason);
+            // The failure behind these is named once, in the reports.
+            let body = match skip.reason.as_str() {
+                "upstream-failed" | "stopped" | "interrupted" => skip.reason.clone(),
+                _ => format!("{}: {}", skip.reason, skip.message),
+            };
+            self.event(Route::Log, id, "[skip]", Paint::Yellow, &body);
+            return;
+        }
+        let what = shown(skip.path.as_deref(), skip.path_base64.as_deref())
+            .or_else(|| shown(skip.name.as_deref(), skip.name_base64.as_deref()))
+            .unwrap_or_default();
+        let body = format!("{}: {}", skip.reason, skip.message);
+        if skip.reason == "not-a-hook" {
+            self.event(Route::FileOnly, &what, "[skip]", Paint::Plain, &body);
+            return;
+        }
+        self.event(Route::Log, &what, "[skip]", Paint::Yellow, &body);
+        self.ledger.entry_skip(EntrySkip {
+            what,
+            reason: skip.reason.clone(),
+            message: skip.message.clone(),
+        });
+    }
+
+    fn hypervisor(&mut self, hypervisor: &Hypervisor) {
+        let who = format!("hypervisor:{}", hypervisor.driver);
+        let path = shown(
+            hypervisor.path.as_deref(),
+            hypervisor.path_base64.as_deref(),
+        )
+        .unwrap_or_else(|| "(no plugin file)".to_owned());
+        let body = if hypervisor.missing.is_empty() {
+            format!("{path}: all required functions defined")
+        } else {
+            format!("{path}: missing {}", hypervisor.missing.join(", "))
+        };
+        let paint = if hypervisor.missing.is_empty() {
+            Paint::Plain
+        } else {
+            Paint::Red
+        };
+        self.event(Route::Log, &who, "[hypervisor]", paint, &body);
+    }
+
+    fn start(&mut self, start: &Start) {
+        self.saw_time(&start.time);
+        self.ledger.start(start);
+        let mut body = shown(start.path.as_deref(), start.path_base64.as_deref())
+            .or_else(|| shown(start.name.as_deref(), start.name_base64.as_deref()))
+            .unwrap_or_default();
+        if let Some(function) = &start.function {
+            body.push_str(&format!(" {function}"));
+        }
+        for arg in &start.args {
+            body.push(' ');
+            body.push_str(arg);
+        }
+        self.event(
+            Route::Log,
+            &start.id,
+            "[start]",
+            Paint::Plain,
+            body.trim_start(),
+        );
+    }
+
+    fn timer(&mut self, timer: &Timer) {
+        self.saw_time(&timer.time);
+        self.ledger.timer(&timer.name, timer.ms);
+        let body = format!("{} {}", timer.name, secs(timer.ms));
+        self.event(Route::Log, &timer.id, "[timer]", Paint::Plain, &body);
+    }
+
+    fn end(&mut self, end: &End) {
+        self.saw_time(&end.time);
+        self.ledger.end(end);
+        let mut body = String::new();
+        if let Some(signal) = end.signal {
+            body.push_str(&format!("{}, ", signal_name(signal)));
+        } else if let Some(code) = end.exit_code.filter(|code| *code != 0) {
+            body.push_str(&format!("exit {code}, "));
+        }
+        if end.exited {
+            body.push_str("ended its shell, ");
+        }
+        body.push_str(&secs(end.duration_ms));
+        let mark = format!("[{}]", end.status);
+        let paint = Paint::of_status(&end.status);
+        self.event(Route::Log, &end.id, &mark, paint, &body);
+    }
+
+    fn malformed(&mut self, bad: &Malformed) {
+        self.event(
+            Route::Log,
+            "phase-log",
+            "[error]",
+            Paint::Red,
+            &bad.to_string(),
+        );
+    }
+
+    fn noticed_signal(&mut self, signal: i32) {
+        // This line is about now, not about a record.
+        let mut stamp = String::new();
+        write_stamp(&mut stamp, now_ms(), ' ');
+        let body = format!(
+            "got {}: logging until the input ends, then ending by it",
+            signal_name(signal)
+        );
+        let line = Line {
+            stamp: stamp.as_bytes(),
+            who: b"phase-log",
+            mark: "[signal]",
+            paint: Paint::Yellow,
+            body: body.as_bytes(),
+            body_console: body.as_bytes(),
+            key: None,
+            cont: false,
+            partial: false,
+        };
+        self.router.line(Route::Log, &line);
+    }
+}
+
+/// Input problems: the first is named, the rest counted.
+#[derive(Default)]
+struct Problems {
+    first: Option<String>,
+    more: u64,
+    read_error: Option<String>,
+}
+
+impl Problems {
+    fn malformed(&mut self, bad: &Malformed) {
+        if self.first.is_none() {
+            self.first = Some(bad.to_string());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.first.iter().cloned().collect();
+        if self.more > 0 {
+            out.push(format!(
+                "{} more malformed input line{}",
+                self.more,
+                if self.more == 1 { "" } else { "s" }
+            ));
+        }
+        out.extend(self.read_error.iter().cloned());
+        out
+    }
+
+    fn any(&self) -> bool {
+        self.first.is_some() || self.read_error.is_some()
+    }
+}
+
+/// Reads the whole stream from `input` into `router`'s sinks, then writes the reports.
+/// `signal` says whether phase-log got SIGINT or SIGTERM (and which); it keeps reading
+/// anyway, since the stages before it are finishing, and the ending asks `main` to end
+/// by that signal once everything is written.
+pub fn run<R: Read, C: Write, F: Write>(
+    input: R,
+    router: &mut Router<C, F>,
+    options: &Options,
+    signal: &dyn Fn() -> Option<i32>,
+) -> Ending {
+    let mut stamp = String::new();
+    write_stamp(&mut stamp, now_ms(), ' ');
+    let mut logger = Logger {
+        router,
+        ledger: Ledger::default(),
+        keep_noise: options.keep_noise,
+        stamp,
+        stamp_from: String::new(),
+        spare: String::new(),
+    };
+    let mut reader = RecordReader::new(input);
+    let mut problems = Problems::default();
+    let mut noticed = None;
+    loop {
+        if noticed.is_none() {
+            noticed = signal();
+            if let Some(sig) = noticed {
+                logger.noticed_signal(sig);
+            }
+        }
+        if reader.will_block() {
+            logger.router.flush();
+        }
+        let result = match reader.next() {
+            Ok(Some(raw)) => logger.record(&raw),
+            Ok(None) => break,
+            Err(ReadError::Malformed(bad)) => Err(bad),
+            Err(ReadError::Io(err)) => {
+                problems.read_error = Some(format!("reading input: {err}"));
+                break;
+            }
+        };
+        if let Err(bad) = result {
+            logger.malformed(&bad);
+            problems.malformed(&bad);
+        }
+    }
+    let noticed = noticed.or_else(signal);
+    let mut ledger = logger.ledger;
+    let stamp = logger.stamp;
+    ledger.finish();
+    router.close_open_lines();
+
+    let mut code = ledger.status();
+    if problems.any() && code < 128 {
+        code = code.max(hookpipe::exit::BAD_INPUT);
+    }
+    let console_gone = |router: &Router<C, F>| router.console.error().is_some();
+    let shown_exit = match noticed {
+        Some(sig) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
+        None if console_gone(router) => hookpipe::exit::BROKEN_PIPE,
+        None => code,
+    };
+    let context = Context {
+        log: options.log_path.as_deref(),
+        exit: shown_exit,
+        signal: noticed,
+        problems: problems.lines(),
+    };
+    for segs in report::build(&ledger, &context) {
+        router.report(stamp.as_bytes(), &segs);
+    }
+    router.flush();
+
+    let mut messages = problems.lines();
+    for sink in router.logs.iter().chain(router.summary.as_ref()) {
+        if let Some(err) = sink.error() {
+            messages.push(format!("writing {}: {err}", sink.name));
+            if code < 128 {
+                code = code.max(hookpipe::exit::BAD_INPUT);
+            }
+        }
+    }
+    if let Some(err) = router.console.error() {
+        if hookpipe::exit::is_broken_pipe(err) {
+            code = hookpipe::exit::BROKEN_PIPE;
+        } else {
+            messages.push(format!("writing to stdout: {err}"));
+            code = code.max(hookpipe::exit::BAD_INPUT);
+        }
+    }
+    Ending {
+        code,
+        raise: noticed,
+        messages,
+    }
+}

@@ -1,0 +1,476 @@
+//! The reports printed at the end of every run, whether it succeeded or not (DevStack's
+//! `time_totals` printed only on success: reference §9 item 11): every hook call with its
+//! status and time, the time per stage, the slowest calls, the timer buckets, entries
+//! that looked like mistakes, warnings, and for each call that did not end ok its last
+//! lines of output. Times are plain sums of whole milliseconds, so nothing can go
+//! negative. This module only builds lines from the [`Ledger`]; `sink` writes them.
+
+use std::path::Path;
+
+use crate::ledger::{Call, Ledger, RING_LINES};
+use crate::render::{plural, secs, signal_name, Paint};
+use crate::sink::Seg;
+
+/// Slowest calls listed.
+const SLOWEST: usize = 10;
+
+/// What the reports say beyond the ledger.
+#[derive(Debug, Default)]
+pub struct Context<'a> {
+    /// The log file, named in the failure report.
+    pub log: Option<&'a Path>,
+    /// The exit status phase-log is about to end with.
+    pub exit: u8,
+    /// A signal phase-log itself got (it ends by it after the reports).
+    pub signal: Option<i32>,
+    /// Problems with the input (malformed lines), one line each.
+    pub problems: Vec<String>,
+}
+
+type Lines = Vec<Vec<Seg>>;
+
+fn width<'a>(title: &str, cells: impl Iterator<Item = &'a str>) -> usize {
+    cells
+        .map(|cell| cell.chars().count())
+        .fold(title.len(), usize::max)
+}
+
+fn pad(text: &str, width: usize) -> String {
+    let mut out = text.to_owned();
+    out.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(text.chars().count()),
+    ));
+    out
+}
+
+fn heading(out: &mut Lines, title: &str) {
+    out.push(Vec::new());
+    out.push(vec![Seg::painted(format!("=== {title} ==="), Paint::Bold)]);
+}
+
+fn status_of(call: &Call) -> &str {
+    call.end
+        .as_ref()
+        .map_or("unfinished", |end| end.status.as_str())
+}
+
+fn calls_table(out: &mut Lines, ledger: &Ledger) {
+    heading(out, "Hook calls");
+    if ledger.calls.is_empty() {
+        out.push(vec![Seg::plain("no hook calls")]);
+        return;
+    }
+    let times: Vec<String> = ledger
+        .calls
+        .iter()
+        .map(|call| {
+            call.end
+                .as_ref()
+                .map_or("-".to_owned(), |end| secs(end.duration_ms))
+        })
+        .collect();
+    let id_w = width("call", ledger.calls.iter().map(|call| call.id.as_str()));
+    let stage_w = width("stage", ledger.calls.iter().map(|call| call.stage.as_str()));
+    let status_w = width("status", ledger.calls.iter().map(status_of));
+    let time_w = width("time", times.iter().map(String::as_str));
+    out.push(vec![Seg::plain(format!(
+        "{}  {}  {}  {:>time_w$}",
+        pad("call", id_w),
+        pad("stage", stage_w),
+        pad("status", status_w),
+        "time"
+    ))]);
+    for (call, time) in ledger.calls.iter().zip(&times) {
+        let status = status_of(call);
+        out.push(vec![
+            Seg::plain(format!(
+                "{}  {}  ",
+                pad(&call.id, id_w),
+                pad(&call.stage, stage_w)
+            )),
+            Seg::painted(status, Paint::of_status(status)),
+            Seg::plain(format!(
+                "{}  {time:>time_w$}",
+                pad("", status_w - status.chars().count())
+            )),
+        ]);
+    }
+}
+
+fn stage_totals(out: &mut Lines, ledger: &Ledger) {
+    let mut stages: Vec<(&str, u64, u64)> = Vec::new();
+    for call in &ledger.calls {
+        let ms = call.end.as_ref().map_or(0, |end| end.duration_ms);
+        match stages.iter_mut().find(|(stage, _, _)| *stage == call.stage) {
+            Some(row) => {
+                row.1 += 1;
+                row.2 = row.2.saturating_add(ms);
+            }
+            None => stages.push((&call.stage, 1, ms)),
+        }
+    }
+    if stages.is_empty() {
+        return;
+    }
+    heading(out, "Time per stage");
+    let stage_w = width("stage", stages.iter().map(|row| row.0));
+    let times: Vec<String> = stages.iter().map(|row| secs(row.2)).collect();
+    let time_w = width("time", times.iter().map(String::as_str));
+    out.push(vec![Seg::plain(format!(
+        "{}  calls  {:>time_w$}",
+        pad("stage", stage_w),
+        "time"
+    ))]);
+    for ((stage, calls, _), time) in stages.iter().zip(&times) {
+        out.push(vec![Seg::plain(format!(
+            "{}  {calls:>5}  {time:>time_w$}",
+            pad(stage, stage_w)
+        ))]);
+    }
+}
+
+fn slowest(out: &mut Lines, ledger: &Ledger) {
+    let mut ended: Vec<(u64, &str)> = ledger
+        .calls
+        .iter()
+        .filter_map(|call| Some((call.end.as_ref()?.duration_ms, call.id.as_str())))
+        .collect();
+    if ended.is_empty() {
+        return;
+    }
+    // Stable: equal times keep the order the calls ran in.
+    ended.sort_by_key(|&(ms, _)| std::cmp::Reverse(ms));
+    ended.truncate(SLOWEST);
+    heading(out, "Slowest calls");
+    let time_w = ended
+        .iter()
+        .map(|(ms, _)| secs(*ms).len())
+        .max()
+        .unwrap_or(0);
+    for (ms, id) in ended {
+        out.push(vec![Seg::plain(format!("{:>time_w$}  {id}", secs(ms)))]);
+    }
+}
+
+fn timers(out: &mut Lines, ledger: &Ledger) {
+    if ledger.timers.is_empty() {
+        return;
+    }
+    heading(out, "Timers (time_start/time_stop)");
+    let mut rows: Vec<_> = ledger.timers.iter().collect();
+    rows.sort_by(|a, b| b.1.ms.cmp(&a.1.ms).then_with(|| a.0.cmp(b.0)));
+    let name_w = width("name", rows.iter().map(|(name, _)| name.as_str()));
+    let times: Vec<String> = rows.iter().map(|(_, bucket)| secs(bucket.ms)).collect();
+    let time_w = width("time", times.iter().map(String::as_str));
+    out.push(vec![Seg::plain(format!(
+        "{}  calls  {:>time_w$}",
+        pad("name", name_w),
+        "time"
+    ))]);
+    for ((name, bucket), time) in rows.iter().zip(&times) {
+        out.push(vec![Seg::plain(format!(
+            "{}  {:>5}  {time:>time_w$}",
+            pad(name, name_w),
+            bucket.calls
+        ))]);
+    }
+}
+
+fn entry_skips(out: &mut Lines, ledger: &Ledger) {
+    if ledger.entry_skips_total == 0 {
+        return;
+    }
+    heading(out, "Entries not dispatched");
+    for skip in &ledger.entry_skips {
+        out.push(vec![
+            Seg::plain(format!("{}: ", skip.what)),
+            Seg::painted(skip.reason.clone(), Paint::Yellow),
+            Seg::plain(format!(": {}", skip.message)),
+        ]);
+    }
+    let more = ledger.entry_skips_total - ledger.entry_skips.len() as u64;
+    if more > 0 {
+        out.push(vec![Seg::plain(format!(
+            "... and {more} more (see the log)"
+        ))]);
+    }
+}
+
+fn warnings(out: &mut Lines, ledger: &Ledger) {
+    if ledger.warnings_total == 0 {
+        return;
+    }
+    heading(out, "Warnings");
+    for (who, text) in &ledger.warnings {
+        let who = if who.is_empty() {
+            String::new()
+        } else {
+            format!("{who}: ")
+        };
+        out.push(vec![Seg::plain(who), Seg::plain(text.clone())]);
+    }
+    let more = ledger.warnings_total - ledger.warnings.len() as u64;
+    if more > 0 {
+        out.push(vec![Seg::plain(format!(
+            "... and {more} more (see the log)"
+        ))]);
+    }
+}
+
+/// `failed, exit 3, after 0.010s`.
+fn how_it_ended(call: &Call) -> Vec<Seg> {
+    let Some(end) = &call.end else {
+        return vec![
+            Seg::painted("unfinished", Paint::Red),
+            Seg::plain(": no end record (its runner stopped without a word)"),
+        ];
+    };
+    let mut detail = String::new();
+    if let Some(signal) = end.signal {
+        detail.push_str(&format!(", {}", signal_name(signal)));
+    } else if let Some(code) = end.exit_code {
+        detail.push_str(&format!(", exit {code}"));
+    }
+    if end.exited {
+        detail.push_str(", ended its shell");
+    }
+    detail.push_str(&format!(", after {}", secs(end.duration_ms)));
+    vec![
+        Seg::painted(end.status.clone(), Paint::of_status(&end.status)),
+        Seg::plain(detail),
+    ]
+}
+
+fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
+    let bad_calls: Vec<&Call> = ledger
+        .calls
+        .iter()
+        .filter(|call| call.end.as_ref().is_none_or(|end| !end.ok()))
+        .collect();
+    // Tools that ended badly, unless a call of theirs already says why.
+    let bad_tools: Vec<String> = ledger
+        .tools
+        .iter()
+        .filter_map(|run| {
+            let explained = bad_calls.iter().any(|call| call.stage == run.stage);
+            match run.done {
+                None => Some(format!(
+                    "{} ({}) ended without a done record: it crashed or was killed",
+                    run.tool, run.stage
+                )),
+                Some(0) => None,
+                Some(_) if explained => None,
+                Some(status) => Some(format!(
+                    "{} ({}) exited with status {status}",
+                    run.tool, run.stage
+                )),
+            }
+        })
+        .collect();
+    if bad_calls.is_empty() && bad_tools.is_empty() {
+        return;
+    }
+    heading(out, "Failures");
+    for call in &bad_calls {
+        let mut line = vec![Seg::plain(format!("{}: ", call.id))];
+        line.extend(how_it_ended(call));
+        out.push(line);
+        if call.ring.is_empty() {
+            out.push(vec![Seg::plain("    (no output)")]);
+        } else {
+            let count = call.ring.lines().count();
+            let title = if count == RING_LINES {
+                format!("    last {RING_LINES} lines of output:")
+            } else {
+                format!("    output ({}):", plural(count as u64, "line", "lines"))
+            };
+            out.push(vec![Seg::plain(title)]);
+            for kept in call.ring.lines() {
+                let mark = if kept.stream == 1 { "!" } else { "|" };
+                let cut = if kept.cut { " [cut]" } else { "" };
+                out.push(vec![Seg::plain(format!(
+                    "    {mark} {}{cut}",
+                    hookpipe::bytes::escaped(&kept.text)
+                ))]);
+            }
+        }
+    }
+    for line in bad_tools {
+        out.push(vec![Seg::plain(line)]);
+    }
+    if let Some(log) = ctx.log {
+        out.push(vec![Seg::plain(format!("Full log: {}", log.display()))]);
+    }
+}
+
+/// Run skips grouped: the failure that caused them is named once.
+fn run_skips(out: &mut Lines, ledger: &Ledger) {
+    if ledger.run_skips.is_empty() {
+        return;
+    }
+    heading(out, "Skipped calls");
+    let count = |reason: &str| ledger.run_skips.get(reason).copied().unwrap_or(0);
+    let after_failure = count("upstream-failed") + count("stopped");
+    if after_failure > 0 {
+        let cause = ledger.upstream.failure().map_or_else(
+            || "an upstream failure".to_owned(),
+            |failure| failure.describe(),
+        );
+        out.push(vec![Seg::plain(format!(
+            "{} skipped after {cause}",
+            plural(after_failure, "call", "calls")
+        ))]);
+    }
+    let interrupted = count("interrupted");
+    if interrupted > 0 {
+        out.push(vec![Seg::plain(format!(
+            "{} skipped after the interrupt",
+            plural(interrupted, "call", "calls")
+        ))]);
+    }
+    for (reason, count) in &ledger.run_skips {
+        if !matches!(
+            reason.as_str(),
+            "upstream-failed" | "stopped" | "interrupted"
+        ) {
+            out.push(vec![Seg::plain(format!(
+                "{} skipped: {reason}",
+                plural(*count, "call", "calls")
+            ))]);
+        }
+    }
+}
+
+fn result(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
+    heading(out, "Result");
+    let (word, paint) = match (ctx.signal, ctx.exit) {
+        (Some(_), _) => ("interrupted", Paint::Yellow),
+        (None, 0) => ("ok", Paint::Green),
+        (None, code) if code >= 128 => ("interrupted", Paint::Yellow),
+        _ => ("failed", Paint::Red),
+    };
+    let mut tally: Vec<(&str, u64)> = Vec::new();
+    for call in &ledger.calls {
+        let status = status_of(call);
+        match tally.iter_mut().find(|(seen, _)| *seen == status) {
+            Some(row) => row.1 += 1,
+            None => tally.push((status, 1)),
+        }
+    }
+    let calls = if ledger.calls.is_empty() {
+        "no hook calls".to_owned()
+    } else {
+        let parts: Vec<String> = tally
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        format!(
+            "{}: {}",
+            plural(ledger.calls.len() as u64, "hook call", "hook calls"),
+            parts.join(", ")
+        )
+    };
+    out.push(vec![
+        Seg::plain("Result: "),
+        Seg::painted(word, paint),
+        Seg::plain(format!(" (exit status {}), {calls}", ctx.exit)),
+    ]);
+    if let (Some(first), Some(last)) = (ledger.first_ms, ledger.last_ms) {
+        out.push(vec![Seg::plain(format!(
+            "Wall time: {} (first record {}, last {})",
+            secs(last.saturating_sub(first)),
+            stamp_of(first),
+            stamp_of(last)
+        ))]);
+    }
+    if let Some(signal) = ctx.signal {
+        out.push(vec![Seg::plain(format!(
+            "phase-log got {}: it logged until its input ended and now ends by it",
+            signal_name(signal)
+        ))]);
+    }
+    for problem in &ctx.problems {
+        out.push(vec![Seg::plain(format!("Input: {problem}"))]);
+    }
+}
+
+fn stamp_of(ms: u64) -> String {
+    let mut out = String::new();
+    hookpipe::time::write_stamp(&mut out, ms, ' ');
+    out
+}
+
+/// Every report, in order.
+pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
+    let mut out = Lines::new();
+    calls_table(&mut out, ledger);
+    stage_totals(&mut out, ledger);
+    slowest(&mut out, ledger);
+    timers(&mut out, ledger);
+    entry_skips(&mut out, ledger);
+    warnings(&mut out, ledger);
+    failures(&mut out, ledger, ctx);
+    run_skips(&mut out, ledger);
+    result(&mut out, ledger, ctx);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookpipe::record::End;
+
+    fn text(lines: &Lines) -> String {
+        lines
+            .iter()
+            .map(|segs| segs.iter().map(|seg| seg.text.as_str()).collect::<String>() + "\n")
+            .collect()
+    }
+
+    fn end(id: &str, stage: &str, status: &str, ms: u64) -> End {
+        End {
+            id: id.into(),
+            stage: stage.into(),
+            status: status.into(),
+            exit_code: Some(if status == "ok" { 0 } else { 1 }),
+            duration_ms: ms,
+            ..End::default()
+        }
+    }
+
+    #[test]
+    fn empty_run_says_so() {
+        let report = text(&build(&Ledger::default(), &Context::default()));
+        assert!(report.contains("no hook calls"), "{report}");
+        assert!(report.contains("Result: ok (exit status 0)"), "{report}");
+        assert!(!report.contains("Failures"), "{report}");
+    }
+
+    #[test]
+    fn slowest_first_and_stage_totals() {
+        let mut ledger = Ledger::default();
+        ledger.end(&end("a/1.sh", "a", "ok", 5));
+        ledger.end(&end("a/2.sh", "a", "ok", 50));
+        ledger.end(&end("b/3.sh", "b", "ok", 20));
+        let report = text(&build(&ledger, &Context::default()));
+        let slow = report.split("=== Slowest calls ===\n").nth(1).unwrap();
+        let order: Vec<&str> = slow.lines().take(3).collect();
+        assert_eq!(
+            order,
+            ["0.050s  a/2.sh", "0.020s  b/3.sh", "0.005s  a/1.sh"]
+        );
+        assert!(report.contains("a          2  0.055s"), "{report}");
+    }
+
+    #[test]
+    fn timers_sum_names_and_calls() {
+        let mut ledger = Ledger::default();
+        ledger.timer("pip_install", 700);
+        ledger.timer("pip_install", 300);
+        ledger.timer("git_timed", 5);
+        let report = text(&build(&ledger, &Context::default()));
+        assert!(report.contains("pip_install      2  1.000s"), "{report}");
+        assert!(report.contains("git_timed        1  0.005s"), "{report}");
+    }
+}
