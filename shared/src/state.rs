@@ -222,6 +222,11 @@ fn is_identifier(name: &str) -> bool {
 /// The header line of a state file: `# hookpipe state generation N`.
 const HEADER: &[u8] = b"# hookpipe state generation ";
 
+/// The header of a raw dump that a calling shell wrote into the state file itself (see
+/// `lib/hookpipe`): the same format as a worker's dump, so the caller's variables and
+/// functions are filtered by the same rules before any worker sees them.
+pub const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
+
 /// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
 ///
 /// Readers and writers take an advisory lock on `FILE.lock` only for the moment of reading
@@ -264,14 +269,23 @@ impl StateFile {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(err),
         };
-        let generation = bytes
-            .strip_prefix(HEADER)
-            .and_then(|rest| {
-                let end = rest.iter().position(|&b| b == b'\n')?;
-                std::str::from_utf8(&rest[..end]).ok()?.trim().parse().ok()
-            })
-            .unwrap_or(0);
-        Ok(Some((generation, bytes)))
+        let generation = |header: &[u8]| -> Option<(u64, usize)> {
+            let rest = bytes.strip_prefix(header)?;
+            let end = rest.iter().position(|&b| b == b'\n')?;
+            let generation = std::str::from_utf8(&rest[..end])
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((generation, header.len() + end + 1))
+        };
+        if let Some((number, body)) = generation(DUMP_HEADER) {
+            // A caller's raw dump: everything it had is the state; nothing was unset.
+            let script = Dump::parse(&bytes[body..]).full_script(&HashSet::new());
+            return Ok(Some((number, script)));
+        }
+        let number = generation(HEADER).map_or(0, |(number, _)| number);
+        Ok(Some((number, bytes)))
     }
 
     /// Replaces the file with `script` at `generation`, unless the file already holds a
@@ -348,6 +362,21 @@ mod tests {
             script,
             "declare -g -- C=\"3\"\nunset -v B\ng () \n{ \n    :\n}\nunset -f -- f\n"
         );
+    }
+
+    #[test]
+    fn a_callers_raw_dump_is_read_as_a_full_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let mut raw = DUMP_HEADER.to_vec();
+        raw.extend_from_slice(b"4\n");
+        raw.extend_from_slice(DUMP);
+        std::fs::write(&path, raw).unwrap();
+        let (generation, script) = StateFile::new(&path).read().unwrap().unwrap();
+        assert_eq!(generation, 4);
+        let script = String::from_utf8(script).unwrap();
+        assert!(script.contains("declare -g -- A=\"1\""), "{script}");
+        assert!(!script.contains("SECONDS") && !script.contains("_hp_"));
     }
 
     #[test]
