@@ -1,0 +1,252 @@
+//! The wire contract, pinned: strict mirror types of every record (unknown fields refused)
+//! decode real tool output kept in `tests/golden/`, so renaming or adding a field fails
+//! here before it surprises a `jq` user. The mirrors are written out again on purpose
+//! rather than derived from `hookpipe::record`: they are the second opinion.
+//!
+//! `golden/pipeline.ndjson` was produced by
+//! `{ hook-list extras.d; hyp-resolve fake; } | hook-run source | hook-run stack install
+//! --xtrace --keep-going | hyp-call --when-enabled n-cpu install` over a small tree with a
+//! README, a bad prefix and a non-UTF-8 name; regenerate it the same way when the contract
+//! changes on purpose.
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Begin {
+    r#type: String,
+    tool: String,
+    stage: String,
+    pid: u32,
+    version: String,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Done {
+    r#type: String,
+    tool: String,
+    stage: String,
+    status: i32,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Hook {
+    r#type: String,
+    name: Option<String>,
+    name_base64: Option<String>,
+    path: Option<String>,
+    path_base64: Option<String>,
+    kind: String,
+    seq: Option<String>,
+    dir: Option<String>,
+    dir_base64: Option<String>,
+    services: Option<Vec<String>>,
+    enabled: Option<bool>,
+    files: Option<Vec<String>>,
+    warning: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Skip {
+    r#type: String,
+    reason: String,
+    message: String,
+    name: Option<String>,
+    name_base64: Option<String>,
+    path: Option<String>,
+    path_base64: Option<String>,
+    id: Option<String>,
+    stage: Option<String>,
+    time: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Hypervisor {
+    r#type: String,
+    driver: String,
+    path: Option<String>,
+    path_base64: Option<String>,
+    missing: Vec<String>,
+    functions: Vec<String>,
+    sourced: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Start {
+    r#type: String,
+    id: String,
+    stage: String,
+    name: Option<String>,
+    name_base64: Option<String>,
+    path: Option<String>,
+    path_base64: Option<String>,
+    kind: String,
+    args: Vec<String>,
+    file: Option<String>,
+    function: Option<String>,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Output {
+    r#type: String,
+    id: String,
+    stream: String,
+    text: Option<String>,
+    text_base64: Option<String>,
+    partial: Option<bool>,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Line {
+    r#type: String,
+    id: Option<String>,
+    text: Option<String>,
+    text_base64: Option<String>,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Timer {
+    r#type: String,
+    id: String,
+    name: String,
+    ms: u64,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct End {
+    r#type: String,
+    id: String,
+    stage: String,
+    status: String,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    exited: Option<bool>,
+    duration_ms: u64,
+    time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct State {
+    r#type: String,
+    stage: String,
+    generation: u64,
+    base: String,
+    prelude: Vec<String>,
+    script: Option<String>,
+    script_base64: Option<String>,
+    time: String,
+}
+
+/// Decodes one line strictly by its type; returns the type.
+fn check_line(line: &str) -> Result<String, String> {
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let kind = value["type"].as_str().ok_or("no type")?.to_owned();
+    let strict = |r: Result<(), serde_json::Error>| r.map_err(|e| format!("{kind}: {e}"));
+    match kind.as_str() {
+        "begin" => strict(serde_json::from_str::<Begin>(line).map(drop))?,
+        "done" => strict(serde_json::from_str::<Done>(line).map(drop))?,
+        "hook" => strict(serde_json::from_str::<Hook>(line).map(drop))?,
+        "skip" => strict(serde_json::from_str::<Skip>(line).map(drop))?,
+        "hypervisor" => strict(serde_json::from_str::<Hypervisor>(line).map(drop))?,
+        "start" => strict(serde_json::from_str::<Start>(line).map(drop))?,
+        "output" => strict(serde_json::from_str::<Output>(line).map(drop))?,
+        "summary" | "warning" | "trace" => strict(serde_json::from_str::<Line>(line).map(drop))?,
+        "timer" => strict(serde_json::from_str::<Timer>(line).map(drop))?,
+        "end" => strict(serde_json::from_str::<End>(line).map(drop))?,
+        "state" => strict(serde_json::from_str::<State>(line).map(drop))?,
+        other => return Err(format!("undocumented type {other}")),
+    }
+    // The text-or-bytes rule: never both forms of one field.
+    for field in ["name", "path", "dir", "text", "script"] {
+        if value.get(field).is_some() && value.get(format!("{field}_base64")).is_some() {
+            return Err(format!("{kind}: both {field} and {field}_base64"));
+        }
+    }
+    // Writers put the type first, which readers may rely on for a fast path.
+    if !line.starts_with("{\"type\":") {
+        return Err(format!("{kind}: type is not the first field"));
+    }
+    Ok(kind)
+}
+
+#[test]
+fn golden_pipeline_output_matches_the_strict_contract() {
+    let golden = include_str!("golden/pipeline.ndjson");
+    let mut seen = std::collections::BTreeSet::new();
+    for (number, line) in golden.lines().enumerate() {
+        match check_line(line) {
+            Ok(kind) => {
+                seen.insert(kind);
+            }
+            Err(err) => panic!("golden line {}: {err}\n{line}", number + 1),
+        }
+    }
+    let all: std::collections::BTreeSet<String> = hookpipe::record::TYPES
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+    assert_eq!(
+        seen, all,
+        "the golden stream should hold every documented type"
+    );
+}
+
+#[test]
+fn every_golden_record_round_trips_through_the_library_types() {
+    let golden = include_str!("golden/pipeline.ndjson");
+    for line in golden.lines() {
+        let record: hookpipe::record::Record = serde_json::from_str(line).unwrap();
+        let again = serde_json::to_string(&record).unwrap();
+        let before: serde_json::Value = serde_json::from_str(line).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&again).unwrap();
+        assert_eq!(before, after, "round trip changed {line}");
+    }
+}
+
+#[test]
+fn a_renamed_field_is_caught() {
+    let renamed = r#"{"type":"end","id":"x","stage":"s","state":"ok","duration_ms":1,"time":"t"}"#;
+    assert!(check_line(renamed).is_err());
+    let extra =
+        r#"{"type":"output","id":"x","stream":"stdout","text":"a","colour":"red","time":"t"}"#;
+    assert!(check_line(extra).is_err());
+}
+
+#[test]
+fn invalid_utf8_names_travel_as_base64() {
+    let golden = include_str!("golden/pipeline.ndjson");
+    let hook = golden
+        .lines()
+        .find(|l| l.starts_with("{\"type\":\"hook\"") && l.contains("name_base64"))
+        .expect("a hook with a non-UTF-8 name");
+    let value: serde_json::Value = serde_json::from_str(hook).unwrap();
+    let name = hookpipe::bytes::join("name", None, value["name_base64"].as_str()).unwrap();
+    assert_eq!(name.unwrap(), b"30-caf\xe9.sh");
+}
