@@ -3,6 +3,10 @@
 //! it defines, as one `hypervisor` record (or one per plugin with `--list`). The reading is
 //! static ([`parse`], [`plugin`]); `--check` adds bash's own view ([`check`]). This module
 //! owns the command line, the records and the exit status.
+//!
+//! Function names are identifiers, so a name that is not UTF-8 (bash allows one) is written
+//! with `\xNN` escapes, as ids are ([`hookpipe::bytes::escaped`]); the plugin path follows
+//! the text-or-bytes rule (`path` or `path_base64`).
 
 pub mod check;
 pub mod parse;
@@ -52,8 +56,9 @@ Exit status:
                    *_nova_hypervisor functions it defines"
 )]
 pub struct Args {
-    /// The hypervisor driver [default: libvirt, as DevStack's]
-    #[arg(env = "VIRT_DRIVER", hide_env_values = true, value_name = "DRIVER")]
+    /// The hypervisor driver [default: $VIRT_DRIVER, then libvirt, as DevStack's]
+    // Not clap's `env`: a VIRT_DRIVER in the environment must not conflict with --list.
+    #[arg(value_name = "DRIVER")]
     pub driver: Option<OsString>,
 
     /// The plugin directory, instead of $TOP_DIR/lib/nova_plugins
@@ -61,7 +66,7 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 
     /// Report every hypervisor-* plugin in the directory, in byte order of name
-    #[arg(long)]
+    #[arg(long, conflicts_with = "driver")]
     pub list: bool,
 
     /// Also source each plugin in bash (this runs its top level) and warn where bash
@@ -69,7 +74,8 @@ pub struct Args {
     #[arg(long)]
     pub check: bool,
 
-    /// A driver without a plugin file is an error (exit 2), not a skip
+    /// A driver without a plugin file is an error (exit 2), not a skip (with --list: a
+    /// directory without plugins)
     #[arg(long)]
     pub require: bool,
 
@@ -141,10 +147,12 @@ pub fn run(args: &Args, out: impl Write, mut err: impl Write) -> Result<Outcome,
     if let Err(error) = writer.write(&stage.begin()) {
         return quiet_or(error);
     }
-    let result = resolve(args, &mut writer, &mut err);
+    let result = match resolve(args, &mut writer, &mut err) {
+        Err(Error::Output(error)) => return quiet_or(error),
+        other => other,
+    };
     let outcome = match &result {
         Ok(outcome) => *outcome,
-        Err(Error::Output(error)) => return quiet_or(clone_io(error)),
         Err(_) => Outcome::BadInput,
     };
     if let Err(error) = writer
@@ -154,10 +162,6 @@ pub fn run(args: &Args, out: impl Write, mut err: impl Write) -> Result<Outcome,
         return quiet_or(error);
     }
     result.map_err(Fatal::from)
-}
-
-fn clone_io(error: &io::Error) -> io::Error {
-    io::Error::new(error.kind(), error.to_string())
 }
 
 /// A closed stdout ends a lister quietly with status 0 (DESIGN.md rule 5).
@@ -210,9 +214,11 @@ fn resolve<W: Write>(
     writer: &mut RecordWriter<W>,
     err: &mut impl Write,
 ) -> Result<Outcome, Error> {
+    // Empty counts as unset, as in DevStack's `${VIRT_DRIVER:-libvirt}`.
     let driver: OsString = args
         .driver
         .clone()
+        .or_else(|| std::env::var_os("VIRT_DRIVER"))
         .filter(|driver| !driver.is_empty())
         .unwrap_or_else(|| OsString::from("libvirt"));
     if !args.list {

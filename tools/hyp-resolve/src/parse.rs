@@ -9,6 +9,10 @@
 //! tokens with one bit of grammar, "is this word in command position", which is where bash
 //! accepts `function name`, `name ()` and `source FILE`. Everything is bytes: plugin files
 //! need not be UTF-8. [`crate::plugin`] turns a [`Reading`] into coverage.
+//!
+//! What no static reading can see: functions made by `eval`, by files it does not follow,
+//! or under an alias; and whether a definition in a branch or a subshell ever runs.
+//! `--check` asks bash about exactly these.
 
 /// One piece of a word after quote removal, as much as source resolution needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

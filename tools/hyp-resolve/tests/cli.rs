@@ -523,6 +523,20 @@ fn list_reports_every_plugin_in_byte_order() {
     );
 
     run(&["--list", "--dir", &dir, "--allow-missing"]).expect_status(0);
+
+    // VIRT_DRIVER in the environment does not get in the way of --list; a DRIVER does.
+    let cwd = tempfile::tempdir().unwrap();
+    let with_env = run_in(
+        cwd.path(),
+        &["--list", "--dir", &dir],
+        &[("VIRT_DRIVER", "b")],
+    );
+    assert_eq!(with_env.hypervisors().len(), 3, "{}", with_env.shown);
+    let output = assert_cmd::Command::new(BIN)
+        .args(["--list", "b", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]
