@@ -15,6 +15,7 @@ mod render;
 mod report;
 mod sink;
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -55,8 +56,9 @@ Environment (DevStack's; booleans as its trueorfalse: 1 yes true True... / 0 no 
   VERBOSE               True (default): the console shows everything but trace; False: only
                         summaries and the reports (the log files still get everything)
   VERBOSE_NO_TIMESTAMP  True: console lines without the stamp (same as --no-timestamp)
-  LOGFILE, LOGDAYS      as --logfile and --logdays
-  HOOKPIPE_LOG_SESSION  as --session
+  LOGFILE               as --logfile (empty: unset)
+  LOGDAYS               as --logdays (default 7)
+  HOOKPIPE_LOG_SESSION  as --session (empty: unset)
   NO_COLOR              no colour with --color auto
 
 A run made of several pipelines writes one log: open it once with
@@ -90,17 +92,17 @@ pub struct Args {
     /// DevStack log: write PATH.<ts> (ts: %F-%H%M%S, local time) and the summary file
     /// PATH.summary.<ts>, with the links PATH and PATH.summary pointing at them. A PATH
     /// without a slash is in the current directory.
-    #[arg(long, env = "LOGFILE", value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub logfile: Option<PathBuf>,
 
     /// With --logfile: first remove PATH.<ts> and PATH.summary.<ts> files older than DAYS
-    /// days (nothing else).
-    #[arg(long, env = "LOGDAYS", value_name = "DAYS", default_value_t = 7)]
-    pub logdays: u64,
+    /// days (nothing else). Default: LOGDAYS, else 7.
+    #[arg(long, value_name = "DAYS")]
+    pub logdays: Option<u64>,
 
     /// Append to this log (and its PATH.summary.<ts> beside it), opened earlier by
     /// --open-log; wins over --logfile.
-    #[arg(long, env = "HOOKPIPE_LOG_SESSION", value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub session: Option<PathBuf>,
 
     /// Open a log for a run of several pipelines (as --logfile, or reuse --session when
@@ -129,30 +131,56 @@ pub struct Args {
     pub color: ColorChoice,
 }
 
-/// The console settings, from the flags and DevStack's variables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The settings of a run, from the flags and DevStack's variables (flags win; an empty
+/// variable counts as unset, as in DevStack).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub verbose: bool,
     pub console_stamps: bool,
+    /// `--logfile` or LOGFILE.
+    pub logfile: Option<PathBuf>,
+    /// `--logdays` or LOGDAYS, else 7.
+    pub logdays: u64,
+    /// `--session` or HOOKPIPE_LOG_SESSION.
+    pub session: Option<PathBuf>,
 }
 
 impl Config {
-    /// Flags win over the environment; `env` reads a variable.
-    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Config {
+    /// Flags win over the environment; `env` reads a variable. A LOGDAYS that is not a
+    /// number is bad usage.
+    pub fn new(args: &Args, env: impl Fn(&str) -> Option<OsString>) -> Result<Config, Fatal> {
+        let var = |name: &str| env(name).filter(|value| !value.is_empty());
+        let text = |name: &str| var(name).map(|value| value.to_string_lossy().into_owned());
         let verbose = if args.verbose {
             true
         } else if args.quiet {
             false
         } else {
-            trueorfalse(true, env("VERBOSE").as_deref())
+            trueorfalse(true, text("VERBOSE").as_deref())
         };
         // DevStack normalises this from VERBOSE by mistake (reference §7); we read it.
         let no_stamps =
-            args.no_timestamp || trueorfalse(false, env("VERBOSE_NO_TIMESTAMP").as_deref());
-        Config {
+            args.no_timestamp || trueorfalse(false, text("VERBOSE_NO_TIMESTAMP").as_deref());
+        let logdays = match (args.logdays, text("LOGDAYS")) {
+            (Some(days), _) => days,
+            (None, Some(days)) => days
+                .trim()
+                .parse()
+                .map_err(|_| Fatal::bad_input(format!("LOGDAYS={days}: not a number of days")))?,
+            (None, None) => 7,
+        };
+        let path = |flag: &Option<PathBuf>, name: &str| {
+            non_empty(flag)
+                .map(Path::to_path_buf)
+                .or_else(|| var(name).map(PathBuf::from))
+        };
+        Ok(Config {
             verbose,
             console_stamps: !no_stamps,
-        }
+            logfile: path(&args.logfile, "LOGFILE"),
+            logdays,
+            session: path(&args.session, "HOOKPIPE_LOG_SESSION"),
+        })
     }
 }
 
@@ -173,7 +201,7 @@ fn cannot(path: &Path, err: io::Error) -> Fatal {
     Fatal::bad_input(format!("cannot open log {}: {err}", path.display()))
 }
 
-fn open_files(args: &Args, notes: &mut Vec<String>) -> Result<Files, Fatal> {
+fn open_files(args: &Args, config: &Config, notes: &mut Vec<String>) -> Result<Files, Fatal> {
     let mut files = Files {
         logs: Vec::new(),
         summary: None,
@@ -184,11 +212,11 @@ fn open_files(args: &Args, notes: &mut Vec<String>) -> Result<Files, Fatal> {
         files.logs.push((path.clone(), file));
         files.main = Some(path.clone());
     }
-    let log = if let Some(session) = non_empty(&args.session) {
+    let log = if let Some(session) = &config.session {
         Some(session_files(session))
-    } else if let Some(path) = non_empty(&args.logfile) {
+    } else if let Some(path) = &config.logfile {
         Some(
-            start_devstack_log(path, args.logdays, SystemTime::now(), notes)
+            start_devstack_log(path, config.logdays, SystemTime::now(), notes)
                 .map_err(|err| cannot(path, err))?,
         )
     } else {
@@ -207,11 +235,11 @@ fn open_files(args: &Args, notes: &mut Vec<String>) -> Result<Files, Fatal> {
 }
 
 /// `--open-log`: opens (or reuses) the run's log and prints its absolute path.
-fn open_log(args: &Args, notes: &mut Vec<String>) -> Result<(), Fatal> {
-    let log = if let Some(session) = non_empty(&args.session) {
+fn open_log(config: &Config, notes: &mut Vec<String>) -> Result<(), Fatal> {
+    let log = if let Some(session) = &config.session {
         session_files(session)
-    } else if let Some(path) = non_empty(&args.logfile) {
-        start_devstack_log(path, args.logdays, SystemTime::now(), notes)
+    } else if let Some(path) = &config.logfile {
+        start_devstack_log(path, config.logdays, SystemTime::now(), notes)
             .map_err(|err| cannot(path, err))?
     } else {
         return Err(Fatal::bad_input(
@@ -252,17 +280,17 @@ fn install_signals() -> io::Result<Arc<AtomicUsize>> {
 }
 
 fn run_process(args: &Args) -> Result<Ending, Fatal> {
-    let config = Config::new(args, |name| std::env::var(name).ok());
+    let config = Config::new(args, |name| std::env::var_os(name))?;
     let mut notes = Vec::new();
     if args.open_log {
-        open_log(args, &mut notes)?;
+        open_log(&config, &mut notes)?;
         return Ok(Ending {
             code: hookpipe::exit::OK,
             raise: None,
             messages: notes,
         });
     }
-    let files = open_files(args, &mut notes)?;
+    let files = open_files(args, &config, &mut notes)?;
     let got = install_signals()
         .map_err(|err| Fatal::bad_input(format!("cannot handle signals: {err}")))?;
     let color = args.color.for_stdout();
