@@ -738,7 +738,12 @@ impl<W: Write> Runner<'_, W> {
             }
             Completion::Exited(exit) => {
                 end.exited = true;
-                let (code, signal) = session::exit_parts(exit);
+                let (mut code, mut signal) = session::exit_parts(exit);
+                // The worker's TERM trap exits 143 to keep the state: report the signal.
+                if let Some(trapped) = self.session.as_ref().and_then(|s| s.signalled) {
+                    code = None;
+                    signal = Some(trapped);
+                }
                 end.exit_code = code;
                 end.signal = signal;
                 // The worker is gone: keep the state it left for the next one.

@@ -102,8 +102,9 @@ pub struct Session {
     pub stopping: Option<StopReason>,
     kill_at: Option<Instant>,
     killed: bool,
-    /// Drop trace lines (the worker's own bookkeeping lines when tracing).
     time: String,
+    /// The signal the worker said ended it (its TERM trap), if any.
+    pub signalled: Option<i32>,
 }
 
 /// What the poll loop should wait for.
@@ -134,6 +135,7 @@ impl Session {
             kill_at: None,
             killed: false,
             time: String::new(),
+            signalled: None,
         })
     }
 
@@ -254,8 +256,14 @@ impl Session {
                     });
                     (3, Some(record))
                 }
+                b"signal" if complete >= 2 => {
+                    self.signalled = std::str::from_utf8(fields[1])
+                        .ok()
+                        .and_then(|s| s.parse().ok());
+                    (2, None)
+                }
                 b"done" => return Ok(()),
-                b"warning" | b"timer" => return Ok(()),
+                b"warning" | b"timer" | b"signal" => return Ok(()),
                 _ => (1, None),
             };
             let used: usize = fields[..consumed].iter().map(|f| f.len() + 1).sum();

@@ -7,6 +7,7 @@
 #   3   the same pipe as 1 (DevStack's "console" descriptor, used by echo_nolog)
 #   6   the summary pipe: each line is an `echo_summary` line (DevStack writes them to fd 6)
 #   60  commands from the runner; 61 events to the runner; 62 bash's xtrace (BASH_XTRACEFD)
+#   63 64 the worker's own copies of 1 and 2, handed to each call afresh
 # Commands and events are NUL-separated fields, so paths and arguments travel as data and
 # are never pasted into code.
 #
@@ -16,12 +17,15 @@
 #            load FILE                source a state script
 #            dump FILE                write the shell state (see _hp_dump)
 #            errexit on|off, trace on|off, exitdump FILE
-# Events:    done STATUS after each command; warning TEXT and timer NAME MS come from
-#            lib/functions while a hook runs.
+# Events:    done STATUS after each command; signal N when TERM ends the worker; warning
+#            TEXT and timer NAME MS come from lib/functions while a hook runs.
 
 _HOOKPIPE_EVENT_FD=61
 # Any `set -x`, ours for --xtrace or a hook's own, traces into `trace` records.
 BASH_XTRACEFD=62
+# Private copies of the output pipes: every call gets them as its stdout and stderr, so a
+# hook that closes or redirects its own (`exec 1>&-`) spoils only itself.
+exec 63>&1 64>&2
 _hp_errexit=off
 _hp_trace=off
 _hp_exitdump=
@@ -76,13 +80,18 @@ _hp_dump() {
 _hp_on_exit() {
     local _hp_status=$?
     set +e +x
+    if [[ -n ${_hp_signal:-} ]]; then
+        printf 'signal\0%s\0' "$_hp_signal" >&61
+    fi
     if [[ -n $_hp_exitdump ]]; then
         _hp_dump "$_hp_exitdump" 2>/dev/null
     fi
     return "$_hp_status"
 }
 trap _hp_on_exit EXIT
-trap 'exit 143' TERM
+# TERM ends the worker through the EXIT trap (so the state is kept) and says so, so the
+# runner reports a signal rather than a hook's `exit 143`.
+trap '_hp_signal=15; exit 143' TERM
 
 # _hp_read_args: read "N ARG..." into _hp_args.
 _hp_read_args() {
@@ -111,9 +120,9 @@ while IFS= read -r -d '' -u 60 _hp_op; do
             if [[ $_hp_errexit == on ]]; then set -e; fi
             # The command descriptor is closed for the call, so no hook can read it.
             if [[ $_hp_op == call ]]; then
-                _hp_call "$_hp_path" "$_hp_func" "${_hp_args[@]}" 60<&-
+                _hp_call "$_hp_path" "$_hp_func" "${_hp_args[@]}" 1>&63 2>&64 60<&-
             else
-                _hp_source "$_hp_path" "${_hp_args[@]}" 60<&-
+                _hp_source "$_hp_path" "${_hp_args[@]}" 1>&63 2>&64 60<&-
             fi
             # Under errexit a non-zero status has already ended the shell; the runner sees it
             # exit. Reaching this line means the call returned.

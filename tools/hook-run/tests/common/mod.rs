@@ -1,0 +1,204 @@
+//! Helpers shared by hook-run's binary tests: temporary hook trees, running the binary
+//! alone or in `bash -c` pipelines, and reading its records back.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const HOOK_RUN: &str = env!("CARGO_BIN_EXE_hook-run");
+
+pub fn repo_lib() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lib")
+}
+
+/// A temporary tree of hooks and the `hook` records that list them.
+pub struct Tree {
+    dir: tempfile::TempDir,
+    hooks: Vec<PathBuf>,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        Tree {
+            dir: tempfile::tempdir().expect("temp dir"),
+            hooks: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Adds `extras.d/NAME` with BODY; hooks are listed in the order added.
+    pub fn hook(&mut self, name: &str, body: &str) -> &mut Tree {
+        let dir = self.path().join("extras.d");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        fs::write(&path, body).unwrap();
+        self.hooks.push(path);
+        self
+    }
+
+    pub fn records(&self) -> String {
+        let mut out = String::new();
+        for path in &self.hooks {
+            let record = json!({
+                "type": "hook",
+                "name": path.file_name().unwrap().to_str().unwrap(),
+                "path": path.to_str().unwrap(),
+                "kind": "extras",
+                "dir": path.parent().unwrap().to_str().unwrap(),
+            });
+            out.push_str(&record.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn write_records(&self) -> PathBuf {
+        let path = self.path().join("hooks.ndjson");
+        fs::write(&path, self.records()).unwrap();
+        path
+    }
+
+    /// Runs a shell pipeline in the tree, with `$HR` naming hook-run and `$HOOKS` the
+    /// hook records file; returns its output.
+    pub fn pipeline(&self, script: &str) -> Output {
+        let hooks = self.write_records();
+        Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .current_dir(self.path())
+            .env("HR", HOOK_RUN)
+            .env("HOOKS", hooks)
+            .env("HOOKPIPE_LIB", repo_lib())
+            .env("T", self.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bash")
+    }
+}
+
+pub fn run(tree: &Tree, args: &[&str]) -> Output {
+    run_input(tree, args, &tree.records())
+}
+
+pub fn run_input(tree: &Tree, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(HOOK_RUN)
+        .args(args)
+        .current_dir(tree.path())
+        .env("HOOKPIPE_LIB", repo_lib())
+        .env("T", tree.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hook-run");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+pub fn records(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l}: {e}")))
+        .collect()
+}
+
+pub fn explain(output: &Output) -> String {
+    format!(
+        "status: {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The text of every `output` record of one call, in order.
+pub fn lines_of(records: &[Value], id: &str) -> Vec<String> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "output" && r["id"] == id)
+        .map(|r| r["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+pub fn end_of<'a>(records: &'a [Value], id: &str) -> &'a Value {
+    records
+        .iter()
+        .find(|r| r["type"] == "end" && r["id"] == id)
+        .unwrap_or_else(|| panic!("no end record for {id}"))
+}
+
+pub fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == kind).collect()
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && !fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.split(") ")
+                    .nth(1)
+                    .is_some_and(|rest| rest.starts_with('Z'))
+            })
+            .unwrap_or(true)
+}
+
+pub fn wait_for(path: &Path, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if path.exists() && fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+pub fn read_pid(path: &Path) -> i32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
+/// Starts `script` under bash in a process group of its own, as a terminal runs a
+/// foreground pipeline.
+pub fn spawn_group(tree: &Tree, script: &str) -> std::process::Child {
+    let hooks = tree.write_records();
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(tree.path())
+        .env("HR", HOOK_RUN)
+        .env("HOOKS", hooks)
+        .env("HOOKPIPE_LIB", repo_lib())
+        .env("T", tree.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    let out = Command::new("base64")
+        .arg("-d")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    out.stdout
+}
