@@ -8,9 +8,11 @@
 
 pub mod bytes;
 pub mod cli;
+pub mod ere;
 pub mod exit;
 pub mod record;
 pub mod runner;
+pub mod services;
 pub mod signals;
 pub mod state;
 pub mod stream;

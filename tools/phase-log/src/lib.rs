@@ -324,16 +324,63 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
 pub fn main_with(args: &Args) -> ExitCode {
     match run_process(args) {
         Ok(ending) => {
+            // Not eprintln!: a closed stderr must not turn into a panic.
+            let mut stderr = io::stderr().lock();
             for message in &ending.messages {
-                eprintln!("phase-log: {message}");
+                let _ = writeln!(stderr, "phase-log: {message}");
             }
+            drop(stderr);
             if let Some(signal) = ending.raise {
                 // Ends the process as the signal would have, so the calling shell stops
-                // as with any Ctrl-C; the status below is for the unlikely case it does not.
+                // as with any Ctrl-C.
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
+                return ExitCode::from(hookpipe::exit::Outcome::Signal(signal).code());
             }
             ExitCode::from(ending.code)
         }
         Err(fatal) => hookpipe::exit::finish("phase-log", Err(fatal)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(argv: &[&str], vars: &[(&str, &str)]) -> Result<Config, Fatal> {
+        let args =
+            Args::try_parse_from(std::iter::once("phase-log").chain(argv.iter().copied())).unwrap();
+        Config::new(&args, |name| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| OsString::from(value))
+        })
+    }
+
+    #[test]
+    fn flags_win_over_devstack_variables() {
+        let quiet = [("VERBOSE", "False")];
+        assert!(!config(&[], &quiet).unwrap().verbose);
+        assert!(config(&["-v"], &quiet).unwrap().verbose);
+        assert!(!config(&["-q"], &[]).unwrap().verbose);
+        assert!(config(&[], &[]).unwrap().console_stamps);
+        assert!(
+            !config(&[], &[("VERBOSE_NO_TIMESTAMP", "yes")])
+                .unwrap()
+                .console_stamps
+        );
+        let logs = config(
+            &["--logdays", "3"],
+            &[("LOGDAYS", "9"), ("LOGFILE", "a.log")],
+        )
+        .unwrap();
+        assert_eq!(
+            (logs.logdays, logs.logfile),
+            (3, Some(PathBuf::from("a.log")))
+        );
+        let logs = config(&["--logfile", "b.log"], &[("LOGFILE", "a.log")]).unwrap();
+        assert_eq!(logs.logfile, Some(PathBuf::from("b.log")));
+        assert_eq!(config(&[], &[("LOGDAYS", " 9 ")]).unwrap().logdays, 9);
+        assert!(config(&[], &[("LOGDAYS", "-1")]).is_err());
     }
 }

@@ -89,7 +89,8 @@ fn view<'a, T: Deserialize<'a>>(raw: &'a RawRecord<'_>) -> Result<T, Malformed> 
     })
 }
 
-/// The bytes of a text-or-bytes field pair, borrowed when they are text.
+/// The bytes of a text-or-bytes field pair, borrowed when they are text. Only bytes from
+/// the base64 form may be invalid UTF-8; `Cow::Borrowed` here means "known UTF-8".
 fn field_bytes<'a>(
     lineno: u64,
     text: &'a Option<Str<'_>>,
@@ -101,6 +102,16 @@ fn field_bytes<'a>(
             .map(|bytes| Cow::Owned(bytes.unwrap_or_default()))
             .map_err(|reason| Malformed { lineno, reason }),
         (None, None) => Ok(Cow::Borrowed(&[])),
+    }
+}
+
+/// The console form of `body`: bytes that came as JSON text (`known_utf8`) need no
+/// escaping and no second UTF-8 check, which matters on the hot path.
+fn console_form(known_utf8: bool, body: &[u8]) -> Cow<'_, [u8]> {
+    if known_utf8 {
+        Cow::Borrowed(body)
+    } else {
+        for_console(body)
     }
 }
 
@@ -230,7 +241,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             Some(found) if open.is_none() => found,
             _ => (self.stamp.as_bytes(), &bytes[..]),
         };
-        let console = for_console(body);
+        let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
         let line = Line {
             stamp,
             who: out.id.0.as_bytes(),
@@ -264,7 +275,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             }
         };
         let (stamp, body) = leading_stamp(&bytes).unwrap_or((self.stamp.as_bytes(), &bytes[..]));
-        let console = for_console(body);
+        let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
         let line = Line {
             stamp,
             who: who.as_bytes(),
@@ -581,5 +592,93 @@ pub fn run<R: Read, C: Write, F: Write>(
         code,
         raise: noticed,
         messages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::Sink;
+
+    fn run_on(input: &str, verbose: bool) -> (String, String, Ending) {
+        let mut router = Router {
+            console: Sink::console(Vec::new(), true, false),
+            verbose,
+            logs: vec![Sink::file(Vec::new(), "log".into())],
+            summary: None,
+        };
+        let ending = run(input.as_bytes(), &mut router, &Options::default(), &|| None);
+        let Router { console, logs, .. } = router;
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+        let log = logs.into_iter().next().unwrap().into_inner().unwrap();
+        (text(console.into_inner().unwrap()), text(log), ending)
+    }
+
+    const T: &str = "2026-11-24T22:29:14.123Z";
+
+    #[test]
+    fn a_noise_line_split_in_pieces_is_dropped_whole() {
+        let input = format!(
+            "{{\"type\":\"start\",\"id\":\"s/x.sh\",\"stage\":\"s\",\"kind\":\"extras\",\"args\":[],\"time\":\"{T}\"}}\n\
+             {{\"type\":\"output\",\"id\":\"s/x.sh\",\"stream\":\"stdout\",\"text\":\"+ set +o \",\"partial\":true,\"time\":\"{T}\"}}\n\
+             {{\"type\":\"output\",\"id\":\"s/x.sh\",\"stream\":\"stdout\",\"text\":\"xtrace\",\"time\":\"{T}\"}}\n\
+             {{\"type\":\"output\",\"id\":\"s/x.sh\",\"stream\":\"stdout\",\"text\":\"kept\",\"time\":\"{T}\"}}\n"
+        );
+        let (_, log, _) = run_on(&input, true);
+        assert!(!log.contains("xtrace"), "{log}");
+        assert!(
+            log.contains("2026-11-24 22:29:14.123 | s/x.sh | kept\n"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn output_of_a_call_never_started_is_still_logged() {
+        let input = format!(
+            "{{\"type\":\"output\",\"id\":\"s/ghost.sh\",\"stream\":\"stderr\",\"text\":\"boo\",\"time\":\"{T}\"}}\n"
+        );
+        let (console, log, ending) = run_on(&input, true);
+        assert!(
+            console.starts_with("2026-11-24 22:29:14.123 | s/ghost.sh ! boo\n"),
+            "{console}"
+        );
+        assert!(log.contains("s/ghost.sh ! boo"), "{log}");
+        assert_eq!(ending.code, 0);
+    }
+
+    #[test]
+    fn unknown_types_and_fields_are_ignored() {
+        let input = format!(
+            "{{\"type\":\"future\",\"x\":{{\"deep\":1}}}}\n\
+             {{\"type\":\"summary\",\"text\":\"hi\",\"new_field\":true,\"time\":\"{T}\"}}\n"
+        );
+        let (console, _, ending) = run_on(&input, false);
+        assert!(
+            console.starts_with("2026-11-24 22:29:14.123 | [summary] hi\n"),
+            "{console}"
+        );
+        assert_eq!(
+            ending,
+            Ending {
+                code: 0,
+                raise: None,
+                messages: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn bad_base64_is_a_malformed_line() {
+        let input = format!(
+            "{{\"type\":\"output\",\"id\":\"s/x.sh\",\"stream\":\"stdout\",\"text_base64\":\"***\",\"time\":\"{T}\"}}\n"
+        );
+        let (_, log, ending) = run_on(&input, true);
+        assert_eq!(ending.code, 2);
+        assert!(
+            ending.messages[0].starts_with("input line 1: field text_base64"),
+            "{:?}",
+            ending.messages
+        );
+        assert!(log.contains("phase-log [error] input line 1"), "{log}");
     }
 }

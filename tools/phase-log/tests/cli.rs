@@ -714,3 +714,41 @@ fn empty_log_variables_are_unset_and_a_bad_logdays_is_bad_usage() {
         "phase-log: LOGDAYS=a week: not a number of days\n"
     );
 }
+
+#[test]
+fn a_second_signal_ends_phase_log_at_once() {
+    let mut child = util::command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
+    let records = ok_run();
+    writeln!(stdin, "{}\n{}\n{}", records[0], records[1], records[2]).unwrap();
+    stdin.flush().unwrap();
+    wait_for(&mut console, "Installing template");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    writeln!(stdin, "{}", records[3]).unwrap();
+    stdin.flush().unwrap();
+    wait_for(&mut console, "[signal]");
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    // Input stays open: only the second signal can end it. A generous bound keeps a
+    // regression from hanging the suite.
+    let mut status = None;
+    for _ in 0..200 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        child.kill().unwrap();
+        panic!("phase-log still running 10 s after a second signal");
+    };
+    drop(stdin);
+    assert_eq!(status.signal(), Some(2), "{status:?}");
+}

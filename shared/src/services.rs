@@ -1,0 +1,1 @@
+//! DevStack's service lists (placeholder while the module is written).
