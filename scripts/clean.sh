@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+#
+# clean.sh - run unstack.sh, then remove what stack.sh installed: the extras.d hooks'
+# `clean` and the hypervisor plugin's cleanup_nova_hypervisor, as one hookpipe pipeline.
+#
+# As in DevStack, unstack.sh --all runs first as a child process (its exit status is
+# ignored), and no stage runs under errexit or stops after a failure. Unlike DevStack's,
+# this clean.sh runs override_defaults (as unstack.sh does) and calls each hook's `clean`
+# once, not twice. The console shows the run; LOGFILE is stack.sh's alone. The exit status
+# is the run's (the clean pipeline's).
+
+set -o pipefail
+
+HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/stackrc
+source "$HOOKPIPE_DIR/lib/stackrc"
+# shellcheck source=lib/toolchain
+source "$HOOKPIPE_DIR/lib/toolchain"
+
+# Run ``unstack.sh`` first, as a child, like DevStack (the tools are built by now).
+"$HOOKPIPE_DIR/scripts/unstack.sh" --all
+
+{
+    "$HOOKPIPE_BIN/hook-list" --missing-ok "$TOP_DIR/extras.d"
+    "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
+} \
+    | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit override_defaults \
+    | "$HOOKPIPE_BIN/hyp-call" --keep-going --no-errexit --when-enabled nova source \
+    | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit source \
+    | "$HOOKPIPE_BIN/hook-run" clean \
+    | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova cleanup \
+    | LOGFILE='' "$HOOKPIPE_BIN/phase-log"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+#
+# stack.sh - run the extras.d hooks and the hypervisor plugin through DevStack's stack.sh
+# stages, as one hookpipe pipeline, and log the run.
+#
+# Configuration comes from lib/stackrc (the environment, TOP_DIR/localrc or the
+# [[local|localrc]] section of TOP_DIR/local.conf); the tools from lib/toolchain. Every
+# stage runs its hooks under errexit and nothing runs after the first failure, as in
+# DevStack. The exit status is the run's, as phase-log reports it.
+
+set -o pipefail
+
+HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/stackrc
+source "$HOOKPIPE_DIR/lib/stackrc"
+# shellcheck source=lib/toolchain
+source "$HOOKPIPE_DIR/lib/toolchain"
+
+{
+    "$HOOKPIPE_BIN/hook-list" --missing-ok "$TOP_DIR/extras.d"
+    "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
+} \
+    | "$HOOKPIPE_BIN/hook-run" override_defaults \
+    | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova source \
+    | "$HOOKPIPE_BIN/hook-run" source --verify-disabled \
+    | "$HOOKPIPE_BIN/hook-run" stack pre-install \
+    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu install configure \
+    | "$HOOKPIPE_BIN/hook-run" stack install \
+    | "$HOOKPIPE_BIN/hook-run" stack post-config \
+    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu start \
+    | "$HOOKPIPE_BIN/hook-run" stack extra \
+    | "$HOOKPIPE_BIN/hook-run" stack test-config \
+    | "$HOOKPIPE_BIN/phase-log"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+#
+# unstack.sh - stop what stack.sh started: the extras.d hooks' `unstack` and the hypervisor
+# plugin's stop_nova_hypervisor, as one hookpipe pipeline.
+#
+# Usage: unstack.sh [-a|--all]   (-a sets UNSTACK_ALL for the hooks, as DevStack's)
+#
+# As in DevStack: override_defaults and the `source` pass run first, so hooks have their
+# functions; no stage runs under errexit and every stage keeps going after a failure. The
+# console shows the run; LOGFILE is stack.sh's alone. The exit status is the run's.
+
+set -o pipefail
+
+UNSTACK_ALL=${UNSTACK_ALL:-}
+while getopts ":a" opt; do
+    case $opt in
+        a) UNSTACK_ALL=-1 ;;
+        *) ;;
+    esac
+done
+export UNSTACK_ALL
+
+HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/stackrc
+source "$HOOKPIPE_DIR/lib/stackrc"
+# shellcheck source=lib/toolchain
+source "$HOOKPIPE_DIR/lib/toolchain"
+
+{
+    "$HOOKPIPE_BIN/hook-list" --missing-ok "$TOP_DIR/extras.d"
+    "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
+} \
+    | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit override_defaults \
+    | "$HOOKPIPE_BIN/hyp-call" --keep-going --no-errexit --when-enabled nova source \
+    | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit source \
+    | "$HOOKPIPE_BIN/hook-run" unstack \
+    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu stop \
+    | LOGFILE='' "$HOOKPIPE_BIN/phase-log"
