@@ -673,7 +673,12 @@ impl<'p> Parser<'p> {
     }
 
     /// `parse_bracket_element`: one byte, or a `[.x.]`, `[=x=]`, `[:name:]`.
-    fn bracket_element(&mut self, tok: BTok, len: usize, accept_hyphen: bool) -> Result<Elem, Error> {
+    fn bracket_element(
+        &mut self,
+        tok: BTok,
+        len: usize,
+        accept_hyphen: bool,
+    ) -> Result<Elem, Error> {
         self.pos += len;
         let delim = match tok {
             BTok::OpenColl => b'.',
@@ -870,11 +875,7 @@ impl Compiler {
             self.loops += 1;
             self.emit(Inst::LoopMark(reg))?;
             self.node(body)?;
-            let end = self.emit(Inst::LoopEnd {
-                reg,
-                head,
-                exit: 0,
-            })?;
+            let end = self.emit(Inst::LoopEnd { reg, head, exit: 0 })?;
             let exit = self.prog.len();
             self.patch(end, Inst::LoopEnd { reg, head, exit });
             self.patch(head, Inst::Split(head + 1, exit));
@@ -1030,7 +1031,9 @@ mod tests {
         for &(pattern, subject, expected) in rows {
             let got = status(pattern, subject);
             if got != expected {
-                failures.push(format!("{pattern:?} on {subject:?}: got {got}, bash gives {expected}"));
+                failures.push(format!(
+                    "{pattern:?} on {subject:?}: got {got}, bash gives {expected}"
+                ));
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -1389,14 +1392,26 @@ mod tests {
         let err = Regex::new(b"ab(").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Paren);
         assert_eq!(err.to_string(), "unmatched ( at byte 3");
-        assert_eq!(Regex::new(b"[[:nope:]]").unwrap_err().kind, ErrorKind::Class);
+        assert_eq!(
+            Regex::new(b"[[:nope:]]").unwrap_err().kind,
+            ErrorKind::Class
+        );
         assert_eq!(Regex::new(b"a\\").unwrap_err().kind, ErrorKind::Escape);
         assert_eq!(Regex::new(b"a{99999}").unwrap_err().kind, ErrorKind::TooBig);
         assert_eq!(Regex::new(b"[b-a]").unwrap_err().kind, ErrorKind::Range);
-        assert_eq!(Regex::new(b"[[.xx.]]").unwrap_err().kind, ErrorKind::Collate);
-        assert_eq!(Regex::new(b"\\3").unwrap_err().kind, ErrorKind::BackReference);
+        assert_eq!(
+            Regex::new(b"[[.xx.]]").unwrap_err().kind,
+            ErrorKind::Collate
+        );
+        assert_eq!(
+            Regex::new(b"\\3").unwrap_err().kind,
+            ErrorKind::BackReference
+        );
         assert_eq!(Regex::new(b"a|*").unwrap_err().kind, ErrorKind::BadRepeat);
-        assert_eq!(Regex::new(b"a{1,0}").unwrap_err().kind, ErrorKind::BadInterval);
+        assert_eq!(
+            Regex::new(b"a{1,0}").unwrap_err().kind,
+            ErrorKind::BadInterval
+        );
     }
 
     #[test]
