@@ -133,6 +133,7 @@ pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 enum Halt {
     Upstream(String),
+    Prelude(String),
     Failed(String),
     Interrupted,
 }
@@ -303,8 +304,20 @@ impl<W: Write> Runner<'_, W> {
             None
         };
 
-        // Step 4: the prelude must have loaded; then the state.
-        self.finish_prelude()?;
+        // Step 4: the prelude must have loaded; then the state. When nothing will run, the
+        // worker is not waited for: it is stopped.
+        let halted_at_barrier = halt.is_some();
+        let mut halt = halt;
+        if halted_at_barrier {
+            self.stop_everything(StopReason::NotNeeded);
+        } else {
+            self.finish_prelude()?;
+            if self.signals.received().is_some() {
+                halt = Some(Halt::Interrupted);
+            } else if let Some(message) = &self.prelude_failed {
+                halt = Some(Halt::Prelude(message.clone()));
+            }
+        }
         let (generation, have_state) = if halt.is_none() {
             self.load_state(stream_state.as_ref())?
         } else {
@@ -318,19 +331,20 @@ impl<W: Write> Runner<'_, W> {
             .map_err(StageError::Fatal)?;
 
         // Step 5.
+        let ran = halt.is_none();
         let halted = self.run_calls(&calls, halt)?;
-        if let Some(Halt::Upstream(_)) = halted {
+        if matches!(halted, Some(Halt::Upstream(_) | Halt::Interrupted)) {
             self.outcome = self.outcome.worst(Outcome::Negative);
         }
 
-        // Step 6.
+        // Step 6. A stage that ran nothing hands the upstream state on unchanged (and
+        // leaves the state file alone).
         for line in &consumed_raw {
             self.out.write_raw(line)?;
         }
-        if !matches!(halted, Some(Halt::Upstream(_))) || stream_state.is_none() {
+        if ran {
             self.emit_state(generation + 1)?;
         } else if let Some(state) = &stream_state {
-            // Nothing ran: hand the upstream state on unchanged.
             self.out.write(&Record::State(state.clone()))?;
         }
         self.finish_worker();
@@ -425,6 +439,10 @@ impl<W: Write> Runner<'_, W> {
                     self.warn(format!(
                         "loading the shell state returned status {status}; some of it may be missing"
                     ))?;
+                }
+                (_, Completion::Exited(_)) if self.signals.received().is_some() => {
+                    self.session = None;
+                    return Ok(());
                 }
                 (_, Completion::Exited(status)) => {
                     self.session = None;
@@ -540,6 +558,7 @@ impl<W: Write> Runner<'_, W> {
                         "stopped",
                         format!("not run: {id} failed earlier in this stage"),
                     ),
+                    Halt::Prelude(message) => ("prelude-failed", format!("not run: {message}")),
                     Halt::Interrupted => {
                         ("interrupted", "not run: the run was interrupted".to_owned())
                     }

@@ -35,6 +35,8 @@ pub enum StopReason {
     Timeout,
     Interrupt(i32),
     ReaderGone,
+    /// Nothing will run in this stage (an upstream failure or interrupt).
+    NotNeeded,
 }
 
 /// How a command ended.

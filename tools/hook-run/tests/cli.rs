@@ -630,3 +630,36 @@ fn unreadable_prelude_is_a_clear_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/functions"));
     let _ = fs::set_permissions(tree.path(), fs::Permissions::from_mode(0o755));
 }
+
+#[test]
+fn failing_prelude_skips_every_hook_and_exits_2() {
+    let mut tree = Tree::new();
+    tree.hook("10-x.sh", "echo ran\n");
+    let prelude = tree.path().join("broken-prelude");
+    fs::write(&prelude, "echo 'prelude says hi'\nreturn 3\n").unwrap();
+    let out = run(&tree, &["source", "--prelude", prelude.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed with status 3"));
+    let recs = records(&out);
+    let skip = of_type(&recs, "skip");
+    assert_eq!(skip[0]["reason"], "prelude-failed");
+    assert_eq!(lines_of(&recs, "source/prelude"), ["prelude says hi"]);
+}
+
+#[test]
+fn a_stage_that_runs_nothing_leaves_the_state_file_alone() {
+    let mut tree = Tree::new();
+    tree.hook("10-x.sh", "if [[ $1 == source ]]; then KEEP_ME=1; fi\n");
+    let out = tree.pipeline("$HR --state st.sh source < \"$HOOKS\" >/dev/null");
+    assert!(out.status.success(), "{}", explain(&out));
+    let before = fs::read(tree.path().join("st.sh")).unwrap();
+    let failed = "{\"type\":\"end\",\"id\":\"x\",\"stage\":\"s\",\"status\":\"failed\",\"duration_ms\":1,\"time\":\"2026-11-24T00:00:00.000Z\"}\n";
+    let state_arg = tree.path().join("st.sh");
+    let out = run_input(
+        &tree,
+        &["stack", "install", "--state", state_arg.to_str().unwrap()],
+        &format!("{failed}{}", tree.records()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(fs::read(tree.path().join("st.sh")).unwrap(), before);
+}
