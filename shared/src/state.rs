@@ -92,24 +92,59 @@ pub struct Dump {
 }
 
 impl Dump {
-    /// Parses what `_hp_dump` wrote. Lines that are not declarations are ignored.
-    pub fn parse(bytes: &[u8]) -> Dump {
+    /// Parses what `_hp_dump` wrote: `declare -F`, NUL, `declare -p`, NUL, `declare -f`,
+    /// NUL, `end`. `None` when the trailer is missing (a dump cut short). The older
+    /// per-function layout (`declare -p`, then for each function NUL, name, newline, text)
+    /// is read too, for callers that write their own dump.
+    pub fn parse(bytes: &[u8]) -> Option<Dump> {
+        let Some(body) = bytes.strip_suffix(b"\0end\n") else {
+            return Some(Dump::parse_per_function(bytes));
+        };
+        let mut sections = body.splitn(3, |&b| b == 0);
+        let (names, vars, funcs) = (sections.next()?, sections.next()?, sections.next()?);
         let mut dump = Dump::default();
-        let mut sections = bytes.split(|&b| b == 0);
-        let vars = sections.next().unwrap_or_default();
-        for line in vars.split(|&b| b == b'\n') {
-            if let Some((name, readonly)) = declared_name(line) {
-                if carried(name) {
-                    dump.vars.insert(
-                        name.to_owned(),
-                        Var {
-                            line: line.to_vec(),
-                            readonly,
-                        },
-                    );
+        dump.add_vars(vars);
+        let names: Vec<&[u8]> = names
+            .split(|&b| b == b'\n')
+            .filter_map(|line| {
+                let rest = line.strip_prefix(b"declare -f")?;
+                let space = rest.iter().position(|&b| b == b' ')?;
+                Some(&rest[space + 1..])
+            })
+            .collect();
+        // `declare -f` prints the functions in `declare -F` order, each starting with the
+        // lines `NAME () ` and `{ `: finding the next name's header at a line start marks the end of
+        // the previous body, even when a body holds a here-document line like `}`.
+        let header = |name: &[u8]| [name, b" () \n{ \n"].concat();
+        let mut starts = Vec::with_capacity(names.len());
+        let mut from = 0;
+        for name in &names {
+            let wanted = header(name);
+            let found = (from..funcs.len()).find(|&at| {
+                (at == 0 || funcs[at - 1] == b'\n') && funcs[at..].starts_with(&wanted)
+            });
+            match found {
+                Some(at) => {
+                    starts.push((name, at));
+                    from = at + wanted.len();
                 }
+                None => return None,
             }
         }
+        for (index, (name, start)) in starts.iter().enumerate() {
+            let end = starts.get(index + 1).map_or(funcs.len(), |(_, next)| *next);
+            if !name.starts_with(b"_hp_") {
+                let text = funcs[*start..end].trim_ascii_end();
+                dump.funcs.insert(name.to_vec(), text.to_vec());
+            }
+        }
+        Some(dump)
+    }
+
+    fn parse_per_function(bytes: &[u8]) -> Dump {
+        let mut dump = Dump::default();
+        let mut sections = bytes.split(|&b| b == 0);
+        dump.add_vars(sections.next().unwrap_or_default());
         for section in sections {
             let Some(newline) = section.iter().position(|&b| b == b'\n') else {
                 continue;
@@ -122,6 +157,22 @@ impl Dump {
             dump.funcs.insert(name.to_vec(), body.to_vec());
         }
         dump
+    }
+
+    fn add_vars(&mut self, vars: &[u8]) {
+        for line in vars.split(|&b| b == b'\n') {
+            if let Some((name, readonly)) = declared_name(line) {
+                if carried(name) {
+                    self.vars.insert(
+                        name.to_owned(),
+                        Var {
+                            line: line.to_vec(),
+                            readonly,
+                        },
+                    );
+                }
+            }
+        }
     }
 
     /// Whether a variable of this name is in the dump.
@@ -281,7 +332,9 @@ impl StateFile {
         };
         if let Some((number, body)) = generation(DUMP_HEADER) {
             // A caller's raw dump: everything it had is the state; nothing was unset.
-            let script = Dump::parse(&bytes[body..]).full_script(&HashSet::new());
+            let script = Dump::parse(&bytes[body..])
+                .unwrap_or_default()
+                .full_script(&HashSet::new());
             return Ok(Some((number, script)));
         }
         let number = generation(HEADER).map_or(0, |(number, _)| number);
@@ -333,7 +386,7 @@ mod tests {
 
     #[test]
     fn parses_vars_and_functions_without_worker_internals() {
-        let dump = Dump::parse(DUMP);
+        let dump = Dump::parse(DUMP).unwrap();
         assert!(dump.has_var("A") && dump.has_var("PATH") && dump.has_var("RO"));
         assert!(!dump.has_var("_hp_op") && !dump.has_var("SECONDS"));
         assert!(dump.has_function("f") && !dump.has_function("_hp_source"));
@@ -341,7 +394,7 @@ mod tests {
 
     #[test]
     fn full_script_declares_globals_and_unsets_lost_environment() {
-        let dump = Dump::parse(DUMP);
+        let dump = Dump::parse(DUMP).unwrap();
         let env: HashSet<String> = ["PATH", "GONE", "SHLVL"].map(String::from).into();
         let script = String::from_utf8(dump.full_script(&env)).unwrap();
         assert!(script.contains("declare -g -- A=\"1\"\n"), "{script}");
@@ -352,11 +405,37 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_workers_three_section_dump() {
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(concat!(
+                "a() { cat <<EOT\n}\nb () \nEOT\n}\n b() { echo b; }\n _hp_x() { :; }\n",
+                "V=$'x\\ny'\n",
+                "{ declare -F; printf '\\0'; declare -p; printf '\\0'; declare -f; printf '\\0end\\n'; }",
+            ))
+            .output()
+            .unwrap();
+        let dump = Dump::parse(&output.stdout).expect("complete dump");
+        assert!(dump.has_function("a") && dump.has_function("b"));
+        assert!(!dump.has_function("_hp_x"));
+        let a = String::from_utf8(dump.funcs[&b"a".to_vec()].clone()).unwrap();
+        assert!(a.contains("cat <<EOT\n}\nb () \nEOT"), "{a}");
+        assert!(dump.has_var("V"));
+        // Cut short: no trailer, not trusted.
+        let cut = &output.stdout[..output.stdout.len() - 4];
+        assert!(
+            Dump::parse(cut).is_some_and(|d| !d.has_function("b")) || Dump::parse(cut).is_none()
+        );
+    }
+
+    #[test]
     fn delta_holds_only_changes() {
         let base =
-            Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n");
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n")
+                .unwrap();
         let now =
-            Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n");
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n")
+                .unwrap();
         let script = String::from_utf8(now.delta_script(&base)).unwrap();
         assert_eq!(
             script,

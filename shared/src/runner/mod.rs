@@ -433,7 +433,7 @@ impl<W: Write> Runner<'_, W> {
                     ));
                 }
                 (Setup::Base(path), Completion::Done(0)) => {
-                    self.base = std::fs::read(&path).ok().map(|bytes| Dump::parse(&bytes));
+                    self.base = std::fs::read(&path).ok().and_then(|bytes| Dump::parse(&bytes));
                 }
                 (Setup::Load, Completion::Done(status)) if status != 0 => {
                     self.warn(format!(
@@ -768,7 +768,7 @@ impl<W: Write> Runner<'_, W> {
                 // The worker is gone: keep the state it left for the next one.
                 let dump_path = self.scratch.path().join("exit-dump");
                 if let Ok(bytes) = std::fs::read(&dump_path) {
-                    self.last_dump = Some(Dump::parse(&bytes));
+                    self.last_dump = Dump::parse(&bytes);
                     let _ = std::fs::remove_file(&dump_path);
                 }
                 self.session = None;
@@ -820,7 +820,7 @@ impl<W: Write> Runner<'_, W> {
                 session.send(&[b"dump", &path_bytes(&path)]);
             }
             if let Completion::Done(0) = self.wait_command(None)? {
-                dump = std::fs::read(&path).ok().map(|bytes| Dump::parse(&bytes));
+                dump = std::fs::read(&path).ok().and_then(|bytes| Dump::parse(&bytes));
             }
         }
         let dump = dump.or_else(|| self.last_dump.take());

@@ -57,22 +57,19 @@ _hp_call() {
     "$_hp_func" "$@"
 }
 
-# _hp_dump FILE: the variables (one `declare -p` line each) and, after a NUL, each function
-# as its name, a newline and its `declare -f` text, NUL-separated. Written beside FILE and
-# renamed, so a reader never sees half a dump.
+# _hp_dump FILE: the shell state in three NUL-separated sections, `declare -F` (the function
+# names, in the order `declare -f` prints them), `declare -p` (one line per variable) and
+# `declare -f`, then a NUL and `end`, so a reader can tell a dump cut short by a KILL. Only
+# builtins: a dump costs no fork.
 _hp_dump() {
-    local _hp_file=$1 _hp_f _hp_names
-    declare -F >"$_hp_file.names" || return
-    mapfile -t _hp_names <"$_hp_file.names"
     {
+        declare -F
+        printf '\0'
         declare -p
-        for _hp_f in "${_hp_names[@]}"; do
-            _hp_f=${_hp_f#declare -f* }
-            printf '\0%s\n' "$_hp_f"
-            declare -f -- "$_hp_f"
-        done
-    } >"$_hp_file.tmp" && mv -f -- "$_hp_file.tmp" "$_hp_file"
-    rm -f -- "$_hp_file.names"
+        printf '\0'
+        declare -f
+        printf '\0end\n'
+    } >"$1"
 }
 
 # When a hook ends the shell (errexit, `exit N`, TERM), leave the state of that moment for
