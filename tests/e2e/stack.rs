@@ -257,3 +257,25 @@ fn a_hookpipe_bin_without_the_tools_is_refused_before_anything_runs() {
     );
     assert!(!stack.dest.exists(), "something ran\n{out}");
 }
+
+#[test]
+fn service_lines_in_local_conf_drive_the_guards() {
+    let stack = Stack::demo();
+    // n-cpu off: the hypervisor plugin is neither sourced (nova) nor installed (n-cpu).
+    stack.write_top(
+        "local.conf",
+        "[[local|localrc]]\ndisable_service n-cpu\nenable_service extra-thing\n",
+    );
+
+    let out = stack.script("stack.sh", &[]);
+    out.assert_ok();
+    assert!(
+        !stack.dest.join("toyvisor").exists(),
+        "the hypervisor ran\n{out}"
+    );
+    assert!(
+        stack.pid(TEMPLATE_PID).is_some(),
+        "template did not start\n{out}"
+    );
+    stack.script("unstack.sh", &[]).assert_ok();
+}
