@@ -488,3 +488,63 @@ fn the_glob_dialect_is_bashs() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Runs `script` in a bash that has sourced lib/functions, from an empty directory.
+fn bash_with_functions(script: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!("source \"$1\"\n{script}"))
+        .arg("bash")
+        .arg(repo().join("lib/functions"))
+        .current_dir(dir.path())
+        .env("LC_ALL", "C")
+        .env_remove("ENABLED_SERVICES")
+        .env_remove("DISABLED_SERVICES")
+        .env_remove("_HOOKPIPE_EVENT_FD")
+        .output()
+        .expect("bash runs")
+}
+
+/// DevStack's helpers turn xtrace off inside and restore it after, so a traced stack.sh
+/// shows the calls but not their insides.
+#[test]
+fn xtrace_is_kept_on_or_off_and_the_insides_stay_untraced() {
+    let out = bash_with_functions(
+        "ENABLED_SERVICES=key\nset -x\nis_service_enabled key\nenable_service a\n\
+         disable_service a\ndisable_negated_services\n[[ $- == *x* ]] && echo still-on",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("still-on"), "xtrace was lost: {stderr}");
+    assert!(
+        stderr.contains("is_service_enabled key"),
+        "the call is traced: {stderr}"
+    );
+    assert!(
+        !stderr.contains("read -r"),
+        "the insides are not traced: {stderr}"
+    );
+
+    let out = bash_with_functions("is_service_enabled key\n[[ $- == *x* ]] || echo still-off");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still-off"));
+}
+
+/// Hooks run under `set -o errexit` and often `nounset`; a false answer or an unset list
+/// must not end the shell.
+#[test]
+fn the_functions_survive_errexit_and_nounset_with_unset_lists() {
+    let out = bash_with_functions(
+        "set -o errexit -o nounset\n\
+         if is_service_enabled key; then echo wrong; fi\n\
+         enable_service a\ndisable_service b\ndisable_negated_services\nverify_disabled_services\n\
+         echo \"E=$ENABLED_SERVICES D=$DISABLED_SERVICES\"",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "E=a D=b\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+}
