@@ -13,6 +13,6 @@ if is_service_enabled template; then
         echo_summary "Final template check"
         template_status "$TEMPLATE_STATUS_TIMEOUT" \
             || die $LINENO "template is not healthy at the end of the run: see $TEMPLATE_LOG"
-        echo_summary "template has written $(template_beats) heartbeats to $TEMPLATE_HEARTBEAT"
+        echo_summary "template heartbeats so far: $(template_beats), in $TEMPLATE_HEARTBEAT"
     fi
 fi
