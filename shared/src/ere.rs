@@ -34,7 +34,7 @@
 use std::fmt;
 
 /// The largest compiled program [`Regex::new`] accepts, in instructions.
-pub const MAX_PROGRAM: usize = 1 << 20;
+pub const MAX_PROGRAM: usize = 1 << 16;
 /// The most steps a search with back references takes before it answers `false`.
 pub const MAX_BACKREF_STEPS: usize = 10_000_000;
 /// glibc's `RE_DUP_MAX`: the largest count in `{m,n}`.

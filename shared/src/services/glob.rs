@@ -25,23 +25,41 @@ enum Elem {
 
 /// True when `pattern` matches all of `subject`.
 pub(crate) fn matches(pattern: &[u8], subject: &[u8], extglob: bool) -> bool {
-    full(&parse(pattern, extglob), subject)
+    let elems = parse(pattern, extglob);
+    if is_simple(&elems) {
+        prefix_ends(&elems, subject)[subject.len()]
+    } else {
+        full(&elems, subject)
+    }
+}
+
+/// No extglob group: [`prefix_ends`] can answer.
+fn is_simple(elems: &[Elem]) -> bool {
+    !elems
+        .iter()
+        .any(|elem| matches!(elem, Elem::Ext(..) | Elem::Rest(_)))
 }
 
 /// bash's `${subject//pattern/with}`: every non-overlapping match, leftmost and then
 /// longest, replaced.
 pub(crate) fn replace_all(subject: &[u8], pattern: &[u8], with: &[u8], extglob: bool) -> Vec<u8> {
     let elems = parse(pattern, extglob);
+    let simple = is_simple(&elems);
     let mut out = Vec::with_capacity(subject.len());
     let mut i = 0;
     while i < subject.len() {
-        match (i..=subject.len())
-            .rev()
-            .find(|&end| full(&elems, &subject[i..end]))
-        {
-            Some(end) if end > i => {
+        let rest = &subject[i..];
+        let longest = if simple {
+            prefix_ends(&elems, rest).iter().rposition(|&end| end)
+        } else {
+            (0..=rest.len())
+                .rev()
+                .find(|&len| full(&elems, &rest[..len]))
+        };
+        match longest {
+            Some(len) if len > 0 => {
                 out.extend_from_slice(with);
-                i = end;
+                i += len;
             }
             Some(_) => {
                 out.extend_from_slice(with);
@@ -55,6 +73,45 @@ pub(crate) fn replace_all(subject: &[u8], pattern: &[u8], with: &[u8], extglob: 
         }
     }
     out
+}
+
+/// For a pattern without extglob groups, which prefixes of `s` it matches: entry `n` says
+/// whether it matches `s[..n]`. One pass over `s` with the set of pattern positions
+/// reachable so far, so a long list costs length times pattern size, not a backtrack.
+fn prefix_ends(elems: &[Elem], s: &[u8]) -> Vec<bool> {
+    let m = elems.len();
+    // A star may match nothing: its position reaches the next one for free.
+    let close = |states: &mut Vec<bool>| {
+        for j in 0..m {
+            if states[j] && matches!(elems[j], Elem::Star) {
+                states[j + 1] = true;
+            }
+        }
+    };
+    let mut states = vec![false; m + 1];
+    states[0] = true;
+    close(&mut states);
+    let mut ends = vec![false; s.len() + 1];
+    ends[0] = states[m];
+    for (k, &b) in s.iter().enumerate() {
+        let mut next = vec![false; m + 1];
+        for j in (0..m).filter(|&j| states[j]) {
+            match &elems[j] {
+                Elem::Byte(c) if *c == b => next[j + 1] = true,
+                Elem::Any => next[j + 1] = true,
+                Elem::Set(set) if set.contains(b) => next[j + 1] = true,
+                Elem::Star => next[j] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        ends[k + 1] = next[m];
+        if !next.contains(&true) {
+            break;
+        }
+        states = next;
+    }
+    ends
 }
 
 fn parse(p: &[u8], extglob: bool) -> Vec<Elem> {
@@ -362,5 +419,38 @@ mod tests {
         assert_eq!(r(",a,b,", ",@(a|b),"), ",a,b,");
         assert_eq!(r(",a,b,a,", ",a,"), ",b,");
         assert_eq!(r(",x,", ",y,"), ",x,");
+        assert_eq!(r(",a,b,c,", ",[ab]?,"), ",a,b,c,");
+        assert_eq!(r(",ab,b,c,", ",[ab]?,"), ",b,c,");
+        assert_eq!(r(",a,\\,b,", ",\\\\,"), ",a,b,");
+    }
+
+    #[test]
+    fn prefix_table_agrees_with_the_backtracker() {
+        let subjects = ["", "a", "ab", "abc", "a*c", "aaa", ",a,b,", "xyz"];
+        let patterns = [
+            "", "a", "a*", "*", "*c", "a?c", "[ab]*", "a\\*", "**a", "?*?",
+        ];
+        for pattern in patterns {
+            let elems = parse(pattern.as_bytes(), false);
+            for subject in subjects {
+                let s = subject.as_bytes();
+                let ends = prefix_ends(&elems, s);
+                for n in 0..=s.len() {
+                    assert_eq!(
+                        ends[n],
+                        full(&elems, &s[..n]),
+                        "{pattern:?} on {:?}",
+                        &subject[..n]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_list_is_not_a_cubic_search() {
+        let list = format!(",{},", vec!["n-api"; 2000].join(","));
+        let out = replace_all(list.as_bytes(), b",*,", b",", false);
+        assert_eq!(out, b",");
     }
 }
