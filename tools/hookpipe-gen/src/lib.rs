@@ -1,0 +1,194 @@
+//! hookpipe-gen: the man pages and shell completions of the five tools, generated from the
+//! very clap definitions the tools parse their arguments with (each tool crate's `Args`),
+//! so they cannot drift from `--help`. `scripts/install.sh` runs it into `PREFIX/share`.
+//!
+//! Layout under the output directory, as distributions expect it under `/usr/share`:
+//! `man/man1/<tool>.1`, `bash-completion/completions/<tool>`, `zsh/site-functions/_<tool>`
+//! and `fish/vendor_completions.d/<tool>.fish`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, ValueEnum};
+use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
+
+/// Command line of `hookpipe-gen`.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "hookpipe-gen",
+    version,
+    about = "Write the man pages and shell completions of the hookpipe tools",
+    after_help = "Writes DIR/man/man1/<tool>.1 and, per --shell, \
+                  DIR/bash-completion/completions/<tool>, DIR/zsh/site-functions/_<tool> or \
+                  DIR/fish/vendor_completions.d/<tool>.fish for hook-list, hook-run, \
+                  hyp-resolve, hyp-call and phase-log, and prints each path it wrote.\n\n\
+                  Exit status: 0 written; 2 bad usage or a file that cannot be written."
+)]
+pub struct Args {
+    /// The share directory to write into (for an install: PREFIX/share).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Shells to write completions for (repeatable).
+    #[arg(long = "shell", value_enum, default_values_t = [Shell::Bash])]
+    pub shells: Vec<Shell>,
+    /// Write no man pages.
+    #[arg(long)]
+    pub no_man: bool,
+}
+
+/// The shells whose completions are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    fn generator(self) -> clap_complete::Shell {
+        match self {
+            Shell::Bash => clap_complete::Shell::Bash,
+            Shell::Zsh => clap_complete::Shell::Zsh,
+            Shell::Fish => clap_complete::Shell::Fish,
+        }
+    }
+
+    /// Where the completion of `tool` goes under the share directory.
+    fn path(self, dir: &Path, tool: &str) -> PathBuf {
+        match self {
+            Shell::Bash => dir.join("bash-completion/completions").join(tool),
+            Shell::Zsh => dir.join("zsh/site-functions").join(format!("_{tool}")),
+            Shell::Fish => dir
+                .join("fish/vendor_completions.d")
+                .join(format!("{tool}.fish")),
+        }
+    }
+}
+
+/// The argument definitions of the five tools, in pipeline order.
+pub fn commands() -> Vec<clap::Command> {
+    vec![
+        hook_list::Args::command(),
+        hook_run::Args::command(),
+        hyp_resolve::Args::command(),
+        hyp_call::Args::command(),
+        phase_log::Args::command(),
+    ]
+}
+
+/// The man page of one tool, as roff.
+pub fn man_page(cmd: clap::Command) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Rendering into a Vec cannot fail: the writer is the only source of errors.
+    let _ = clap_mangen::Man::new(cmd).render(&mut out);
+    out
+}
+
+/// The completion script of one tool for one shell.
+pub fn completion(mut cmd: clap::Command, shell: Shell) -> Vec<u8> {
+    let name = cmd.get_name().to_owned();
+    let mut out = Vec::new();
+    clap_complete::generate(shell.generator(), &mut cmd, name, &mut out);
+    out
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Fatal> {
+    let cannot =
+        |err: io::Error| Fatal::bad_input(format!("cannot write {}: {err}", path.display()));
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(cannot)?;
+    }
+    fs::write(path, bytes).map_err(cannot)
+}
+
+/// Writes every file and prints each path on `output`, one per line.
+pub fn run(args: &Args, mut output: impl Write) -> Result<Outcome, Fatal> {
+    let mut written = Vec::new();
+    for cmd in commands() {
+        let tool = cmd.get_name().to_owned();
+        if !args.no_man {
+            let path = args.dir.join("man/man1").join(format!("{tool}.1"));
+            write_file(&path, &man_page(cmd.clone()))?;
+            written.push(path);
+        }
+        for &shell in &args.shells {
+            let path = shell.path(&args.dir, &tool);
+            write_file(&path, &completion(cmd.clone(), shell))?;
+            written.push(path);
+        }
+    }
+    for path in written {
+        if let Err(err) = writeln!(output, "{}", path.display()) {
+            if is_broken_pipe(&err) {
+                return Ok(Outcome::Ok);
+            }
+            return Err(Fatal::bad_input(format!("writing the list: {err}")));
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_command_per_tool_under_its_binary_name() {
+        let names: Vec<String> = commands()
+            .iter()
+            .map(|cmd| cmd.get_name().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "hook-list",
+                "hook-run",
+                "hyp-resolve",
+                "hyp-call",
+                "phase-log"
+            ]
+        );
+    }
+
+    /// A flag added to a tool must show up in its man page and completion with no edit
+    /// here: both are generated from the same definition.
+    #[test]
+    fn every_long_flag_is_in_the_man_page_and_the_bash_completion() {
+        for cmd in commands() {
+            let name = cmd.get_name().to_owned();
+            let man = String::from_utf8(man_page(cmd.clone())).unwrap();
+            let bash = String::from_utf8(completion(cmd.clone(), Shell::Bash)).unwrap();
+            assert!(
+                man.starts_with(".ie") || man.contains(".TH"),
+                "{name}: not roff:\n{man}"
+            );
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let escaped = format!("\\-\\-{}", long.replace('-', "\\-"));
+                assert!(man.contains(&escaped), "{name}.1 lacks --{long}");
+                assert!(
+                    bash.contains(&format!("--{long}")),
+                    "{name} completion lacks --{long}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn completion_paths_follow_each_shells_convention() {
+        let dir = Path::new("/p/share");
+        assert_eq!(
+            Shell::Bash.path(dir, "hook-run"),
+            Path::new("/p/share/bash-completion/completions/hook-run")
+        );
+        assert_eq!(
+            Shell::Zsh.path(dir, "hook-run"),
+            Path::new("/p/share/zsh/site-functions/_hook-run")
+        );
+        assert_eq!(
+            Shell::Fish.path(dir, "hook-run"),
+            Path::new("/p/share/fish/vendor_completions.d/hook-run.fish")
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! hookpipe-gen through its binary: the files an install gets, and bad usage.
+
+use std::path::Path;
+use std::process::Command;
+
+const TOOLS: &[&str] = &[
+    "hook-list",
+    "hook-run",
+    "hyp-resolve",
+    "hyp-call",
+    "phase-log",
+];
+
+fn gen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hookpipe-gen"))
+}
+
+#[test]
+fn writes_a_man_page_and_a_bash_completion_per_tool_and_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    let out = gen().arg(&share).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 2 * TOOLS.len(), "{listed}");
+    for tool in TOOLS {
+        let man = share.join(format!("man/man1/{tool}.1"));
+        let bash = share.join(format!("bash-completion/completions/{tool}"));
+        for path in [&man, &bash] {
+            assert!(listed.contains(&path.display().to_string()), "{listed}");
+        }
+        let page = std::fs::read_to_string(&man).unwrap();
+        assert!(page.contains(".TH"), "{tool}.1 is not a man page:\n{page}");
+        let script = std::fs::read_to_string(&bash).unwrap();
+        assert!(script.contains(&format!(" {tool}\n")), "{script}");
+    }
+    assert!(!share.join("zsh").exists() && !share.join("fish").exists());
+}
+
+/// The completion must be something bash accepts: a syntax error would break every
+/// interactive shell of the machine it is installed on.
+#[test]
+fn bash_completions_load_in_bash() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gen().arg(dir.path()).arg("--no-man").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for tool in TOOLS {
+        let path = dir.path().join("bash-completion/completions").join(tool);
+        let check = Command::new("bash")
+            .arg("-c")
+            .arg("source \"$1\" && complete -p \"$2\"")
+            .arg("bash")
+            .arg(&path)
+            .arg(tool)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{tool}: {check:?}");
+    }
+    assert!(!dir.path().join("man").exists());
+}
+
+#[test]
+fn other_shells_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gen()
+        .arg(dir.path())
+        .args(["--no-man", "--shell", "zsh", "--shell", "fish"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(dir.path().join("zsh/site-functions/_hook-run").is_file());
+    assert!(Path::new(&dir.path().join("fish/vendor_completions.d/phase-log.fish")).is_file());
+    assert!(!dir.path().join("bash-completion").exists());
+}
+
+#[test]
+fn an_unwritable_directory_is_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let out = gen().arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("hookpipe-gen: cannot write"), "{stderr}");
+    let out = gen().output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
