@@ -450,3 +450,58 @@ fn install_sh_installs_a_prefix_the_fixture_adopts() {
     installed.run.assert_ok();
     assert!(installed.text("records").contains("\"type\":\"start\""));
 }
+
+/// `hookpipe_hypervisor` where lib/nova calls the five functions: the `--when-enabled`
+/// guard, and the function's own status, returned without errexit and ending the caller
+/// under it.
+#[test]
+fn hookpipe_hypervisor_calls_the_plugin_functions_with_their_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("nova_plugins");
+    fs::create_dir(&plugins).unwrap();
+    fs::write(
+        plugins.join("hypervisor-broken"),
+        "function install_nova_hypervisor { echo installed >>\"$OUT\"; return 3; }\n\
+         function configure_nova_hypervisor { :; }\n\
+         function start_nova_hypervisor { :; }\n\
+         function stop_nova_hypervisor { echo stopped >>\"$OUT\"; }\n\
+         function cleanup_nova_hypervisor { :; }\n",
+    )
+    .unwrap();
+    let script = r#"
+        source "$FIXTURE/functions"
+        source "$REPO/lib/hookpipe"
+        TOP_DIR=$FIXTURE
+        NOVA_PLUGINS=$PLUGINS
+        VIRT_DRIVER=broken
+        ENABLED_SERVICES=key,nova
+        hookpipe_hypervisor --when-enabled n-cpu stop >/dev/null
+        echo "guarded $?"
+        ENABLED_SERVICES=key,nova,n-cpu
+        hookpipe_hypervisor --when-enabled n-cpu stop >/dev/null
+        echo "stop $?"
+        hookpipe_hypervisor install >/dev/null
+        echo "install $?"
+        set -o errexit
+        hookpipe_hypervisor install >/dev/null
+        echo "not reached"
+    "#;
+    let out_file = dir.path().join("calls");
+    let mut cmd = Command::new("bash");
+    scrub_env(&mut cmd);
+    cmd.arg("-c")
+        .arg(script)
+        .env("FIXTURE", fixture())
+        .env("REPO", repo_root())
+        .env("PLUGINS", &plugins)
+        .env("OUT", &out_file)
+        .env("HOOKPIPE_BIN", bin_dir())
+        .env("TMPDIR", dir.path());
+    let result = run(cmd, SCRIPT_TIMEOUT);
+    assert_eq!(result.code(), 3, "{result}");
+    assert_eq!(result.stdout, "guarded 0\nstop 0\ninstall 3\n", "{result}");
+    assert_eq!(
+        fs::read_to_string(&out_file).unwrap(),
+        "stopped\ninstalled\ninstalled\n"
+    );
+}
