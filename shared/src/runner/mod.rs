@@ -33,9 +33,9 @@ use crate::record::{End, Record, Skip, Start, State};
 use crate::signals::Signals;
 use crate::state::{Dump, StateFile};
 use crate::stream::{ReadError, RecordReader, RecordWriter};
-use crate::time::{now_ms, now_rfc3339};
+use crate::time::now_rfc3339;
 use crate::upstream::Upstream;
-use session::{Completion, Session, StopReason, Wait};
+use session::{Batch, BatchEvent, CallEnd, Completion, Session, StopReason, Wait};
 
 /// What a planned call does in the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -357,9 +357,9 @@ impl<W: Write> Runner<'_, W> {
         Ok(self.outcome)
     }
 
-    fn wait_settings(&self, deadline: Option<Instant>) -> Wait {
+    fn wait_settings(&self) -> Wait {
         Wait {
-            deadline,
+            timeout: None,
             kill_after: self.options.kill_after,
         }
     }
@@ -372,10 +372,15 @@ impl<W: Write> Runner<'_, W> {
         let mut session = Session::start(prelude_id).map_err(|err| {
             StageError::Fatal(Fatal::bad_input(format!("cannot start bash: {err}")))
         })?;
+        session.traced = self.options.xtrace;
         self.signals.set_worker_group(session.worker.pid().as_raw());
         let exit_dump = self.scratch.path().join("exit-dump");
         let _ = std::fs::remove_file(&exit_dump);
         let mut steps: Vec<(Setup, Vec<Vec<u8>>)> = vec![
+            (
+                Setup::Plain,
+                vec![b"marker".to_vec(), session.marker().to_vec()],
+            ),
             (
                 Setup::Plain,
                 vec![b"exitdump".to_vec(), path_bytes(&exit_dump)],
@@ -424,7 +429,7 @@ impl<W: Write> Runner<'_, W> {
     fn finish_prelude(&mut self) -> Result<(), StageError> {
         let steps = std::mem::take(&mut self.setup);
         for step in steps {
-            let completion = self.wait_command(None)?;
+            let completion = self.wait_command()?;
             match (step, completion) {
                 (Setup::Prelude(path), Completion::Done(status)) if status != 0 => {
                     self.prelude_failed.get_or_insert(format!(
@@ -433,7 +438,9 @@ impl<W: Write> Runner<'_, W> {
                     ));
                 }
                 (Setup::Base(path), Completion::Done(0)) => {
-                    self.base = std::fs::read(&path).ok().and_then(|bytes| Dump::parse(&bytes));
+                    self.base = std::fs::read(&path)
+                        .ok()
+                        .and_then(|bytes| Dump::parse(&bytes));
                 }
                 (Setup::Load, Completion::Done(status)) if status != 0 => {
                     self.warn(format!(
@@ -457,8 +464,8 @@ impl<W: Write> Runner<'_, W> {
     }
 
     /// Waits for the current command of the live session.
-    fn wait_command(&mut self, deadline: Option<Instant>) -> Result<Completion, StageError> {
-        let wait = self.wait_settings(deadline);
+    fn wait_command(&mut self) -> Result<Completion, StageError> {
+        let wait = self.wait_settings();
         let Some(session) = self.session.as_mut() else {
             return Err(StageError::Fatal(Fatal::bad_input(
                 "no bash worker is running",
@@ -522,9 +529,9 @@ impl<W: Write> Runner<'_, W> {
             StageError::Fatal(Fatal::bad_input(format!("writing scratch state: {err}")))
         })?;
         if let Some(session) = self.session.as_mut() {
-            session.current = format!("{}/state", self.options.stage);
+            session.set_current(format!("{}/state", self.options.stage));
             session.send(&[b"load", &path_bytes(&path)]);
-            if let Completion::Done(status) = self.wait_command(None)? {
+            if let Completion::Done(status) = self.wait_command()? {
                 if status != 0 {
                     self.warn(format!(
                         "loading the shell state returned status {status}; some of it may be missing"
@@ -539,13 +546,16 @@ impl<W: Write> Runner<'_, W> {
 }
 
 impl<W: Write> Runner<'_, W> {
-    /// Step 5: every call in order, or its `skip`.
+    /// Step 5: every call in order, or its `skip`. Consecutive calls that need no guard
+    /// check run as one batch in the worker.
     fn run_calls(
         &mut self,
         calls: &[Call],
         mut halt: Option<Halt>,
     ) -> Result<Option<Halt>, StageError> {
-        for call in calls {
+        let mut next = 0;
+        while next < calls.len() {
+            let call = &calls[next];
             if halt.is_none() && self.signals.received().is_some() {
                 halt = Some(Halt::Interrupted);
             }
@@ -564,10 +574,12 @@ impl<W: Write> Runner<'_, W> {
                     }
                 };
                 self.skip(call, code, message)?;
+                next += 1;
                 continue;
             }
             if let Some((code, message)) = &call.skip {
                 self.skip(call, code, message.clone())?;
+                next += 1;
                 continue;
             }
             if let Some(service) = &call.when_enabled {
@@ -577,22 +589,37 @@ impl<W: Write> Runner<'_, W> {
                         "disabled",
                         format!("not run: service {service} is not enabled"),
                     )?;
+                    next += 1;
                     continue;
                 }
             }
-            match self.run_one(call)? {
-                CallStatus::Ok => {}
-                CallStatus::Failed => {
-                    self.outcome = self.outcome.worst(Outcome::Negative);
-                    if !self.options.keep_going {
-                        halt = Some(Halt::Failed(call.id.clone()));
+            // The batch: this call and the following ones that need no decision first.
+            let mut end = next + 1;
+            while end < calls.len()
+                && calls[end].skip.is_none()
+                && calls[end].when_enabled.is_none()
+            {
+                end += 1;
+            }
+            let statuses = self.run_batch(&calls[next..end])?;
+            for (offset, status) in statuses.iter().enumerate() {
+                match status {
+                    CallStatus::Ok => {}
+                    CallStatus::Failed => {
+                        self.outcome = self.outcome.worst(Outcome::Negative);
+                        if !self.options.keep_going {
+                            halt = Some(Halt::Failed(calls[next + offset].id.clone()));
+                        }
+                    }
+                    CallStatus::Interrupted(signal) => {
+                        self.outcome = self.outcome.worst(Outcome::Signal(*signal));
+                        halt = Some(Halt::Interrupted);
                     }
                 }
-                CallStatus::Interrupted(signal) => {
-                    self.outcome = self.outcome.worst(Outcome::Signal(signal));
-                    halt = Some(Halt::Interrupted);
-                }
             }
+            // A batch that stopped early (a failure, an exited worker) leaves the rest to
+            // the next turn: skipped when halted, else a new batch in a new worker.
+            next += statuses.len().max(1);
         }
         Ok(halt)
     }
@@ -643,167 +670,76 @@ impl<W: Write> Runner<'_, W> {
         if let Some(session) = self.session.as_mut() {
             session.send(&[b"check", service.as_bytes()]);
         }
-        Ok(matches!(self.wait_command(None)?, Completion::Done(0)))
+        Ok(matches!(self.wait_command()?, Completion::Done(0)))
     }
 
-    /// Runs one call and reports it: `start`, what it printed, `end`.
-    fn run_one(&mut self, call: &Call) -> Result<CallStatus, StageError> {
+    /// Runs calls as one batch in the worker and reports each: `start`, what it printed,
+    /// `end`. Returns the status of each call that ran, in order.
+    fn run_batch(&mut self, calls: &[Call]) -> Result<Vec<CallStatus>, StageError> {
         self.live_session()?;
-        let started = Instant::now();
-        let start_ms = now_ms();
-        let (name, name_base64) = bytes::split(&call.name);
-        let (path, path_base64) = bytes::split(&call.path);
-        let function = match &call.action {
-            Action::Function { function, .. } => Some(function.clone()),
-            Action::Source { .. } => None,
+        let (data, script) = batch_files(calls);
+        let data_path = self.scratch.path().join("batch-data");
+        let script_path = self.scratch.path().join("batch-script");
+        std::fs::write(&data_path, &data)
+            .and_then(|()| std::fs::write(&script_path, &script))
+            .map_err(|err| {
+                StageError::Fatal(Fatal::bad_input(format!("writing scratch batch: {err}")))
+            })?;
+        let ids: Vec<String> = calls.iter().map(|call| call.id.clone()).collect();
+        let wait = Wait {
+            timeout: self.options.timeout,
+            kill_after: self.options.kill_after,
         };
-        self.out.write(&Record::Start(Start {
-            id: call.id.clone(),
-            stage: call.stage.clone(),
-            name,
-            name_base64,
-            path,
-            path_base64,
-            kind: call.kind.clone(),
-            args: call.args().to_vec(),
-            file: call.file.clone(),
-            function,
-            time: crate::time::rfc3339(start_ms),
-        }))?;
-        for line in &call.preface {
-            let (text, text_base64) = bytes::split(line);
-            self.out.write(&Record::Output(crate::record::Output {
-                id: call.id.clone(),
-                stream: "stdout".into(),
-                text,
-                text_base64,
-                partial: false,
-                time: now_rfc3339(),
-            }))?;
+        let stop_at_failure = !self.options.keep_going;
+        let Some(mut session) = self.session.take() else {
+            return Err(StageError::Fatal(Fatal::bad_input(
+                "no bash worker is running",
+            )));
+        };
+        let mut statuses = Vec::with_capacity(calls.len());
+        let mut warnings = Vec::new();
+        let batch = Batch {
+            ids,
+            data: &data_path,
+            script: &script_path,
+            stop_at_failure,
+        };
+        let ends = session.run_batch(
+            batch,
+            &wait,
+            self.signals,
+            &mut self.out,
+            &mut |event, out| match event {
+                BatchEvent::Start(index) => write_start(&calls[index], out),
+                BatchEvent::End(index, end) => {
+                    let (record, status, warning) = end_record(&calls[index], end);
+                    statuses.push(status);
+                    warnings.extend(warning);
+                    out.write(&Record::End(record))
+                }
+            },
+        );
+        self.session = Some(session);
+        let ends = ends?;
+        for warning in warnings {
+            self.warn(warning)?;
+        }
+        if ends
+            .last()
+            .is_some_and(|end| matches!(end.completion, Completion::Exited(_)))
+        {
+            // The worker is gone: keep the state it left for the next one.
+            let dump_path = self.scratch.path().join("exit-dump");
+            if let Ok(bytes) = std::fs::read(&dump_path) {
+                if let Some(dump) = Dump::parse(&bytes) {
+                    self.last_dump = Some(dump);
+                }
+                let _ = std::fs::remove_file(&dump_path);
+            }
+            self.session = None;
         }
         self.out.flush()?;
-
-        let mut fields: Vec<Vec<u8>> = match &call.action {
-            Action::Source { path, args } => {
-                let mut f = vec![
-                    b"source".to_vec(),
-                    path.clone(),
-                    args.len().to_string().into_bytes(),
-                ];
-                f.extend(args.iter().map(|a| a.as_bytes().to_vec()));
-                f
-            }
-            Action::Function {
-                path,
-                function,
-                args,
-            } => {
-                let mut f = vec![
-                    b"call".to_vec(),
-                    path.clone().unwrap_or_default(),
-                    function.as_bytes().to_vec(),
-                    args.len().to_string().into_bytes(),
-                ];
-                f.extend(args.iter().map(|a| a.as_bytes().to_vec()));
-                f
-            }
-        };
-        let deadline = self.options.timeout.map(|timeout| started + timeout);
-        let completion = {
-            let Some(session) = self.session.as_mut() else {
-                return Err(StageError::Fatal(Fatal::bad_input(
-                    "no bash worker is running",
-                )));
-            };
-            session.current = call.id.clone();
-            let refs: Vec<&[u8]> = fields.iter_mut().map(|f| f.as_slice()).collect();
-            session.send(&refs);
-            let wait = Wait {
-                deadline,
-                kill_after: self.options.kill_after,
-            };
-            let completion = session.wait(&wait, self.signals, &mut self.out)?;
-            session.flush_partials(&mut self.out)?;
-            completion
-        };
-        let stopping = self.session.as_ref().and_then(|s| s.stopping);
-        let mut end = End {
-            id: call.id.clone(),
-            stage: call.stage.clone(),
-            duration_ms: started.elapsed().as_millis() as u64,
-            ..End::default()
-        };
-        let status = match completion {
-            Completion::Done(code) => {
-                end.exit_code = Some(code);
-                match stopping {
-                    Some(StopReason::Interrupt(signal)) => {
-                        end.status = "interrupted".into();
-                        CallStatus::Interrupted(signal)
-                    }
-                    Some(StopReason::Timeout) => {
-                        end.status = "timeout".into();
-                        CallStatus::Failed
-                    }
-                    _ if code == 0 => {
-                        end.status = "ok".into();
-                        CallStatus::Ok
-                    }
-                    _ => {
-                        end.status = "failed".into();
-                        CallStatus::Failed
-                    }
-                }
-            }
-            Completion::Exited(exit) => {
-                end.exited = true;
-                let (mut code, mut signal) = session::exit_parts(exit);
-                // The worker's TERM trap exits 143 to keep the state: report the signal.
-                if let Some(trapped) = self.session.as_ref().and_then(|s| s.signalled) {
-                    code = None;
-                    signal = Some(trapped);
-                }
-                end.exit_code = code;
-                end.signal = signal;
-                // The worker is gone: keep the state it left for the next one.
-                let dump_path = self.scratch.path().join("exit-dump");
-                if let Ok(bytes) = std::fs::read(&dump_path) {
-                    self.last_dump = Dump::parse(&bytes);
-                    let _ = std::fs::remove_file(&dump_path);
-                }
-                self.session = None;
-                match stopping {
-                    Some(StopReason::Interrupt(sig)) => {
-                        end.status = "interrupted".into();
-                        CallStatus::Interrupted(sig)
-                    }
-                    Some(StopReason::Timeout) => {
-                        end.status = "timeout".into();
-                        CallStatus::Failed
-                    }
-                    _ if code == Some(0) => {
-                        end.status = "ok".into();
-                        self.warn(format!(
-                            "{} called exit 0: the shell it ran in ended, later hooks run in a new one",
-                            call.id
-                        ))?;
-                        CallStatus::Ok
-                    }
-                    _ if code.is_some() => {
-                        end.status = "failed".into();
-                        CallStatus::Failed
-                    }
-                    _ => {
-                        end.status = "killed".into();
-                        CallStatus::Failed
-                    }
-                }
-            }
-        };
-        end.time = now_rfc3339();
-        self.out.write(&Record::End(end))?;
-        self.out.flush()?;
-        Ok(status)
+        Ok(statuses)
     }
 
     /// Step 6: the state record and the state file.
@@ -816,11 +752,13 @@ impl<W: Write> Runner<'_, W> {
         if alive && self.signals.received().is_none() {
             let path = self.scratch.path().join("final");
             if let Some(session) = self.session.as_mut() {
-                session.current = format!("{}/state", self.options.stage);
+                session.set_current(format!("{}/state", self.options.stage));
                 session.send(&[b"dump", &path_bytes(&path)]);
             }
-            if let Completion::Done(0) = self.wait_command(None)? {
-                dump = std::fs::read(&path).ok().and_then(|bytes| Dump::parse(&bytes));
+            if let Completion::Done(0) = self.wait_command()? {
+                dump = std::fs::read(&path)
+                    .ok()
+                    .and_then(|bytes| Dump::parse(&bytes));
             }
         }
         let dump = dump.or_else(|| self.last_dump.take());
@@ -894,6 +832,157 @@ impl<W: Write> Runner<'_, W> {
         }
         self.signals.set_worker_group(0);
     }
+}
+
+/// The two files of a batch (`_hp_batch` in `worker.bash`): the calls' paths, functions
+/// and arguments as NUL-separated data, and a script that calls `_hp_batch_source` or
+/// `_hp_batch_call` for each with `"${_hp_fields[N]}"` references into that data. Only
+/// indices are written into the script; names and arguments stay data.
+fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
+    use std::fmt::Write as _;
+    let mut data = Vec::with_capacity(calls.len() * 64);
+    let mut script = String::with_capacity(calls.len() * 96);
+    let mut next = 0usize;
+    let mut field = |script: &mut String, bytes: &[u8]| {
+        data.extend_from_slice(bytes);
+        data.push(0);
+        let _ = write!(script, " \"${{_hp_fields[{next}]}}\"");
+        next += 1;
+    };
+    for call in calls {
+        match &call.action {
+            Action::Source { path, args } => {
+                script.push_str("_hp_batch_source");
+                field(&mut script, path);
+                for arg in args {
+                    field(&mut script, arg.as_bytes());
+                }
+            }
+            Action::Function {
+                path,
+                function,
+                args,
+            } => {
+                script.push_str("_hp_batch_call");
+                field(&mut script, path.as_deref().unwrap_or_default());
+                field(&mut script, function.as_bytes());
+                for arg in args {
+                    field(&mut script, arg.as_bytes());
+                }
+            }
+        }
+        script.push_str("\n((_hp_stop)) && return\n");
+    }
+    (data, script)
+}
+
+/// The `start` record of a call, and the lines it reports before running.
+fn write_start<W: Write>(call: &Call, out: &mut RecordWriter<W>) -> io::Result<()> {
+    let (name, name_base64) = bytes::split(&call.name);
+    let (path, path_base64) = bytes::split(&call.path);
+    let function = match &call.action {
+        Action::Function { function, .. } => Some(function.clone()),
+        Action::Source { .. } => None,
+    };
+    let time = now_rfc3339();
+    out.write(&Record::Start(Start {
+        id: call.id.clone(),
+        stage: call.stage.clone(),
+        name,
+        name_base64,
+        path,
+        path_base64,
+        kind: call.kind.clone(),
+        args: call.args().to_vec(),
+        file: call.file.clone(),
+        function,
+        time: time.clone(),
+    }))?;
+    for line in &call.preface {
+        let (text, text_base64) = bytes::split(line);
+        out.write(&Record::Output(crate::record::Output {
+            id: call.id.clone(),
+            stream: "stdout".into(),
+            text,
+            text_base64,
+            partial: false,
+            time: time.clone(),
+        }))?;
+    }
+    Ok(())
+}
+
+/// The `end` record of a call, what it means for the stage, and a warning to add.
+fn end_record(call: &Call, end: &CallEnd) -> (End, CallStatus, Option<String>) {
+    let mut record = End {
+        id: call.id.clone(),
+        stage: call.stage.clone(),
+        duration_ms: end.duration_ms,
+        time: now_rfc3339(),
+        ..End::default()
+    };
+    let mut warning = None;
+    let status = match end.completion {
+        Completion::Done(code) => {
+            record.exit_code = Some(code);
+            match end.stopping {
+                Some(StopReason::Interrupt(signal)) => {
+                    record.status = "interrupted".into();
+                    CallStatus::Interrupted(signal)
+                }
+                Some(StopReason::Timeout) => {
+                    record.status = "timeout".into();
+                    CallStatus::Failed
+                }
+                _ if code == 0 => {
+                    record.status = "ok".into();
+                    CallStatus::Ok
+                }
+                _ => {
+                    record.status = "failed".into();
+                    CallStatus::Failed
+                }
+            }
+        }
+        Completion::Exited(exit) => {
+            record.exited = true;
+            let (mut code, mut signal) = session::exit_parts(exit);
+            // The worker's TERM trap exits 143 to keep the state: report the signal.
+            if let Some(trapped) = end.signalled {
+                code = None;
+                signal = Some(trapped);
+            }
+            record.exit_code = code;
+            record.signal = signal;
+            match end.stopping {
+                Some(StopReason::Interrupt(sig)) => {
+                    record.status = "interrupted".into();
+                    CallStatus::Interrupted(sig)
+                }
+                Some(StopReason::Timeout) => {
+                    record.status = "timeout".into();
+                    CallStatus::Failed
+                }
+                _ if code == Some(0) => {
+                    record.status = "ok".into();
+                    warning = Some(format!(
+                        "{} called exit 0: the shell it ran in ended, later hooks run in a new one",
+                        call.id
+                    ));
+                    CallStatus::Ok
+                }
+                _ if code.is_some() => {
+                    record.status = "failed".into();
+                    CallStatus::Failed
+                }
+                _ => {
+                    record.status = "killed".into();
+                    CallStatus::Failed
+                }
+            }
+        }
+    };
+    (record, status, warning)
 }
 
 /// How one call went, for the stage's decisions.

@@ -2,18 +2,28 @@
 //!
 //! A [`Session`] sends commands to its [`Worker`] and turns what comes back into records:
 //! stdout and stderr lines become `output`, fd 6 lines `summary`, events `warning` and
-//! `timer`, xtrace lines `trace`, each attributed to the call in progress. Its poll loop also
-//! watches the worker's exit, the call's deadline, the kill grace period and the signal
-//! pipe. Attribution rests on one ordering fact: a hook's writes are in the pipe before the
-//! worker reports the hook done, so draining every channel after reading `done` collects all
-//! of that hook's output, however late the runner gets to it.
+//! `timer`, xtrace lines `trace`, each attributed to the call that wrote them. Its poll loop
+//! also watches the worker's exit, the call's deadline, the kill grace period and the signal
+//! pipe.
+//!
+//! Hook calls run as a batch ([`Session::run_batch`]): the worker is given the whole list
+//! and goes from one call to the next without waiting for the runner, which would otherwise
+//! cost a round trip between two processes per hook. Attribution stays exact because after
+//! each call the worker writes a marker down every output channel and then `done` to its
+//! events: bytes before the marker on a channel are that call's, and the call's `end` is
+//! written once its `done` has arrived and every channel has passed its marker. Set-up
+//! commands (prelude, state, checks) run one at a time ([`Session::wait`]); there, a command's
+//! writes are in the pipes before its `done`, so draining after `done` collects them all.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use bstr::ByteSlice;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
@@ -28,6 +38,14 @@ use crate::worker::{Channel, Worker};
 pub const LINE_CAP: usize = 64 * 1024;
 /// An unfinished line is sent after this long without new bytes.
 pub const PARTIAL_IDLE: Duration = Duration::from_millis(50);
+
+/// The channels whose bytes are lines (all but the events).
+const LINE_CHANNELS: [Channel; 4] = [
+    Channel::Stdout,
+    Channel::Stderr,
+    Channel::Summary,
+    Channel::Trace,
+];
 
 /// Why the session is stopping the worker's process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +64,26 @@ pub enum Completion {
     Done(i32),
     /// The worker exited before reporting: the hook ended the shell.
     Exited(ExitStatus),
+}
+
+/// How one call of a batch ended, with what the runner needs for its `end` record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallEnd {
+    pub completion: Completion,
+    /// Set when the runner was stopping the process group (timeout, interrupt).
+    pub stopping: Option<StopReason>,
+    /// The signal the worker said ended it (its TERM trap).
+    pub signalled: Option<i32>,
+    pub duration_ms: u64,
+}
+
+/// What a batch tells its reporter, in stream order.
+#[derive(Debug)]
+pub enum BatchEvent<'a> {
+    /// Call N begins: write its `start` record now, before any of its output.
+    Start(usize),
+    /// Call N ended.
+    End(usize, &'a CallEnd),
 }
 
 /// Splits one channel's bytes into lines.
@@ -93,26 +131,70 @@ impl LineBuffer {
     }
 }
 
-/// A worker, its channel buffers, and the call its output belongs to.
+/// A line channel: bytes read but not yet attributed, which call they belong to, and the
+/// unfinished line of that call.
+#[derive(Debug, Default)]
+struct Cursor {
+    raw: Vec<u8>,
+    /// Index (in the batch) of the call the bytes in `raw` belong to.
+    at: usize,
+    lines: LineBuffer,
+}
+
+/// One `done` event of a batch: status and the worker's clock around the call.
+#[derive(Debug, Clone, Copy)]
+struct DoneEvent {
+    status: i32,
+    duration_ms: Option<u64>,
+}
+
+/// A worker, its channel buffers, and the calls its output belongs to.
 pub struct Session {
     pub worker: Worker,
-    buffers: [LineBuffer; 5],
+    cursors: [Cursor; 4],
     events: Vec<u8>,
-    /// The id output is attributed to.
-    pub current: String,
+    /// The ids output is attributed to: the batch's calls, or one set-up command.
+    ids: Vec<String>,
+    /// The call (index into `ids`) whose `start` has been written and `end` not yet.
+    current: usize,
+    dones: Vec<DoneEvent>,
+    /// The worker said the batch is over (all run, or stopped at a failure).
+    batch_over: bool,
+    /// Whether the command in progress is a batch (markers expected).
+    in_batch: bool,
+    marker: Vec<u8>,
     /// Set once the runner starts stopping the process group.
     pub stopping: Option<StopReason>,
     kill_at: Option<Instant>,
     killed: bool,
-    time: String,
     /// The signal the worker said ended it (its TERM trap), if any.
     pub signalled: Option<i32>,
+    /// Whether `--xtrace` is on: only then does the worker mark the trace channel, and
+    /// otherwise a hook's own `set -x` lines go to the call in progress.
+    pub traced: bool,
+    /// The worker's exit descriptor was readable: worth asking for its status.
+    exit_seen: bool,
+    read_buf: Vec<u8>,
+}
+
+/// Index of the trace channel among [`LINE_CHANNELS`].
+const TRACE: usize = 3;
+
+/// A batch of calls for [`Session::run_batch`].
+pub struct Batch<'a> {
+    /// The calls' ids, in order.
+    pub ids: Vec<String>,
+    /// The calls' fields and the script that refers to them (`_hp_batch` in `worker.bash`).
+    pub data: &'a Path,
+    pub script: &'a Path,
+    /// End the batch at the first call that fails.
+    pub stop_at_failure: bool,
 }
 
 /// What the poll loop should wait for.
 pub struct Wait {
     /// The call's deadline (`--timeout`), if any.
-    pub deadline: Option<Instant>,
+    pub timeout: Option<Duration>,
     pub kill_after: Duration,
 }
 
@@ -126,24 +208,61 @@ fn read_some(file: &std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// A token no hook output is expected to contain, to mark the end of each call's bytes.
+fn new_marker() -> Vec<u8> {
+    let mut random = [0u8; 12];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
+    if read.is_err() {
+        // No /dev/urandom: the clock and pid still make a token no hook will guess.
+        let seed = crate::time::now_ms() ^ (u64::from(std::process::id()) << 32);
+        random[..8].copy_from_slice(&seed.to_le_bytes());
+    }
+    let mut marker = b"hookpipe-mark-".to_vec();
+    for byte in random {
+        marker.extend_from_slice(format!("{byte:02x}").as_bytes());
+    }
+    marker
+}
+
 impl Session {
     pub fn start(current: impl Into<String>) -> io::Result<Session> {
         Ok(Session {
             worker: Worker::spawn()?,
-            buffers: Default::default(),
+            cursors: Default::default(),
             events: Vec::new(),
-            current: current.into(),
+            ids: vec![current.into()],
+            current: 0,
+            dones: Vec::new(),
+            batch_over: false,
+            in_batch: false,
+            marker: new_marker(),
             stopping: None,
             kill_at: None,
             killed: false,
-            time: String::new(),
             signalled: None,
+            traced: false,
+            exit_seen: true,
+            read_buf: vec![0u8; 64 * 1024],
         })
+    }
+
+    /// The marker the worker must write after each call of a batch (sent at set-up).
+    pub fn marker(&self) -> &[u8] {
+        &self.marker
     }
 
     /// Sends a command; `false` when the worker is already gone.
     pub fn send(&mut self, fields: &[&[u8]]) -> bool {
         self.worker.send(fields).is_ok()
+    }
+
+    /// Attributes what the next set-up command writes to `id`.
+    pub fn set_current(&mut self, id: impl Into<String>) {
+        self.ids = vec![id.into()];
+        self.current = 0;
+        for cursor in &mut self.cursors {
+            cursor.at = 0;
+        }
     }
 
     /// Starts stopping the process group: `signal` now, KILL after the grace period.
@@ -156,24 +275,15 @@ impl Session {
         self.kill_at = Some(self.kill_at.map_or(kill_at, |at| at.min(kill_at)));
     }
 
-    /// Emits the records for one channel's complete lines.
-    fn emit_lines<W: Write>(
-        &mut self,
-        channel: Channel,
-        data: &[u8],
-        out: &mut RecordWriter<W>,
-    ) -> io::Result<()> {
-        let mut lines: Vec<(Vec<u8>, bool)> = Vec::new();
-        if channel == Channel::Events {
-            self.events.extend_from_slice(data);
-            return self.emit_events(out);
-        }
-        self.buffers[channel as usize].feed(data, |line, partial| {
-            lines.push((line.to_vec(), partial));
-        });
-        self.write_lines(channel, lines, out)
+    fn current_id(&self) -> String {
+        self.ids
+            .get(self.current)
+            .or(self.ids.last())
+            .cloned()
+            .unwrap_or_default()
     }
 
+    /// Writes the records of complete lines of one channel, for the current call.
     fn write_lines<W: Write>(
         &mut self,
         channel: Channel,
@@ -183,13 +293,14 @@ impl Session {
         if lines.is_empty() {
             return Ok(());
         }
-        // Lines from one read were read at one moment: one timestamp serves them all.
-        self.time = now_rfc3339();
+        // Lines handled together were read at one moment: one timestamp serves them all.
+        let time = now_rfc3339();
+        let id = self.current_id();
         for (line, partial) in lines {
             let (text, text_base64) = bytes::split(&line);
             let record = match channel {
                 Channel::Stdout | Channel::Stderr => Record::Output(Output {
-                    id: self.current.clone(),
+                    id: id.clone(),
                     stream: if channel == Channel::Stdout {
                         "stdout"
                     } else {
@@ -199,23 +310,23 @@ impl Session {
                     text,
                     text_base64,
                     partial,
-                    time: self.time.clone(),
+                    time: time.clone(),
                 }),
                 Channel::Summary => Record::Summary(Line {
-                    id: Some(self.current.clone()),
+                    id: Some(id.clone()),
                     text,
                     text_base64,
-                    time: self.time.clone(),
+                    time: time.clone(),
                 }),
                 Channel::Trace => {
                     if is_worker_trace(&line) {
                         continue;
                     }
                     Record::Trace(Line {
-                        id: Some(self.current.clone()),
+                        id: Some(id.clone()),
                         text,
                         text_base64,
-                        time: self.time.clone(),
+                        time: time.clone(),
                     })
                 }
                 Channel::Events => continue,
@@ -225,20 +336,88 @@ impl Session {
         Ok(())
     }
 
-    /// Emits `warning` and `timer` events; leaves `done` tokens for [`Session::take_done`].
-    fn emit_events<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
+    /// Feeds bytes of the current call to a channel's line buffer and writes its lines.
+    fn feed<W: Write>(
+        &mut self,
+        index: usize,
+        data: &[u8],
+        out: &mut RecordWriter<W>,
+    ) -> io::Result<()> {
+        let mut lines = Vec::new();
+        self.cursors[index]
+            .lines
+            .feed(data, |line, partial| lines.push((line.to_vec(), partial)));
+        self.write_lines(LINE_CHANNELS[index], lines, out)
+    }
+
+    fn flush_line<W: Write>(&mut self, index: usize, out: &mut RecordWriter<W>) -> io::Result<()> {
+        let mut lines = Vec::new();
+        self.cursors[index]
+            .lines
+            .flush(|line, partial| lines.push((line.to_vec(), partial)));
+        self.write_lines(LINE_CHANNELS[index], lines, out)
+    }
+
+    /// Attributes the raw bytes of every channel up to the current call: bytes before a
+    /// marker close their call; bytes of a call not started yet wait in `raw`.
+    fn attribute<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
+        for index in 0..LINE_CHANNELS.len() {
+            loop {
+                if self.cursors[index].at > self.current || self.cursors[index].raw.is_empty() {
+                    break;
+                }
+                let raw = std::mem::take(&mut self.cursors[index].raw);
+                let marked = self.in_batch && (index != TRACE || self.traced);
+                let marker_at = if marked {
+                    find_marker(&raw, &self.marker)
+                } else {
+                    None
+                };
+                match marker_at {
+                    Some((start, end)) => {
+                        self.feed(index, &raw[..start], out)?;
+                        self.flush_line(index, out)?;
+                        self.cursors[index].raw = raw[end..].to_vec();
+                        self.cursors[index].at += 1;
+                    }
+                    None => {
+                        // Hold back what could be the start of a marker split across reads.
+                        let keep = if marked {
+                            marker_prefix_len(&raw, &self.marker)
+                        } else {
+                            0
+                        };
+                        let split = raw.len() - keep;
+                        self.feed(index, &raw[..split], out)?;
+                        self.cursors[index].raw = raw[split..].to_vec();
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles events in order: `warning` and `timer` become records of the call they came
+    /// from, `done` is queued; events after a `done` wait until that call has ended.
+    fn pump_events<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
         loop {
+            if self.dones.len() > self.current {
+                // Later events belong to a call whose start is not written yet.
+                return Ok(());
+            }
             let fields: Vec<&[u8]> = self.events.split(|&b| b == 0).collect();
             // The last piece is an unfinished field (or empty after a final NUL).
             let complete = fields.len().saturating_sub(1);
             if complete == 0 {
                 return Ok(());
             }
+            let id = self.current_id();
             let (consumed, record) = match fields[0] {
                 b"warning" if complete >= 2 => {
                     let (text, text_base64) = bytes::split(fields[1]);
                     let record = Record::Warning(Line {
-                        id: Some(self.current.clone()),
+                        id: Some(id),
                         text,
                         text_base64,
                         time: now_rfc3339(),
@@ -246,12 +425,9 @@ impl Session {
                     (2, Some(record))
                 }
                 b"timer" if complete >= 3 => {
-                    let ms = std::str::from_utf8(fields[2])
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
+                    let ms = parse_number(fields[2]).unwrap_or(0);
                     let record = Record::Timer(Timer {
-                        id: self.current.clone(),
+                        id,
                         name: bytes::escaped(fields[1]),
                         ms,
                         time: now_rfc3339(),
@@ -259,13 +435,29 @@ impl Session {
                     (3, Some(record))
                 }
                 b"signal" if complete >= 2 => {
-                    self.signalled = std::str::from_utf8(fields[1])
-                        .ok()
-                        .and_then(|s| s.parse().ok());
+                    self.signalled = parse_number(fields[1]).map(|n| n as i32);
                     (2, None)
                 }
-                b"done" => return Ok(()),
-                b"warning" | b"timer" | b"signal" => return Ok(()),
+                b"done" if complete >= 4 => {
+                    let status = std::str::from_utf8(fields[1])
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(1);
+                    let duration_ms = match (seconds(fields[2]), seconds(fields[3])) {
+                        (Some(t0), Some(t1)) if t1 >= t0 => Some(((t1 - t0) * 1000.0) as u64),
+                        _ => None,
+                    };
+                    self.dones.push(DoneEvent {
+                        status,
+                        duration_ms,
+                    });
+                    (4, None)
+                }
+                b"batch" => {
+                    self.batch_over = true;
+                    (1, None)
+                }
+                b"warning" | b"timer" | b"signal" | b"done" => return Ok(()),
                 _ => (1, None),
             };
             let used: usize = fields[..consumed].iter().map(|f| f.len() + 1).sum();
@@ -276,177 +468,338 @@ impl Session {
         }
     }
 
-    /// Takes a `done STATUS` event from the front of the event buffer.
-    fn take_done(&mut self) -> Option<i32> {
-        let mut fields = self.events.split(|&b| b == 0);
-        if fields.next()? != b"done" {
-            return None;
-        }
-        let status = fields.next()?;
-        // The status must be a complete field: followed by a NUL.
-        let used = 5 + status.len() + 1;
-        if self.events.len() < used {
-            return None;
-        }
-        let status = std::str::from_utf8(status).ok()?.parse().unwrap_or(1);
-        self.events.drain(..used);
-        Some(status)
-    }
-
-    /// Reads everything available on every channel, emitting records.
-    pub fn drain<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
-        let mut buf = vec![0u8; 64 * 1024];
+    /// Reads what is available on the channels that poll found ready (all when `None`).
+    fn read_channels(&mut self, ready: Option<&[bool; 5]>) -> io::Result<()> {
+        let mut buf = std::mem::take(&mut self.read_buf);
         for channel in Channel::ALL {
-            loop {
+            if ready.is_some_and(|r| !r[channel as usize]) {
+                continue;
+            }
+            // Read until empty, but not forever: a hook printing without pause must not
+            // starve the other channels.
+            for _ in 0..16 {
                 let n = read_some(self.worker.channel(channel), &mut buf)?;
                 if n == 0 {
                     break;
                 }
-                self.emit_lines(channel, &buf[..n], out)?;
+                match channel {
+                    Channel::Events => self.events.extend_from_slice(&buf[..n]),
+                    other => {
+                        let index = LINE_CHANNELS.iter().position(|c| *c == other).unwrap_or(0);
+                        self.cursors[index].raw.extend_from_slice(&buf[..n]);
+                    }
+                }
+                if n < buf.len() {
+                    break;
+                }
+            }
+        }
+        self.read_buf = buf;
+        Ok(())
+    }
+
+    /// Sends every unfinished line of the current call as partial.
+    fn flush_all_lines<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
+        for index in 0..LINE_CHANNELS.len() {
+            self.flush_line(index, out)?;
+        }
+        Ok(())
+    }
+
+    /// Everything still held belongs to the current call (its worker is gone, or a set-up
+    /// command is done).
+    fn settle<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
+        self.attribute(out)?;
+        for index in 0..LINE_CHANNELS.len() {
+            let raw = std::mem::take(&mut self.cursors[index].raw);
+            self.feed(index, &raw, out)?;
+        }
+        self.flush_all_lines(out)
+    }
+
+    /// Sends unfinished lines that have been idle long enough, as partial.
+    fn flush_idle<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
+        let now = Instant::now();
+        for index in 0..LINE_CHANNELS.len() {
+            let idle = self.cursors[index]
+                .lines
+                .idle_since()
+                .is_some_and(|since| now >= since + PARTIAL_IDLE);
+            if idle && self.cursors[index].at == self.current {
+                self.flush_line(index, out)?;
             }
         }
         Ok(())
     }
 
-    /// Sends every unfinished line as partial (at the end of a call).
-    pub fn flush_partials<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
-        for channel in [
-            Channel::Stdout,
-            Channel::Stderr,
-            Channel::Summary,
-            Channel::Trace,
-        ] {
-            let mut lines = Vec::new();
-            self.buffers[channel as usize]
-                .flush(|line, partial| lines.push((line.to_vec(), partial)));
-            self.write_lines(channel, lines, out)?;
+    /// Reacts to signals, the deadline and the grace period.
+    fn enforce(&mut self, deadline: Option<Instant>, wait: &Wait, signals: &Signals) {
+        if let Some(signal) = signals.received() {
+            if !matches!(self.stopping, Some(StopReason::Interrupt(_))) {
+                let sig = Signal::try_from(signal).unwrap_or(Signal::SIGTERM);
+                self.stopping = Some(StopReason::Interrupt(signal));
+                self.stop(StopReason::Interrupt(signal), sig, wait.kill_after);
+            }
         }
-        Ok(())
+        let now = Instant::now();
+        if self.stopping.is_none() && deadline.is_some_and(|d| now >= d) {
+            self.stop(StopReason::Timeout, Signal::SIGTERM, wait.kill_after);
+        }
+        if self.kill_at.is_some_and(|at| now >= at) && !self.killed {
+            self.killed = true;
+            self.worker.signal_group(Signal::SIGKILL);
+        }
     }
 
-    /// Runs the poll loop until the worker reports the command done or exits, emitting
-    /// records as they come and flushing them after every batch. Handles the deadline, the
-    /// grace period and signals; a write error (the reader went away) stops the group and
-    /// is returned.
+    /// Waits for something to happen: a channel, the worker's exit, a signal, or a timer.
+    fn poll_once(&mut self, deadline: Option<Instant>, signals: &Signals) -> io::Result<()> {
+        let now = Instant::now();
+        let mut timeout = Duration::from_secs(60);
+        for cursor in &self.cursors {
+            if let Some(since) = cursor.lines.idle_since() {
+                timeout = timeout.min((since + PARTIAL_IDLE).saturating_duration_since(now));
+            }
+        }
+        if let (Some(deadline), None) = (deadline, self.stopping) {
+            timeout = timeout.min(deadline.saturating_duration_since(now));
+        }
+        if let (Some(kill_at), false) = (self.kill_at, self.killed) {
+            timeout = timeout.min(kill_at.saturating_duration_since(now));
+        }
+        let exited = self.exit_seen && self.worker.try_status()?.is_some();
+        if exited {
+            // Exited but its group lingers: check again shortly.
+            timeout = timeout.min(Duration::from_millis(20));
+        }
+        let mut ready = [false; 5];
+        {
+            let mut fds: Vec<PollFd<'_>> = Channel::ALL
+                .iter()
+                .map(|&c| PollFd::new(self.worker.channel(c).as_fd(), PollFlags::POLLIN))
+                .collect();
+            if !exited {
+                fds.push(PollFd::new(self.worker.exit_fd(), PollFlags::POLLIN));
+            }
+            fds.push(PollFd::new(signals.wake_fd(), PollFlags::POLLIN));
+            let millis = timeout.as_millis().min(60_000) as u16;
+            match poll(&mut fds, PollTimeout::from(millis)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(err) => return Err(err.into()),
+            }
+            for (index, fd) in fds.iter().take(Channel::ALL.len()).enumerate() {
+                ready[index] = fd
+                    .revents()
+                    .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
+            }
+            if !exited
+                && fds[Channel::ALL.len()]
+                    .revents()
+                    .is_some_and(|r| !r.is_empty())
+            {
+                self.exit_seen = true;
+            }
+        }
+        signals.drain();
+        self.read_channels(Some(&ready))
+    }
+
+    /// Whether the worker is gone, and its whole group too once a stop began (up to the
+    /// KILL, after which it cannot linger).
+    fn finished_exiting(&mut self) -> io::Result<Option<ExitStatus>> {
+        // Asking costs a system call: only after the exit descriptor said so.
+        if !self.exit_seen {
+            return Ok(None);
+        }
+        let Some(status) = self.worker.try_status()? else {
+            self.exit_seen = false;
+            return Ok(None);
+        };
+        if self.stopping.is_none() || self.killed || !self.worker.group_alive() {
+            Ok(Some(status))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Runs the poll loop until the worker reports the set-up command done or exits,
+    /// emitting records as they come and flushing them after every wake-up.
     pub fn wait<W: Write>(
         &mut self,
         wait: &Wait,
         signals: &Signals,
         out: &mut RecordWriter<W>,
     ) -> io::Result<Completion> {
-        let mut buf = vec![0u8; 64 * 1024];
+        self.in_batch = false;
+        self.dones.clear();
+        self.current = 0;
         loop {
-            if let Some(signal) = signals.received() {
-                if self.stopping.is_none() || self.stopping == Some(StopReason::Timeout) {
-                    let sig = Signal::try_from(signal).unwrap_or(Signal::SIGTERM);
-                    self.stopping = Some(StopReason::Interrupt(signal));
-                    self.stop(StopReason::Interrupt(signal), sig, wait.kill_after);
-                }
-            }
-            let now = Instant::now();
-            if self.stopping.is_none() {
-                if let Some(deadline) = wait.deadline {
-                    if now >= deadline {
-                        self.stop(StopReason::Timeout, Signal::SIGTERM, wait.kill_after);
-                    }
-                }
-            }
-            if let Some(kill_at) = self.kill_at {
-                if now >= kill_at && !self.killed {
-                    self.killed = true;
-                    self.worker.signal_group(Signal::SIGKILL);
-                }
-            }
-            if let Some(status) = self.take_done() {
-                self.drain(out)?;
+            self.enforce(None, wait, signals);
+            self.attribute(out)?;
+            self.pump_events(out)?;
+            if let Some(done) = self.dones.pop() {
+                self.read_channels(None)?;
+                self.settle(out)?;
                 out.flush()?;
-                return Ok(Completion::Done(status));
+                return Ok(Completion::Done(done.status));
             }
-            if let Some(status) = self.worker.try_status()? {
-                // Whatever it wrote before exiting is in the pipes now.
-                self.drain(out)?;
-                if let Some(done) = self.take_done() {
-                    out.flush()?;
-                    return Ok(Completion::Done(done));
-                }
-                // When stopping, wait for the rest of the group too (up to the KILL).
-                if self.stopping.is_none() || !self.worker.group_alive() || self.killed {
-                    out.flush()?;
-                    return Ok(Completion::Exited(status));
-                }
+            if let Some(status) = self.finished_exiting()? {
+                self.read_channels(None)?;
+                self.settle(out)?;
+                out.flush()?;
+                return Ok(Completion::Exited(status));
             }
-
-            let mut timeout = Duration::from_secs(3600);
-            for buffer in &self.buffers {
-                if let Some(since) = buffer.idle_since() {
-                    timeout = timeout.min((since + PARTIAL_IDLE).saturating_duration_since(now));
-                }
-            }
-            if let (Some(deadline), None) = (wait.deadline, self.stopping) {
-                timeout = timeout.min(deadline.saturating_duration_since(now));
-            }
-            if let Some(kill_at) = self.kill_at {
-                if !self.killed {
-                    timeout = timeout.min(kill_at.saturating_duration_since(now));
-                }
-            }
-            if self.worker.try_status()?.is_some() {
-                // Exited but its group lingers: check again shortly.
-                timeout = timeout.min(Duration::from_millis(20));
-            }
-            let exited = self.worker.try_status()?.is_some();
-            let ready = {
-                let mut fds: Vec<PollFd<'_>> = Channel::ALL
-                    .iter()
-                    .map(|&c| PollFd::new(self.worker.channel(c).as_fd(), PollFlags::POLLIN))
-                    .collect();
-                if !exited {
-                    fds.push(PollFd::new(self.worker.exit_fd(), PollFlags::POLLIN));
-                }
-                fds.push(PollFd::new(signals.wake_fd(), PollFlags::POLLIN));
-                let millis = timeout.as_millis().min(60_000) as u16;
-                match poll(&mut fds, PollTimeout::from(millis)) {
-                    Ok(_) => {}
-                    Err(nix::errno::Errno::EINTR) => {}
-                    Err(err) => return Err(err.into()),
-                }
-                Channel::ALL
-                    .iter()
-                    .zip(fds.iter())
-                    .map(|(&c, fd)| {
-                        (
-                            c,
-                            fd.revents().is_some_and(|r| {
-                                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP)
-                            }),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            };
-            signals.drain();
-            for (channel, readable) in ready {
-                if !readable {
-                    continue;
-                }
-                let n = read_some(self.worker.channel(channel), &mut buf)?;
-                if n > 0 {
-                    self.emit_lines(channel, &buf[..n], out)?;
-                }
-            }
-            // Unfinished lines that have been idle long enough go out as partial.
-            let now = Instant::now();
-            for channel in [Channel::Stdout, Channel::Stderr, Channel::Summary] {
-                let idle = self.buffers[channel as usize]
-                    .idle_since()
-                    .is_some_and(|since| now >= since + PARTIAL_IDLE);
-                if idle {
-                    let mut lines = Vec::new();
-                    self.buffers[channel as usize]
-                        .flush(|line, partial| lines.push((line.to_vec(), partial)));
-                    self.write_lines(channel, lines, out)?;
-                }
-            }
+            self.flush_idle(out)?;
             out.flush()?;
+            self.poll_once(None, signals)?;
+        }
+    }
+
+    /// Runs a batch of calls: `data` and `script` as `_hp_batch` in `worker.bash` reads
+    /// them; `ids` names the calls in order. The reporter is told when to
+    /// write each call's `start` and `end`. Returns how each call that ran ended: fewer than
+    /// `ids` when the batch stopped at a failure or the worker exited.
+    pub fn run_batch<W: Write>(
+        &mut self,
+        batch: Batch<'_>,
+        wait: &Wait,
+        signals: &Signals,
+        out: &mut RecordWriter<W>,
+        report: &mut dyn FnMut(BatchEvent<'_>, &mut RecordWriter<W>) -> io::Result<()>,
+    ) -> io::Result<Vec<CallEnd>> {
+        let Batch {
+            ids,
+            data,
+            script,
+            stop_at_failure,
+        } = batch;
+        let total = ids.len();
+        self.ids = ids;
+        self.current = 0;
+        self.dones.clear();
+        self.batch_over = false;
+        self.in_batch = true;
+        for cursor in &mut self.cursors {
+            cursor.at = 0;
+        }
+        let mut results = Vec::with_capacity(total);
+        let mode: &[u8] = if stop_at_failure { b"stop" } else { b"go" };
+        self.send(&[
+            b"batch",
+            data.as_os_str().as_bytes(),
+            script.as_os_str().as_bytes(),
+            mode,
+        ]);
+        report(BatchEvent::Start(0), out)?;
+        let mut started = Instant::now();
+        loop {
+            let deadline = wait.timeout.map(|t| started + t);
+            self.enforce(deadline, wait, signals);
+            // Attribute, then close every call whose done arrived and whose bytes are all in.
+            loop {
+                self.attribute(out)?;
+                self.pump_events(out)?;
+                let call = self.current;
+                let traced = self.traced;
+                let closed = call < total
+                    && call < self.dones.len()
+                    && self
+                        .cursors
+                        .iter()
+                        .enumerate()
+                        .all(|(index, c)| c.at > call || (index == TRACE && !traced));
+                if !closed {
+                    break;
+                }
+                self.flush_all_lines(out)?;
+                let done = self.dones[call];
+                let end = CallEnd {
+                    completion: Completion::Done(done.status),
+                    stopping: self.stopping,
+                    signalled: None,
+                    duration_ms: done
+                        .duration_ms
+                        .unwrap_or_else(|| started.elapsed().as_millis() as u64),
+                };
+                report(BatchEvent::End(call, &end), out)?;
+                results.push(end);
+                self.current += 1;
+                if !self.traced {
+                    self.cursors[TRACE].at = self.current;
+                }
+                let stopped = stop_at_failure && done.status != 0;
+                if self.current < total && !stopped && self.stopping.is_none() {
+                    report(BatchEvent::Start(self.current), out)?;
+                    started = Instant::now();
+                } else {
+                    // Nothing more runs in this batch; the worker says `batch` next.
+                    self.in_batch = false;
+                    self.settle_after_batch(out)?;
+                    out.flush()?;
+                    if self.stopping.is_some() {
+                        // Stopping between calls: let the group go before returning.
+                        continue_until_exit(self, wait, signals)?;
+                    }
+                    return Ok(results);
+                }
+            }
+            if let Some(status) = self.finished_exiting()? {
+                // The worker is gone: what it wrote before exiting is in the pipes.
+                self.read_channels(None)?;
+                self.attribute(out)?;
+                self.pump_events(out)?;
+                self.settle(out)?;
+                let end = CallEnd {
+                    completion: Completion::Exited(status),
+                    stopping: self.stopping,
+                    signalled: self.signalled,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                };
+                report(BatchEvent::End(self.current, &end), out)?;
+                results.push(end);
+                self.in_batch = false;
+                out.flush()?;
+                return Ok(results);
+            }
+            self.flush_idle(out)?;
+            out.flush()?;
+            self.poll_once(deadline, signals)?;
+        }
+    }
+
+    /// After the last call of a batch: wait for the worker's `batch` event so the next
+    /// command starts clean, attributing anything left (a daemon's late output) to the last
+    /// call.
+    fn settle_after_batch<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
+        self.current = self.current.saturating_sub(1);
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.batch_over && Instant::now() < until {
+            if self.worker.try_status()?.is_some() {
+                break;
+            }
+            self.read_channels(None)?;
+            self.pump_batch_end();
+            if self.batch_over {
+                break;
+            }
+            let mut fds = [PollFd::new(
+                self.worker.channel(Channel::Events).as_fd(),
+                PollFlags::POLLIN,
+            )];
+            let _ = poll(&mut fds, PollTimeout::from(50u16));
+        }
+        self.pump_batch_end();
+        for cursor in &mut self.cursors {
+            cursor.at = 0;
+        }
+        self.dones.clear();
+        self.settle(out)
+    }
+
+    /// Takes the `batch` event (and any stray `done`) off the event buffer.
+    fn pump_batch_end(&mut self) {
+        while let Some(position) = self.events.find(b"batch\0") {
+            self.events.drain(..position + 6);
+            self.batch_over = true;
         }
     }
 
@@ -454,6 +807,61 @@ impl Session {
     pub fn killed(&self) -> bool {
         self.killed
     }
+}
+
+/// Keeps polling until the worker and its group are gone (after a stop between calls).
+fn continue_until_exit(session: &mut Session, wait: &Wait, signals: &Signals) -> io::Result<()> {
+    loop {
+        session.exit_seen = true;
+        if session.finished_exiting()?.is_some() {
+            return Ok(());
+        }
+        session.enforce(None, wait, signals);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Where the marker framed by NULs is in `raw`: (start, end) of `\0MARKER\0`.
+fn find_marker(raw: &[u8], marker: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(offset) = raw[from..].find(marker) {
+        let start = from + offset;
+        let end = start + marker.len();
+        if start > 0 && raw[start - 1] == 0 && raw.get(end) == Some(&0) {
+            return Some((start - 1, end + 1));
+        }
+        from = start + 1;
+    }
+    None
+}
+
+/// How many bytes at the end of `raw` could begin `\0MARKER\0` (to hold back).
+fn marker_prefix_len(raw: &[u8], marker: &[u8]) -> usize {
+    let framed_len = marker.len() + 2;
+    let window = raw.len().min(framed_len - 1);
+    for keep in (1..=window).rev() {
+        let tail = &raw[raw.len() - keep..];
+        if tail[0] == 0 && marker.starts_with(&tail[1..]) {
+            return keep;
+        }
+        if tail.len() == framed_len - 1 && tail[0] == 0 && &tail[1..] == marker {
+            return keep;
+        }
+    }
+    0
+}
+
+fn parse_number(field: &[u8]) -> Option<u64> {
+    std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+/// `EPOCHREALTIME` (`1795991354.123456`, or with a comma in some locales) as seconds.
+fn seconds(field: &[u8]) -> Option<f64> {
+    std::str::from_utf8(field)
+        .ok()?
+        .replace(',', ".")
+        .parse()
+        .ok()
 }
 
 /// The worker's own bookkeeping lines that `set -x` traces around a call.
@@ -515,5 +923,26 @@ mod tests {
         assert!(is_worker_trace(b"+ _hp_status=0"));
         assert!(is_worker_trace(b"++ set +x"));
         assert!(!is_worker_trace(b"++ echo hi"));
+    }
+
+    #[test]
+    fn markers_are_found_only_when_framed() {
+        let marker = b"hookpipe-mark-00";
+        assert_eq!(
+            find_marker(b"ab\0hookpipe-mark-00\0cd", marker),
+            Some((2, 20))
+        );
+        assert_eq!(find_marker(b"hookpipe-mark-00\0", marker), None);
+        assert_eq!(find_marker(b"x\0hookpipe-mark-0", marker), None);
+    }
+
+    #[test]
+    fn a_split_marker_is_held_back_and_plain_text_is_not() {
+        let marker = b"hookpipe-mark-00";
+        assert_eq!(marker_prefix_len(b"prompt> ", marker), 0);
+        assert_eq!(marker_prefix_len(b"abc\0hook", marker), 5);
+        assert_eq!(marker_prefix_len(b"abc\0", marker), 1);
+        assert_eq!(marker_prefix_len(b"abc\0hookpipe-mark-00", marker), 17);
+        assert_eq!(marker_prefix_len(b"a\0b", marker), 0);
     }
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # hookpipe worker: the bash process a runner drives to source hooks (see worker/mod.rs).
 #
 # The runner starts this script with `bash --noprofile --norc -c`, in a session of its own,
@@ -13,11 +14,13 @@
 #
 # Commands:  source PATH N ARG...     source PATH with exactly N positional parameters
 #            call PATH FUNC N ARG...  call FUNC, sourcing PATH first unless FUNC exists
+#            batch DATA SCRIPT stop|go  run a batch of calls (_hp_batch)
 #            check SERVICE            is_service_enabled SERVICE (0 or 1)
 #            load FILE                source a state script
 #            dump FILE                write the shell state (see _hp_dump)
-#            errexit on|off, trace on|off, exitdump FILE
-# Events:    done STATUS after each command; signal N when TERM ends the worker; warning
+#            errexit on|off, trace on|off, exitdump FILE, marker TOKEN
+# Events:    done STATUS after each command (done STATUS START END in a batch, then batch);
+#            signal N when TERM ends the worker; warning
 #            TEXT and timer NAME MS come from lib/functions while a hook runs.
 
 _HOOKPIPE_EVENT_FD=61
@@ -37,6 +40,7 @@ _hp_source() {
     local _hp_path=$1
     shift
     if [[ $_hp_trace == on ]]; then set -x; fi
+    # shellcheck disable=SC1090 # hooks are data: their paths come from the runner
     source "$_hp_path" "$@"
 }
 
@@ -74,6 +78,7 @@ _hp_dump() {
 
 # When a hook ends the shell (errexit, `exit N`, TERM), leave the state of that moment for
 # the runner, which continues in a new worker from it.
+# shellcheck disable=SC2317 # run by the EXIT trap
 _hp_on_exit() {
     local _hp_status=$?
     set +e +x
@@ -90,42 +95,110 @@ trap _hp_on_exit EXIT
 # runner reports a signal rather than a hook's `exit 143`.
 trap '_hp_signal=15; exit 143' TERM
 
-# _hp_read_args: read "N ARG..." into _hp_args.
-_hp_read_args() {
-    local _hp_n _hp_arg
+# _hp_read_operands FD: read "PATH [FUNC] N ARG..." of a source or call command (whose op is
+# in _hp_op) from FD into _hp_path, _hp_func and _hp_args.
+_hp_read_operands() {
+    local _hp_fd=$1 _hp_n _hp_arg
+    _hp_func=
     _hp_args=()
-    IFS= read -r -d '' -u 60 _hp_n || return 1
+    IFS= read -r -d '' -u "$_hp_fd" _hp_path || return 1
+    if [[ $_hp_op == call ]]; then
+        IFS= read -r -d '' -u "$_hp_fd" _hp_func || return 1
+    fi
+    IFS= read -r -d '' -u "$_hp_fd" _hp_n || return 1
     while ((_hp_n-- > 0)); do
-        IFS= read -r -d '' -u 60 _hp_arg || return 1
+        IFS= read -r -d '' -u "$_hp_fd" _hp_arg || return 1
         _hp_args+=("$_hp_arg")
     done
 }
 
+# _hp_invoke: run the source or call command read by _hp_read_operands.
+_hp_invoke() {
+    if [[ $_hp_op == call ]]; then
+        _hp_call "$_hp_path" "$_hp_func" "${_hp_args[@]}"
+    else
+        _hp_source "$_hp_path" "${_hp_args[@]}"
+    fi
+}
+
+# _hp_done STATUS: a set-up command is done (the two empty fields are a batch call's times).
 _hp_done() {
-    printf 'done\0%s\0' "$1" >&61
+    printf 'done\0%s\0\0\0' "$1" >&61
+}
+
+# _hp_batch DATA SCRIPT MODE: run a batch of calls without waiting for the runner between
+# them. DATA holds the calls' paths, function names and arguments, NUL-separated; SCRIPT,
+# written by the runner, is one `_hp_batch_source` or `_hp_batch_call` line per call whose
+# arguments are `"${_hp_fields[N]}"` references into DATA, so the data is never code, and
+# bash does not parse the fields itself (parsing them in a bash loop cost more than the
+# hooks). MODE `stop` ends the batch at the first non-zero status; under errexit a failure
+# ends the shell itself.
+_hp_batch() {
+    local -a _hp_fields
+    _hp_batch_mode=$3
+    _hp_stop=0
+    mapfile -d '' -t _hp_fields <"$1"
+    # shellcheck disable=SC1090 # the batch script is written by the runner
+    source "$2"
+    printf 'batch\0' >&61
+}
+
+# _hp_batch_source PATH ARG... and _hp_batch_call PATH FUNC ARG...: one call of a batch.
+# After it, the marker goes down every output channel (so the runner can tell whose bytes
+# are whose, however it interleaves its reads), then `done STATUS START END` to the events.
+# shellcheck disable=SC2317 # called from the runner-written batch script
+_hp_batch_source() {
+    _hp_t0=$EPOCHREALTIME
+    if [[ $_hp_errexit == on ]]; then set -e; fi
+    _hp_source "$@"
+    # Under errexit a non-zero status has already ended the shell.
+    _hp_status=$?
+    set +e +x
+    _hp_batch_mark
+}
+
+# shellcheck disable=SC2317 # called from the runner-written batch script
+_hp_batch_call() {
+    _hp_t0=$EPOCHREALTIME
+    if [[ $_hp_errexit == on ]]; then set -e; fi
+    _hp_call "$@"
+    _hp_status=$?
+    set +e +x
+    _hp_batch_mark
+}
+
+# shellcheck disable=SC2317 # called from the runner-written batch script
+_hp_batch_mark() {
+    printf '\0%s\0' "$_hp_marker" >&63
+    printf '\0%s\0' "$_hp_marker" >&64
+    printf '\0%s\0' "$_hp_marker" >&6
+    if [[ $_hp_trace == on ]]; then
+        printf '\0%s\0' "$_hp_marker" >&62
+    fi
+    printf 'done\0%s\0%s\0%s\0' "$_hp_status" "$_hp_t0" "$EPOCHREALTIME" >&61
+    # A hook that closed or redirected its stdout or stderr spoils only itself.
+    exec 1>&63 2>&64
+    if ((_hp_status != 0)) && [[ $_hp_batch_mode == stop ]]; then
+        _hp_stop=1
+    fi
 }
 
 while IFS= read -r -d '' -u 60 _hp_op; do
     case $_hp_op in
         source | call)
-            _hp_func=
-            IFS= read -r -d '' -u 60 _hp_path || break
-            if [[ $_hp_op == call ]]; then
-                IFS= read -r -d '' -u 60 _hp_func || break
-            fi
-            _hp_read_args || break
+            _hp_read_operands 60 || break
             if [[ $_hp_errexit == on ]]; then set -e; fi
-            # The command descriptor is closed for the call, so no hook can read it.
-            if [[ $_hp_op == call ]]; then
-                _hp_call "$_hp_path" "$_hp_func" "${_hp_args[@]}" 1>&63 2>&64 60<&-
-            else
-                _hp_source "$_hp_path" "${_hp_args[@]}" 1>&63 2>&64 60<&-
-            fi
-            # Under errexit a non-zero status has already ended the shell; the runner sees it
-            # exit. Reaching this line means the call returned.
+            _hp_invoke 1>&63 2>&64 60<&-
             _hp_status=$?
             set +e +x
             _hp_done "$_hp_status"
+            ;;
+        batch)
+            IFS= read -r -d '' -u 60 _hp_path || break
+            IFS= read -r -d '' -u 60 _hp_script || break
+            IFS= read -r -d '' -u 60 _hp_mode || break
+            # A hook that closes or redirects its stdout spoils the rest of its batch only.
+            _hp_batch "$_hp_path" "$_hp_script" "$_hp_mode" 1>&63 2>&64
             ;;
         check)
             IFS= read -r -d '' -u 60 _hp_service || break
@@ -145,6 +218,7 @@ while IFS= read -r -d '' -u 60 _hp_op; do
         errexit) IFS= read -r -d '' -u 60 _hp_errexit || break; _hp_done 0 ;;
         trace) IFS= read -r -d '' -u 60 _hp_trace || break; _hp_done 0 ;;
         exitdump) IFS= read -r -d '' -u 60 _hp_exitdump || break; _hp_done 0 ;;
+        marker) IFS= read -r -d '' -u 60 _hp_marker || break; _hp_done 0 ;;
         exit) break ;;
         *) _hp_done 2 ;;
     esac
