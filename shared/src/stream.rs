@@ -126,6 +126,13 @@ impl<R: Read> RecordReader<R> {
         }
         let lineno = self.lineno;
         let line = &self.line[..];
+        if let Some(kind) = fast_kind(line) {
+            return Ok(Some(RawRecord {
+                line,
+                lineno,
+                kind: Cow::Borrowed(kind),
+            }));
+        }
         let envelope: Envelope<'_> = serde_json::from_slice(line).map_err(|err| {
             let reason = if std::str::from_utf8(line).is_err() {
                 "not UTF-8, so not a JSON record".to_owned()
@@ -144,6 +151,20 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
+/// The type of a line our writers wrote: they put `"type"` first, so `{"type":"NAME",` at
+/// the start names it without parsing the rest. Parsing every forwarded line in full cost
+/// more than all the other work of a stage that only forwards it; a line that is not
+/// what it seems is still refused by whichever stage decodes it. Anything else takes the
+/// full parse.
+fn fast_kind(line: &[u8]) -> Option<&str> {
+    let rest = line.strip_prefix(b"{\"type\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    if rest[end] != b'"' || rest.get(end + 1) != Some(&b',') || line.last() != Some(&b'}') {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 /// Writes records as NDJSON through a large buffer; the owner flushes it (see module docs).
 pub struct RecordWriter<W: Write> {
     out: BufWriter<W>,
@@ -160,6 +181,17 @@ impl<W: Write> RecordWriter<W> {
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
         self.out.write_all(b"\n")
+    }
+
+    /// Appends bytes as they are: for records assembled by hand in the exact shape
+    /// [`RecordWriter::write`] would give (the hot `output` path), ending with `}\n`.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
+    /// Appends `text` as a JSON string literal (quoted and escaped).
+    pub fn append_json_str(&mut self, text: &str) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, text).map_err(io::Error::from)
     }
 
     /// Forwards a raw input line unchanged.
@@ -225,6 +257,19 @@ mod tests {
                 other => panic!("expected malformed line 2, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn our_own_lines_take_the_fast_path_and_others_the_full_parse() {
+        assert_eq!(
+            fast_kind(b"{\"type\":\"output\",\"id\":\"x\"}"),
+            Some("output")
+        );
+        assert_eq!(fast_kind(b"{\"type\":\"out\\\"put\",\"id\":1}"), None);
+        assert_eq!(fast_kind(b"{\"id\":1,\"type\":\"output\"}"), None);
+        assert_eq!(fast_kind(b"{\"type\":\"output\"}"), None);
+        let got = read_all(b"{\"id\":1,\"type\":\"late\"}\n").unwrap();
+        assert_eq!(got, vec![(1, "late".into())]);
     }
 
     #[test]

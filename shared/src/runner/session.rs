@@ -296,22 +296,12 @@ impl Session {
         // Lines handled together were read at one moment: one timestamp serves them all.
         let time = now_rfc3339();
         let id = self.current_id();
-        for (line, partial) in lines {
+        if matches!(channel, Channel::Stdout | Channel::Stderr) {
+            return write_output_lines(channel, &id, &time, lines, out);
+        }
+        for (line, _) in lines {
             let (text, text_base64) = bytes::split(&line);
             let record = match channel {
-                Channel::Stdout | Channel::Stderr => Record::Output(Output {
-                    id: id.clone(),
-                    stream: if channel == Channel::Stdout {
-                        "stdout"
-                    } else {
-                        "stderr"
-                    }
-                    .to_owned(),
-                    text,
-                    text_base64,
-                    partial,
-                    time: time.clone(),
-                }),
                 Channel::Summary => Record::Summary(Line {
                     id: Some(id.clone()),
                     text,
@@ -329,7 +319,7 @@ impl Session {
                         time: time.clone(),
                     })
                 }
-                Channel::Events => continue,
+                _ => continue,
             };
             out.write(&record)?;
         }
@@ -809,6 +799,54 @@ impl Session {
     }
 }
 
+/// Writes `output` records: by hand for UTF-8 lines, the bulk of any run (the id, stream
+/// and time are escaped once for all the lines of one read, not once per line), through
+/// the record types for the rest. The shape is exactly what [`RecordWriter::write`] gives,
+/// which a unit test checks.
+fn write_output_lines<W: Write>(
+    channel: Channel,
+    id: &str,
+    time: &str,
+    lines: Vec<(Vec<u8>, bool)>,
+    out: &mut RecordWriter<W>,
+) -> io::Result<()> {
+    let stream = if channel == Channel::Stdout {
+        "stdout"
+    } else {
+        "stderr"
+    };
+    let mut prefix = b"{\"type\":\"output\",\"id\":".to_vec();
+    serde_json::to_writer(&mut prefix, id).map_err(io::Error::from)?;
+    prefix.extend_from_slice(format!(",\"stream\":\"{stream}\",\"text\":").as_bytes());
+    let mut suffix = b",\"time\":".to_vec();
+    serde_json::to_writer(&mut suffix, time).map_err(io::Error::from)?;
+    suffix.extend_from_slice(b"}\n");
+    for (line, partial) in lines {
+        match std::str::from_utf8(&line) {
+            Ok(text) => {
+                out.append(&prefix)?;
+                out.append_json_str(text)?;
+                if partial {
+                    out.append(b",\"partial\":true")?;
+                }
+                out.append(&suffix)?;
+            }
+            Err(_) => {
+                let (text, text_base64) = bytes::split(&line);
+                out.write(&Record::Output(Output {
+                    id: id.to_owned(),
+                    stream: stream.to_owned(),
+                    text,
+                    text_base64,
+                    partial,
+                    time: time.to_owned(),
+                }))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Keeps polling until the worker and its group are gone (after a stop between calls).
 fn continue_until_exit(session: &mut Session, wait: &Wait, signals: &Signals) -> io::Result<()> {
     loop {
@@ -923,6 +961,35 @@ mod tests {
         assert!(is_worker_trace(b"+ _hp_status=0"));
         assert!(is_worker_trace(b"++ set +x"));
         assert!(!is_worker_trace(b"++ echo hi"));
+    }
+
+    #[test]
+    fn hand_written_output_records_equal_the_serialised_ones() {
+        let lines = vec![
+            (b"plain".to_vec(), false),
+            (b"quote \" and \\ and \x01 tab\t".to_vec(), true),
+            (b"bad \xff".to_vec(), false),
+        ];
+        let mut fast = RecordWriter::new(Vec::new());
+        write_output_lines(Channel::Stderr, "s/1\"x", "T", lines.clone(), &mut fast).unwrap();
+        let fast = fast.into_inner().unwrap();
+        let mut slow = RecordWriter::new(Vec::new());
+        for (line, partial) in lines {
+            let (text, text_base64) = bytes::split(&line);
+            slow.write(&Record::Output(Output {
+                id: "s/1\"x".into(),
+                stream: "stderr".into(),
+                text,
+                text_base64,
+                partial,
+                time: "T".into(),
+            }))
+            .unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(slow.into_inner().unwrap()).unwrap()
+        );
     }
 
     #[test]
