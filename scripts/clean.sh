@@ -12,16 +12,20 @@
 set -o pipefail
 
 HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Run ``unstack.sh`` first, as a child, like DevStack. It runs before lib/stackrc exports
+# localrc's settings, so it reads the configuration from the same environment as this
+# script: an inherited DEVSTACK_PLUGINS would make localrc's enable_plugin lines die as
+# "enabled twice", and an inherited DEST would move where they find the plugins.
+"$HOOKPIPE_DIR/scripts/unstack.sh" --all
+
 # shellcheck source=lib/stackrc
 source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
 
-# Run ``unstack.sh`` first, as a child, like DevStack (the tools are built by now).
-"$HOOKPIPE_DIR/scripts/unstack.sh" --all
-
 {
-    "$HOOKPIPE_BIN/hook-list" --missing-ok "$TOP_DIR/extras.d"
+    "$HOOKPIPE_BIN/hook-list" --missing-ok "${HOOKPIPE_PLUGIN_FLAGS[@]}" -- "$TOP_DIR/extras.d"
     "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
 } \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit override_defaults \

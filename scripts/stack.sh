@@ -6,7 +6,10 @@
 # Configuration comes from lib/stackrc (the environment, TOP_DIR/localrc or the
 # [[local|localrc]] section of TOP_DIR/local.conf); the tools from lib/toolchain. Every
 # stage runs its hooks under errexit and nothing runs after the first failure, as in
-# DevStack. The exit status is the run's, as phase-log reports it.
+# DevStack. Plugins enabled in localrc (enable_plugin) run after the extras.d hooks, in
+# enable order, from their checkouts (GITDIR[NAME]); a plugin that is not checked out stops
+# the run before any hook, where DevStack's clone would. The exit status is the run's, as
+# phase-log reports it.
 
 set -o pipefail
 
@@ -16,8 +19,12 @@ source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
 
+# DevStack clones the plugins here (fetch_plugins); hookpipe expects them checked out, and
+# stops before any hook runs when one is not.
+check_plugin_checkouts
+
 {
-    "$HOOKPIPE_BIN/hook-list" --missing-ok "$TOP_DIR/extras.d"
+    "$HOOKPIPE_BIN/hook-list" --missing-ok "${HOOKPIPE_PLUGIN_FLAGS[@]}" -- "$TOP_DIR/extras.d"
     "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
 } \
     | "$HOOKPIPE_BIN/hook-run" override_defaults \

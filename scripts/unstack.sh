@@ -27,7 +27,7 @@ source "$HOOKPIPE_DIR/lib/stackrc"
 source "$HOOKPIPE_DIR/lib/toolchain"
 
 {
-    "$HOOKPIPE_BIN/hook-list" --missing-ok "$TOP_DIR/extras.d"
+    "$HOOKPIPE_BIN/hook-list" --missing-ok "${HOOKPIPE_PLUGIN_FLAGS[@]}" -- "$TOP_DIR/extras.d"
     "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
 } \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit override_defaults \
