@@ -13,13 +13,27 @@ use std::io::{self, Read};
 /// file whose first 64 KiB are comments has none we will report.
 pub const HEAD_LIMIT: usize = 64 * 1024;
 
-/// Reads at most [`HEAD_LIMIT`] bytes; the flag says whether that was the whole file.
-pub fn read_head(file: impl Read) -> io::Result<(Vec<u8>, bool)> {
-    let mut head = Vec::with_capacity(4096);
-    file.take(HEAD_LIMIT as u64 + 1).read_to_end(&mut head)?;
-    let complete = head.len() <= HEAD_LIMIT;
-    head.truncate(HEAD_LIMIT);
-    Ok((head, complete))
+/// Reads at most [`HEAD_LIMIT`] bytes of `file` into `buf`, which holds at least one byte
+/// more; returns how many it read and whether that was the whole file. `size` is the size
+/// `fstat` gave (0 when unknown): a file that fits is read with one `read`, without a
+/// second one to see the end.
+pub fn read_head(mut file: impl Read, size: u64, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let buf = &mut buf[..HEAD_LIMIT + 1];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if size > 0 && filled as u64 >= size {
+                    break;
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok((filled.min(HEAD_LIMIT), filled <= HEAD_LIMIT))
 }
 
 /// The services named by the file's guard, when its first command (after blank and comment
@@ -201,12 +215,63 @@ mod tests {
 
     #[test]
     fn read_head_stops_at_the_limit() {
+        let mut buf = vec![0; HEAD_LIMIT + 1];
         let big = vec![b'#'; HEAD_LIMIT + 10];
-        let (head, complete) = read_head(&big[..]).unwrap();
-        assert_eq!(head.len(), HEAD_LIMIT);
-        assert!(!complete);
-        let (head, complete) = read_head(&big[..HEAD_LIMIT]).unwrap();
-        assert_eq!(head.len(), HEAD_LIMIT);
-        assert!(complete);
+        for size in [0, big.len() as u64] {
+            assert_eq!(
+                read_head(&big[..], size, &mut buf).unwrap(),
+                (HEAD_LIMIT, false)
+            );
+            assert_eq!(
+                read_head(&big[..HEAD_LIMIT], size, &mut buf).unwrap(),
+                (HEAD_LIMIT, true)
+            );
+        }
+        assert_eq!(read_head(&b""[..], 0, &mut buf).unwrap(), (0, true));
+    }
+
+    /// A reader that hands out at most `step` bytes a call and counts the calls.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+        calls: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_head_trusts_the_size_to_skip_the_end_of_file_read() {
+        let mut buf = vec![0; HEAD_LIMIT + 1];
+        let data = b"if is_service_enabled a; then\nfi\n";
+        let mut once = Trickle {
+            data,
+            step: usize::MAX,
+            calls: 0,
+        };
+        assert_eq!(
+            read_head(&mut once, data.len() as u64, &mut buf).unwrap(),
+            (data.len(), true)
+        );
+        assert_eq!(once.calls, 1);
+        // Short reads are retried, and without a size the end is read to be seen.
+        let mut short = Trickle {
+            data,
+            step: 5,
+            calls: 0,
+        };
+        assert_eq!(
+            read_head(&mut short, 0, &mut buf).unwrap(),
+            (data.len(), true)
+        );
+        assert_eq!(&buf[..data.len()], data);
+        assert_eq!(short.calls, data.len().div_ceil(5) + 1);
     }
 }

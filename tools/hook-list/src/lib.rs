@@ -187,25 +187,28 @@ fn list<W: Write>(args: &Args, out: &mut RecordWriter<W>) -> Result<(), Error> {
             .cmp(b.name.as_bytes())
             .then(a.dir.cmp(&b.dir))
     });
-    let mut winner: Option<(&OsStr, PathBuf, Option<Reason>)> = None;
-    for entry in &entries {
+    let mut head = vec![0; guard::HEAD_LIMIT + 1];
+    // The entry that won its name (an index into `entries`), and its reason if it is a skip.
+    let mut winner: Option<(usize, Option<Reason>)> = None;
+    for (index, entry) in entries.iter().enumerate() {
         let dir = &dirs[entry.dir];
-        let path = dir.join(&entry.name);
-        let verdict = scan::classify(dir, &entry.name);
-        let verdict = match &winner {
-            Some((name, winner_path, winner_reason)) if *name == entry.name.as_os_str() => {
-                overridden(verdict, winner_path, *winner_reason)
+        let verdict = scan::classify(dir, &entry.name, entry.kind, &mut head);
+        let verdict = match winner {
+            Some((won, reason)) if entries[won].name == entry.name => {
+                let won = &entries[won];
+                overridden(verdict, &dirs[won.dir].path.join(&won.name), reason)
             }
             _ => {
                 let reason = match &verdict {
                     Verdict::Hook { .. } => None,
                     Verdict::Skip { reason, .. } => Some(*reason),
                 };
-                winner = Some((&entry.name, path.clone(), reason));
+                winner = Some((index, reason));
                 verdict
             }
         };
-        out.write(&extras_record(&entry.name, dir, &path, verdict))
+        let path = dir.path.join(&entry.name);
+        out.write(&extras_record(&entry.name, &dir.path, &path, verdict))
             .map_err(Error::Write)?;
     }
     for plugin in &plugins {
@@ -252,6 +255,7 @@ fn extras_record(name: &OsStr, dir: &Path, path: &Path, verdict: Verdict) -> Rec
             seq,
             services,
             warning,
+            ..
         } => {
             let (dir, dir_base64) = split(dir.as_os_str().as_bytes());
             Record::Hook(Hook {
@@ -373,6 +377,12 @@ mod tests {
             seq: "50".into(),
             services: None,
             warning: None,
+            owner: scan::Owner {
+                mode: 0o100644,
+                uid: 0,
+                gid: 0,
+            },
+            link: false,
         };
         match overridden(hook, Path::new("/a/50-x.sh"), Some(Reason::Directory)) {
             Verdict::Skip { reason, message } => {
