@@ -8,6 +8,7 @@
 //! `ledger` keeps what the reports need, `report` writes them, `sink` shapes and routes
 //! lines, `logfile` names, links and prunes log files, `render` holds the small text rules.
 
+mod decode;
 mod ledger;
 mod logfile;
 mod logger;

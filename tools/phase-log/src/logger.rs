@@ -20,6 +20,7 @@ use hookpipe::record::{Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, 
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
 
+use crate::decode;
 use crate::ledger::{EntrySkip, Ledger};
 use crate::render::{
     for_console, is_output_noise, is_trace_noise, leading_stamp, secs, signal_name, Paint,
@@ -82,6 +83,19 @@ struct LineView<'a> {
     time: Str<'a>,
 }
 
+impl<'a> OutputView<'a> {
+    fn fields(&'a self) -> decode::Fields<'a> {
+        decode::Fields {
+            id: &self.id.0,
+            stream: &self.stream.0,
+            text: self.text.as_ref().map(|text| &*text.0),
+            text_base64: self.text_base64.as_ref().map(|text| &*text.0),
+            partial: self.partial,
+            time: &self.time.0,
+        }
+    }
+}
+
 fn view<'a, T: Deserialize<'a>>(raw: &'a RawRecord<'_>) -> Result<T, Malformed> {
     serde_json::from_slice(raw.line).map_err(|err| Malformed {
         lineno: raw.lineno,
@@ -93,12 +107,12 @@ fn view<'a, T: Deserialize<'a>>(raw: &'a RawRecord<'_>) -> Result<T, Malformed> 
 /// the base64 form may be invalid UTF-8; `Cow::Borrowed` here means "known UTF-8".
 fn field_bytes<'a>(
     lineno: u64,
-    text: &'a Option<Str<'_>>,
-    base64: &Option<Str<'_>>,
+    text: Option<&'a str>,
+    base64: Option<&str>,
 ) -> Result<Cow<'a, [u8]>, Malformed> {
     match (text, base64) {
-        (Some(text), _) => Ok(Cow::Borrowed(text.0.as_bytes())),
-        (None, Some(encoded)) => hookpipe::bytes::join("text", None, Some(&encoded.0))
+        (Some(text), _) => Ok(Cow::Borrowed(text.as_bytes())),
+        (None, Some(encoded)) => hookpipe::bytes::join("text", None, Some(encoded))
             .map(|bytes| Cow::Owned(bytes.unwrap_or_default()))
             .map_err(|reason| Malformed { lineno, reason }),
         (None, None) => Ok(Cow::Borrowed(&[])),
@@ -149,6 +163,8 @@ struct Logger<'r, C: Write, F: Write> {
     /// The time string `stamp` was made from: equal times are not formatted again.
     stamp_from: String,
     spare: String,
+    /// Lent to [`decode::output`] for text with escapes.
+    scratch: String,
 }
 
 impl<C: Write, F: Write> Logger<'_, C, F> {
@@ -186,7 +202,18 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
 
     fn record(&mut self, raw: &RawRecord<'_>) -> Result<(), Malformed> {
         match &*raw.kind {
-            "output" => self.output(raw.lineno, view(raw)?),
+            "output" => {
+                // The scratch buffer is lent to the decoder and given back, so escaped
+                // text allocates nothing once it has grown.
+                let mut scratch = std::mem::take(&mut self.scratch);
+                let result = match decode::output(raw.line, &mut scratch) {
+                    Some(out) => self.output(raw.lineno, decode::Fields::from(&out)),
+                    None => view::<OutputView<'_>>(raw)
+                        .and_then(|out| self.output(raw.lineno, out.fields())),
+                };
+                self.scratch = scratch;
+                result
+            }
             "summary" | "warning" | "trace" => self.text_line(raw, view(raw)?),
             // Large, and only runners read it.
             "state" => Ok(()),
@@ -213,11 +240,11 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         }
     }
 
-    fn output(&mut self, lineno: u64, out: OutputView<'_>) -> Result<(), Malformed> {
-        let bytes = field_bytes(lineno, &out.text, &out.text_base64)?;
-        self.saw_time(&out.time.0);
-        let stream = u8::from(out.stream.0 == "stderr");
-        let call = self.ledger.lookup(&out.id.0);
+    fn output(&mut self, lineno: u64, out: decode::Fields<'_>) -> Result<(), Malformed> {
+        let bytes = field_bytes(lineno, out.text, out.text_base64)?;
+        self.saw_time(out.time);
+        let stream = u8::from(out.stream == "stderr");
+        let call = self.ledger.lookup(out.id);
         let open = call.and_then(|at| self.ledger.calls[at].open[usize::from(stream)]);
         let dropped = match open {
             Some(dropped) => dropped,
@@ -244,7 +271,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
         let line = Line {
             stamp,
-            who: out.id.0.as_bytes(),
+            who: out.id.as_bytes(),
             mark: if stream == 1 { "!" } else { "|" },
             paint: Paint::Plain,
             body,
@@ -258,7 +285,11 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
     }
 
     fn text_line(&mut self, raw: &RawRecord<'_>, text: LineView<'_>) -> Result<(), Malformed> {
-        let bytes = field_bytes(raw.lineno, &text.text, &text.text_base64)?;
+        let bytes = field_bytes(
+            raw.lineno,
+            text.text.as_ref().map(|text| &*text.0),
+            text.text_base64.as_ref().map(|text| &*text.0),
+        )?;
         self.saw_time(&text.time.0);
         let who = text.id.as_ref().map_or("", |id| &id.0);
         let (route, mark, paint) = match &*raw.kind {
@@ -516,6 +547,7 @@ pub fn run<R: Read, C: Write, F: Write>(
         stamp,
         stamp_from: String::new(),
         spare: String::new(),
+        scratch: String::new(),
     };
     let mut reader = RecordReader::new(input);
     let mut problems = Problems::default();

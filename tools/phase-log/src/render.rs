@@ -3,7 +3,9 @@
 //! colours for status words, and how durations and signals read. `sink` and `report` use
 //! them; nothing here does I/O.
 
-use bstr::ByteSlice;
+use std::sync::LazyLock;
+
+use bstr::Finder;
 
 /// DevStack's `trueorfalse`: its true and false words, anything else (unset, empty, a typo)
 /// is the default.
@@ -42,7 +44,10 @@ pub fn leading_stamp(text: &[u8]) -> Option<(&[u8], &[u8])> {
 /// Whether a trace line is xtrace save/restore noise (`_XTRACE_X=$(set +o | grep xtrace)`,
 /// `set +o xtrace`), which DevStack's outfilter drops.
 pub fn is_trace_noise(text: &[u8]) -> bool {
-    text.contains_str("set +o") || text.contains_str("xtrace")
+    // Built once: a searcher per call cost more than the search on a busy stream.
+    static SET_O: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("set +o"));
+    static XTRACE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("xtrace"));
+    SET_O.find(text).is_some() || XTRACE.find(text).is_some()
 }
 
 /// Whether an output line is xtrace noise. DevStack drops every line merely mentioning
@@ -158,7 +163,7 @@ mod tests {
             b"2026-11-24 22:29:14.12 | short",
             b"",
         ] {
-            assert!(leading_stamp(not).is_none(), "{}", not.as_bstr());
+            assert!(leading_stamp(not).is_none(), "{}", bstr::BStr::new(not));
         }
     }
 

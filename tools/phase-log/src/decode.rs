@@ -1,0 +1,300 @@
+//! The hot path of the reader: `output` records, most of every stream, decoded by hand in
+//! the exact layout our writers produce (`{"type":"output","id":"...","stream":"...",
+//! "text":"...",["partial":true,]"time":"..."}`, serde's field order for
+//! [`hookpipe::record::Output`]), without a general JSON parse and without allocating.
+//!
+//! Anything else (another field order, whitespace, `text_base64`, an escape in `id`, a
+//! lone surrogate, a control character) answers `None`, and `logger` decodes the line with
+//! serde as before, which also names what is wrong with a malformed line. So this path
+//! only has to be right about what it accepts, never about what it refuses; the tests
+//! check it against serde on both.
+
+use bstr::ByteSlice;
+
+/// An `output` record borrowed from its line; `text` is borrowed from the line, or from
+/// the caller's scratch buffer when it had escapes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Output<'a> {
+    pub id: &'a str,
+    pub stream: &'a str,
+    pub text: &'a str,
+    pub partial: bool,
+    pub time: &'a str,
+}
+
+/// The fields of an `output` record, however it was decoded (by hand or by serde).
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub id: &'a str,
+    pub stream: &'a str,
+    pub text: Option<&'a str>,
+    pub text_base64: Option<&'a str>,
+    pub partial: bool,
+    pub time: &'a str,
+}
+
+impl<'a> From<&Output<'a>> for Fields<'a> {
+    fn from(out: &Output<'a>) -> Fields<'a> {
+        Fields {
+            id: out.id,
+            stream: out.stream,
+            text: Some(out.text),
+            text_base64: None,
+            partial: out.partial,
+            time: out.time,
+        }
+    }
+}
+
+/// A cursor over a line known to be UTF-8.
+struct Cursor<'a> {
+    line: &'a str,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn eat(&mut self, literal: &[u8]) -> Option<()> {
+        let rest = self.line.as_bytes().get(self.at..)?;
+        rest.starts_with(literal).then(|| self.at += literal.len())
+    }
+
+    /// A JSON string without escapes (the opening quote already eaten).
+    fn plain(&mut self) -> Option<&'a str> {
+        let (end, stop) = self.scan()?;
+        if stop != b'"' {
+            return None;
+        }
+        let text = self.line.get(self.at..end)?;
+        self.at = end + 1;
+        Some(text)
+    }
+
+    /// Where the next `"` or `\` is, and which; `None` at a control character (which JSON
+    /// forbids raw: serde names the error) or at the end of the line.
+    fn scan(&self) -> Option<(usize, u8)> {
+        let rest = self.line.as_bytes().get(self.at..)?;
+        // memchr for the quote, then one branch-free pass for the rest: a byte loop with
+        // three tests was the largest cost of the whole tool.
+        let quote = rest.find_byte(b'"')?;
+        let body = &rest[..quote];
+        let (len, stop) = match body.find_byte(b'\\') {
+            Some(slash) => (slash, b'\\'),
+            None => (quote, b'"'),
+        };
+        let controls = body[..len]
+            .iter()
+            .fold(false, |seen, &byte| seen | (byte < 0x20));
+        (!controls).then_some((self.at + len, stop))
+    }
+
+    /// A JSON string that may have escapes, decoded into `scratch` when it does.
+    fn string(&mut self, scratch: &'a mut String) -> Option<&'a str> {
+        let (end, stop) = self.scan()?;
+        if stop == b'"' {
+            let text = self.line.get(self.at..end)?;
+            self.at = end + 1;
+            return Some(text);
+        }
+        scratch.clear();
+        let bytes = self.line.as_bytes();
+        let mut from = self.at;
+        let mut end = end;
+        let mut stop = stop;
+        loop {
+            scratch.push_str(self.line.get(from..end)?);
+            if stop == b'"' {
+                self.at = end + 1;
+                return Some(scratch.as_str());
+            }
+            // A backslash: one escape.
+            let kind = *bytes.get(end + 1)?;
+            let mut next = end + 2;
+            let ch = match kind {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let unit = hex4(bytes.get(next..next + 4)?)?;
+                    next += 4;
+                    match unit {
+                        0xD800..=0xDBFF => {
+                            // A surrogate pair, or serde's error for a lone one.
+                            if bytes.get(next..next + 2)? != b"\\u" {
+                                return None;
+                            }
+                            let low = hex4(bytes.get(next + 2..next + 6)?)?;
+                            if !(0xDC00..=0xDFFF).contains(&low) {
+                                return None;
+                            }
+                            next += 6;
+                            char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?
+                        }
+                        _ => char::from_u32(unit)?,
+                    }
+                }
+                _ => return None,
+            };
+            scratch.push(ch);
+            self.at = next;
+            from = next;
+            (end, stop) = self.scan()?;
+        }
+    }
+}
+
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |value, &digit| {
+        let nibble = char::from(digit).to_digit(16)?;
+        Some(value << 4 | nibble)
+    })
+}
+
+/// Decodes `line` if it is an `output` record in our writers' layout; see the module docs.
+pub fn output<'a>(line: &'a [u8], scratch: &'a mut String) -> Option<Output<'a>> {
+    // One UTF-8 check for the whole line (serde makes the same promise); every boundary
+    // the cursor cuts at is an ASCII byte, so the slices below stay valid.
+    let line = std::str::from_utf8(line).ok()?;
+    let mut cur = Cursor { line, at: 0 };
+    cur.eat(br#"{"type":"output","id":""#)?;
+    let id = cur.plain()?;
+    cur.eat(br#","stream":""#)?;
+    let stream = cur.plain()?;
+    cur.eat(br#","text":""#)?;
+    let text = cur.string(scratch)?;
+    let partial = cur.eat(br#","partial":true"#).is_some();
+    cur.eat(br#","time":""#)?;
+    let time = cur.plain()?;
+    cur.eat(b"}")?;
+    (cur.at == line.len()).then_some(Output {
+        id,
+        stream,
+        text,
+        partial,
+        time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookpipe::record::{Output as Record, Record as Any};
+    use proptest::prelude::*;
+
+    /// What serde makes of the line, in this module's shape.
+    fn by_serde(line: &[u8]) -> Option<(String, String, String, bool, String)> {
+        match serde_json::from_slice::<Any>(line).ok()? {
+            Any::Output(out) => Some((out.id, out.stream, out.text?, out.partial, out.time)),
+            _ => None,
+        }
+    }
+
+    fn by_hand(line: &[u8]) -> Option<(String, String, String, bool, String)> {
+        let mut scratch = String::new();
+        let out = output(line, &mut scratch)?;
+        Some((
+            out.id.into(),
+            out.stream.into(),
+            out.text.into(),
+            out.partial,
+            out.time.into(),
+        ))
+    }
+
+    fn written(text: &str, partial: bool) -> Vec<u8> {
+        serde_json::to_vec(&Any::Output(Record {
+            id: "stack/install/50-x.sh".into(),
+            stream: "stderr".into(),
+            text: Some(text.into()),
+            text_base64: None,
+            partial,
+            time: "2026-11-24T22:29:14.123Z".into(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn our_writers_lines_take_the_fast_path() {
+        for (text, partial) in [
+            ("plain", false),
+            ("Password: ", true),
+            ("", false),
+            (
+                "quote \" back \\ slash / tab\t cr\r bell\u{7} esc\u{1b}[0m",
+                false,
+            ),
+            ("café ☃ 𝄞 \u{fffe}", false),
+        ] {
+            let line = written(text, partial);
+            let got = by_hand(&line);
+            assert!(got.is_some(), "{}", String::from_utf8_lossy(&line));
+            assert_eq!(got, by_serde(&line));
+        }
+    }
+
+    #[test]
+    fn other_layouts_fall_back() {
+        for line in [
+            &br#"{"type":"output","stream":"stdout","id":"a","text":"x","time":"t"}"#[..],
+            br#"{"type":"output","id":"a","stream":"stdout","text_base64":"eA==","time":"t"}"#,
+            br#"{"type":"output","id":"a","stream":"stdout","text":"x","time":"t","new":1}"#,
+            br#"{"type":"output","id":"a","stream":"stdout","text":"x","partial":false,"time":"t"}"#,
+            br#"{"type":"output", "id":"a","stream":"stdout","text":"x","time":"t"}"#,
+            br#"{"type":"output","id":"a\\xFF","stream":"stdout","text":"x","time":"t"}"#,
+            br#"{"type":"output","id":"a","stream":"stdout","text":"\ud800","time":"t"}"#,
+            br#"{"type":"output","id":"a","stream":"stdout","text":"\ud800\u0041","time":"t"}"#,
+            br#"{"type":"output","id":"a","stream":"stdout","text":"\x","time":"t"}"#,
+            br#"{"type":"output","id":"a","stream":"stdout","text":"x","time":"t"}  "#,
+            b"{\"type\":\"output\",\"id\":\"a\",\"stream\":\"stdout\",\"text\":\"raw\ttab\",\"time\":\"t\"}",
+            b"{\"type\":\"output\",\"id\":\"a\",\"stream\":\"stdout\",\"text\":\"\xff\",\"time\":\"t\"}",
+            br#"{"type":"output","id":"a","stream":"stdout","text":"unterminated"#,
+        ] {
+            assert_eq!(by_hand(line), None, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    proptest! {
+        // Whatever our writers write, the hand decoder reads exactly as serde does.
+        #[test]
+        fn agrees_with_serde_on_written_lines(text in "\\PC*|[\\x00-\\x7f]*", partial: bool) {
+            let line = written(&text, partial);
+            prop_assert_eq!(by_hand(&line), by_serde(&line));
+        }
+
+        // Whatever it accepts from arbitrary bytes, serde accepts the same way.
+        #[test]
+        fn never_accepts_what_serde_reads_otherwise(
+            body in proptest::collection::vec(any::<u8>(), 0..40)
+        ) {
+            let mut line = br#"{"type":"output","id":"a","stream":"stdout","text":""#.to_vec();
+            line.extend_from_slice(&body);
+            line.extend_from_slice(br#"","time":"t"}"#);
+            if let Some(got) = by_hand(&line) {
+                prop_assert_eq!(Some(got), by_serde(&line));
+            }
+        }
+
+        #[test]
+        fn escapes_agree_with_serde(units in proptest::collection::vec(0u32..0x11000, 0..8)) {
+            let mut text = String::new();
+            for unit in units {
+                text.push_str(&format!("\\u{:04x}", unit & 0xffff));
+                text.push('a');
+            }
+            let line = format!(
+                r#"{{"type":"output","id":"a","stream":"stdout","text":"{text}","time":"t"}}"#
+            );
+            if let Some(got) = by_hand(line.as_bytes()) {
+                prop_assert_eq!(Some(got), by_serde(line.as_bytes()));
+            } else {
+                // Refused only where serde has something to say, or a pair it joins.
+                let serde = by_serde(line.as_bytes());
+                prop_assert!(serde.is_none() || text.contains("\\ud"), "{}", line);
+            }
+        }
+    }
+}
