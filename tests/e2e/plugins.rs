@@ -388,14 +388,11 @@ fn a_plugin_that_is_not_checked_out_fails_stack_sh_before_any_hook_runs() {
     assert!(out.stdout.contains("missing-plugin-dir"), "{out}");
 }
 
-// hook-run misbehaves here: DevStack's plugins run in the shell where enable_plugin set
-// GITDIR[name], and some find their own files through it. hookpipe's hooks run in bash
-// workers, which no associative array can reach: lib/functions declares GITDIR empty there,
-// and hook-run does not set the entry of the plugin whose file it sources, although the
-// plugin's `hook` record carries the directory (`path`). Un-ignore once hook-run sets
-// GITDIR[<name>] from it before sourcing a plugin file.
+// DevStack's plugins run in the shell where enable_plugin set GITDIR[name], and some find
+// their own files through it. hookpipe's hooks run in bash workers, which no associative
+// array can reach through the environment, so hook-run sets GITDIR[<name>] from the
+// plugin's `hook` record before sourcing one of its files.
 #[test]
-#[ignore = "hook-run does not set GITDIR[name] for the plugin it sources"]
 fn plugin_files_find_their_checkout_in_gitdir() {
     let stack = plugins_stack();
 

@@ -68,6 +68,10 @@ pub struct Call {
     pub when_enabled: Option<String>,
     /// A skip decided while planning: (reason, message).
     pub skip: Option<(String, String)>,
+    /// For a DevStack plugin's files: its name and checkout, set as `GITDIR[name]` before
+    /// the call unless the shell state has it (DevStack records it at `enable_plugin`, and
+    /// an associative array cannot travel through the environment).
+    pub plugin: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Call {
@@ -94,6 +98,7 @@ impl Call {
             preface: Vec::new(),
             when_enabled: None,
             skip: None,
+            plugin: None,
         }
     }
 
@@ -850,6 +855,12 @@ fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
         next += 1;
     };
     for call in calls {
+        if let Some((name, dir)) = &call.plugin {
+            script.push_str("_hp_gitdir");
+            field(&mut script, name);
+            field(&mut script, dir);
+            script.push('\n');
+        }
         match &call.action {
             Action::Source { path, args } => {
                 script.push_str("_hp_batch_source");

@@ -167,6 +167,17 @@ _hp_batch_call() {
     _hp_batch_mark
 }
 
+# _hp_gitdir NAME DIR: DevStack's GITDIR[NAME] for a plugin, unless the state has it.
+# shellcheck disable=SC2317 # called from the runner-written batch script
+_hp_gitdir() {
+    if ! declare -p GITDIR >/dev/null 2>&1; then
+        declare -g -A GITDIR
+    fi
+    if [[ -z ${GITDIR[$1]:-} ]]; then
+        GITDIR[$1]=$2
+    fi
+}
+
 # shellcheck disable=SC2317 # called from the runner-written batch script
 _hp_batch_mark() {
     printf '\0%s\0' "$_hp_marker" >&63

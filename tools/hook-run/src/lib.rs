@@ -233,6 +233,7 @@ impl HookPlan {
         let mut call = Call::source(id, stage, &name, &file_path, "plugin", args);
         call.file = Some(file.to_owned());
         call.preface = preface;
+        call.plugin = Some((plugin_name.clone(), path.clone()));
         Ok(Some(call))
     }
 }
