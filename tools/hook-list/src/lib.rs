@@ -20,11 +20,12 @@ use std::path::{Path, PathBuf};
 use hookpipe::bytes::{display, split};
 use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
-use hookpipe::record::{Hook, Record, Skip};
+use hookpipe::record::{Hook, Line, Record, Skip};
+use hookpipe::services::{guard_enabled, ServiceList};
 use hookpipe::stream::RecordWriter;
 
 use crate::plugins::{Found, Plugin};
-use crate::scan::{Reason, Verdict};
+use crate::scan::{skip, Reason, Verdict};
 
 const AFTER_HELP: &str = "\
 Output: NDJSON records on stdout, one per line (specification: the hookpipe::record module).
@@ -32,19 +33,28 @@ Reads no input.
   begin  first record (tool \"hook-list\", stage \"list\")
   hook   a hook to dispatch, in dispatch order: extras.d files (kind \"extras\") in byte
          order of their names whatever the locale, then plugins (kind \"plugin\") in enable
-         order. Fields: name, path, kind, seq, dir, services, files, warning.
+         order. Fields: name, path, kind, seq, dir, services, enabled, files, warning.
   skip   an entry that will not run: reason, message, name, path. Reasons: not-a-hook,
          bad-prefix, no-sh-suffix, dotfile, unreadable, broken-link, directory, not-regular,
-         overridden, missing-plugin-dir.
+         overridden, missing-plugin-dir, disabled (--enabled-only).
+  warning  ENABLED_SERVICES or DISABLED_SERVICES is not UTF-8: no hook gets `enabled`
   done   last record, with the exit status
 A hook is a regular file (or a link to one) named NN-name.sh. Sequence numbers 00-09 and
 90-99 are reserved for the framework: such hooks run, with a warning. A file nobody may
 read (no r bit) is unreadable even for root.
 
+`services` are the words of a hook's guard when its first command is
+`if is_service_enabled WORD...; then`. `enabled` says whether DevStack's is_service_enabled
+would say yes, from ENABLED_SERVICES and DISABLED_SERVICES in the environment, with DevStack's
+in-tree is_<svc>_enabled functions assumed defined: true, false, or absent when unknown (only
+such a function can tell, as for keystone or cinder; or ENABLED_SERVICES is unset), when no
+guard is recognised, and for plugins. It is advisory: the hook's own guard decides when it
+runs.
+
 Exit status:
   0  listed (skipped entries do not change it); also when the reader goes away early
   2  bad usage: a missing DIR (unless --missing-ok), a DIR that is not a directory, a bad
-     --plugin, a plugin enabled twice";
+     --plugin, a plugin enabled twice, --enabled-only with a service list that is not UTF-8";
 
 /// Command line of `hook-list`.
 #[derive(Debug, clap::Parser)]
@@ -84,6 +94,11 @@ pub struct Args {
     #[arg(long, env = "DEST", hide_env_values = true, value_name = "DIR", value_parser = any_path())]
     pub dest: Option<PathBuf>,
 
+    /// A hook whose `enabled` is false becomes a `skip` with reason `disabled`, naming its
+    /// guard's services; hooks whose answer is unknown are listed as usual.
+    #[arg(long)]
+    pub enabled_only: bool,
+
     /// DevStack's top directory, for the default DIR.
     #[arg(long, env = "TOP_DIR", hide_env_values = true, value_name = "DIR", value_parser = any_path())]
     pub top_dir: Option<PathBuf>,
@@ -108,6 +123,8 @@ pub enum Error {
     PluginName { name: OsString },
     /// DevStack's `enable_plugin` error: the same plugin enabled twice.
     PluginTwice { name: OsString },
+    /// `--enabled-only` with service lists that cannot be read.
+    Services { message: String },
     /// Writing records failed.
     Write(io::Error),
 }
@@ -130,6 +147,9 @@ impl fmt::Display for Error {
             Error::PluginTwice { name } => {
                 write!(f, "Plugin attempted to be enabled twice: {}", shown(name))
             }
+            Error::Services { message } => {
+                write!(f, "--enabled-only needs the service lists: {message}")
+            }
             Error::Write(err) => write!(f, "writing output: {}", scan::describe(err)),
         }
     }
@@ -137,15 +157,31 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Writes the listing to `out`: `begin`, the hooks and skips, `done`. A reader that goes
-/// away ends the listing quietly with [`Outcome::Ok`], as a lister should.
+/// Writes the listing to `out`: `begin`, the hooks and skips, `done`, judging guards by the
+/// service lists of the environment. A reader that goes away ends the listing quietly with
+/// [`Outcome::Ok`], as a lister should.
 pub fn run(args: &Args, out: impl Write) -> Result<Outcome, Fatal> {
+    // Unset is not DevStack's empty list (that is `disable_all_services`): stackrc would put
+    // its default there, so outside a DevStack run the answer is unknown.
+    let services = match std::env::var_os("ENABLED_SERVICES") {
+        None => Ok(None),
+        Some(_) => ServiceList::from_env().map(Some),
+    };
+    run_with(args, services, out)
+}
+
+/// [`run`] with the service lists given: `None` when unknown, an error when unreadable.
+pub fn run_with(
+    args: &Args,
+    services: Result<Option<ServiceList>, String>,
+    out: impl Write,
+) -> Result<Outcome, Fatal> {
     let stage = Stage::new("hook-list", "list");
     let mut writer = RecordWriter::new(out);
     let result = writer
         .write(&stage.begin())
         .map_err(Error::Write)
-        .and_then(|()| list(args, &mut writer))
+        .and_then(|()| list(args, services, &mut writer))
         .and_then(|()| {
             writer
                 .write(&stage.done(Outcome::Ok))
@@ -166,7 +202,11 @@ pub fn run(args: &Args, out: impl Write) -> Result<Outcome, Fatal> {
     }
 }
 
-fn list<W: Write>(args: &Args, out: &mut RecordWriter<W>) -> Result<(), Error> {
+fn list<W: Write>(
+    args: &Args,
+    services: Result<Option<ServiceList>, String>,
+    out: &mut RecordWriter<W>,
+) -> Result<(), Error> {
     let dest = args
         .dest
         .clone()
@@ -179,6 +219,23 @@ fn list<W: Write>(args: &Args, out: &mut RecordWriter<W>) -> Result<(), Error> {
         args.dirs.clone()
     };
     let (dirs, mut entries) = scan::list(&given, args.missing_ok)?;
+    let services = match services {
+        Ok(services) => services,
+        Err(message) if args.enabled_only => return Err(Error::Services { message }),
+        Err(message) => {
+            out.write(&Record::Warning(Line {
+                text: Some(format!("{message}: hooks are listed without `enabled`")),
+                time: hookpipe::time::now_rfc3339(),
+                ..Line::default()
+            }))
+            .map_err(Error::Write)?;
+            None
+        }
+    };
+    let judge = Judge {
+        services: services.as_ref(),
+        enabled_only: args.enabled_only,
+    };
     // Byte order, never the locale's collation (reference/devstack.md section 9, item 3);
     // for one name, the earliest directory comes first and wins.
     entries.sort_by(|a, b| {
@@ -193,29 +250,61 @@ fn list<W: Write>(args: &Args, out: &mut RecordWriter<W>) -> Result<(), Error> {
     for (index, entry) in entries.iter().enumerate() {
         let dir = &dirs[entry.dir];
         let verdict = scan::classify(dir, &entry.name, entry.kind, &mut head);
-        let verdict = match winner {
+        let (verdict, enabled) = match winner {
             Some((won, reason)) if entries[won].name == entry.name => {
                 let won = &entries[won];
-                overridden(verdict, &dirs[won.dir].path.join(&won.name), reason)
+                let winner = dirs[won.dir].path.join(&won.name);
+                (overridden(verdict, &winner, reason), None)
             }
             _ => {
+                let (verdict, enabled) = judge.hook(verdict);
                 let reason = match &verdict {
                     Verdict::Hook { .. } => None,
                     Verdict::Skip { reason, .. } => Some(*reason),
                 };
                 winner = Some((index, reason));
-                verdict
+                (verdict, enabled)
             }
         };
         let path = dir.path.join(&entry.name);
-        out.write(&extras_record(&entry.name, &dir.path, &path, verdict))
-            .map_err(Error::Write)?;
+        let record = extras_record(&entry.name, &dir.path, &path, verdict, enabled);
+        out.write(&record).map_err(Error::Write)?;
     }
     for plugin in &plugins {
         out.write(&plugin_record(plugin, plugins::inspect(plugin)))
             .map_err(Error::Write)?;
     }
     Ok(())
+}
+
+/// What the listing decides about a hook beyond its file: whether its guard is satisfied.
+struct Judge<'a> {
+    /// `None` when ENABLED_SERVICES is unset or the lists could not be read.
+    services: Option<&'a ServiceList>,
+    enabled_only: bool,
+}
+
+impl Judge<'_> {
+    /// The final verdict on an entry that won its name, with its `enabled` field.
+    fn hook(&self, verdict: Verdict) -> (Verdict, Option<bool>) {
+        let Verdict::Hook {
+            services: Some(guard),
+            ..
+        } = &verdict
+        else {
+            return (verdict, None);
+        };
+        let enabled = self.services.and_then(|list| guard_enabled(guard, list));
+        if enabled == Some(false) && self.enabled_only {
+            let message = format!(
+                "not enabled: no service of its guard `is_service_enabled {}` is enabled \
+                 (ENABLED_SERVICES, DISABLED_SERVICES)",
+                guard.join(" ")
+            );
+            return (skip(Reason::Disabled, message), None);
+        }
+        (verdict, enabled)
+    }
 }
 
 fn default_dir(top_dir: Option<&Path>) -> PathBuf {
@@ -247,7 +336,13 @@ fn overridden(own: Verdict, winner: &Path, winner_reason: Option<Reason>) -> Ver
     }
 }
 
-fn extras_record(name: &OsStr, dir: &Path, path: &Path, verdict: Verdict) -> Record {
+fn extras_record(
+    name: &OsStr,
+    dir: &Path,
+    path: &Path,
+    verdict: Verdict,
+    enabled: Option<bool>,
+) -> Record {
     let (name, name_base64) = split(name.as_bytes());
     let (path, path_base64) = split(path.as_os_str().as_bytes());
     match verdict {
@@ -268,6 +363,7 @@ fn extras_record(name: &OsStr, dir: &Path, path: &Path, verdict: Verdict) -> Rec
                 dir,
                 dir_base64,
                 services,
+                enabled,
                 warning,
                 ..Hook::default()
             })
@@ -325,7 +421,8 @@ mod tests {
         full.extend_from_slice(argv);
         let args = Args::try_parse_from(full).unwrap();
         let mut out = Vec::new();
-        let result = run(&args, &mut out);
+        let services = ServiceList::new("key,n-api", "");
+        let result = run_with(&args, Ok(Some(services)), &mut out);
         let mut reader = RecordReader::new(&out[..]);
         let mut records = Vec::new();
         while let Some(raw) = reader.next().unwrap() {

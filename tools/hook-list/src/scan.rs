@@ -52,6 +52,8 @@ pub enum Reason {
     Overridden,
     /// An enabled plugin whose directory does not exist.
     MissingPluginDir,
+    /// With `--enabled-only`: the hook's guard names no enabled service.
+    Disabled,
 }
 
 impl Reason {
@@ -67,6 +69,7 @@ impl Reason {
             Reason::NotRegular => "not-regular",
             Reason::Overridden => "overridden",
             Reason::MissingPluginDir => "missing-plugin-dir",
+            Reason::Disabled => "disabled",
         }
     }
 }

@@ -28,6 +28,8 @@ pub const REASONS: &[&str] = &[
     "not-regular",
     "overridden",
     "missing-plugin-dir",
+    "disabled",
+    "untrusted",
 ];
 
 /// A temporary tree; paths are relative to its root unless absolute.
@@ -94,7 +96,13 @@ impl Tree {
     pub fn cmd(&self) -> Cmd {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_hook-list"));
         cmd.current_dir(self.root());
-        for var in ["TOP_DIR", "DEVSTACK_PLUGINS", "DEST"] {
+        for var in [
+            "TOP_DIR",
+            "DEVSTACK_PLUGINS",
+            "DEST",
+            "ENABLED_SERVICES",
+            "DISABLED_SERVICES",
+        ] {
             cmd.env_remove(var);
         }
         Cmd {
@@ -120,6 +128,11 @@ impl Cmd {
         for arg in args {
             self = self.arg(arg);
         }
+        self
+    }
+
+    pub fn env_remove(mut self, var: &str) -> Cmd {
+        self.cmd.env_remove(var);
         self
     }
 
@@ -198,6 +211,7 @@ impl Run {
                     "dir",
                     "dir_base64",
                     "services",
+                    "enabled",
                     "files",
                     "warning",
                 ],
@@ -210,6 +224,7 @@ impl Run {
                     "path",
                     "path_base64",
                 ],
+                Some("warning") => &["type", "text", "text_base64", "time"],
                 other => panic!("unexpected record type {other:?}{self}"),
             };
             for key in object.keys() {
@@ -221,6 +236,10 @@ impl Run {
             if matches!(object["type"].as_str(), Some("begin" | "done")) {
                 assert_eq!(record["tool"], "hook-list", "{self}");
                 assert_eq!(record["stage"], "list", "{self}");
+                continue;
+            }
+            if record["type"] == "warning" {
+                assert!(record["time"].is_string(), "{self}");
                 continue;
             }
             for field in ["name", "path"] {
@@ -251,6 +270,15 @@ impl Run {
         self.records
             .iter()
             .filter(|r| r["type"] == "hook")
+            .collect()
+    }
+
+    /// The tool's own `warning` records (those without a hook), their texts.
+    pub fn warnings(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .filter(|r| r["type"] == "warning")
+            .map(|r| text(r, "text"))
             .collect()
     }
 
