@@ -126,7 +126,8 @@ pub struct Done {
 ///   absent when unknown (no guard, or a service whose answer only a shell can give). It is
 ///   advisory: the hook's own guard decides at run time.
 /// - `warning`: set when the hook runs but something about it deserves a look (a sequence
-///   number reserved for the framework, a plugin without `plugin.sh`).
+///   number reserved for the framework, a plugin without `plugin.sh`, a file or directory
+///   on its path that others could change).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Hook {
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -160,7 +161,8 @@ pub struct Hook {
 /// reasons: `not-a-hook` (plainly not a hook, e.g. `README.md`: hidden by phase-log),
 /// `bad-prefix`, `no-sh-suffix`, `dotfile`, `unreadable`, `broken-link`, `directory`,
 /// `not-regular`, `overridden` (a same-named hook in an earlier directory wins),
-/// `disabled` (with `--enabled-only`), `missing-plugin-dir`, `no-driver`. Run reasons:
+/// `disabled` (with `--enabled-only`), `untrusted` (with `--strict`: others could change
+/// the hook), `missing-plugin-dir`, `no-driver`. Run reasons:
 /// `upstream-failed`, `stopped` (an earlier hook of this stage failed), `interrupted`,
 /// `disabled`. Either `path`/`name` (an entry) or `id` (a call) says what was skipped.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

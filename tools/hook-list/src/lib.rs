@@ -3,13 +3,14 @@
 //!
 //! This module owns the command line, the order of the listing (byte order of names,
 //! earlier directories overriding later ones, plugins after every extras.d hook) and the
-//! records; `scan` judges directory entries, `guard` reads a hook's service guard and
-//! `plugins` resolves DevStack's plugin list. All validation (plugin names, directories)
+//! records; `scan` judges directory entries, `guard` reads a hook's service guard,
+//! `plugins` resolves DevStack's plugin list and `trust` finds hooks that others could change. All validation (plugin names, directories)
 //! happens before the first hook record, so a failed listing never looks like a short one.
 
 mod guard;
 mod plugins;
 mod scan;
+mod trust;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -26,6 +27,7 @@ use hookpipe::stream::RecordWriter;
 
 use crate::plugins::{Found, Plugin};
 use crate::scan::{skip, Reason, Verdict};
+use crate::trust::Trust;
 
 const AFTER_HELP: &str = "\
 Output: NDJSON records on stdout, one per line (specification: the hookpipe::record module).
@@ -36,7 +38,7 @@ Reads no input.
          order. Fields: name, path, kind, seq, dir, services, enabled, files, warning.
   skip   an entry that will not run: reason, message, name, path. Reasons: not-a-hook,
          bad-prefix, no-sh-suffix, dotfile, unreadable, broken-link, directory, not-regular,
-         overridden, missing-plugin-dir, disabled (--enabled-only).
+         overridden, missing-plugin-dir, disabled (--enabled-only), untrusted (--strict).
   warning  ENABLED_SERVICES or DISABLED_SERVICES is not UTF-8: no hook gets `enabled`
   done   last record, with the exit status
 A hook is a regular file (or a link to one) named NN-name.sh. Sequence numbers 00-09 and
@@ -51,8 +53,16 @@ such a function can tell, as for keystone or cinder; or ENABLED_SERVICES is unse
 guard is recognised, and for plugins. It is advisory: the hook's own guard decides when it
 runs.
 
+A hook runs as the user of the run, often root, so a hook others could change gets a
+`warning` naming each path and why (with --strict, a `skip` with reason `untrusted`): the
+file, or a directory from its own up to /, owned by a user other than root and this run's
+user, writable by every user (root-owned sticky directories such as /tmp excepted), or
+writable by a group that is not its owner's primary group. Links are followed: a target's
+directories count. For plugins, the files under devstack/ are judged the same way.
+
 Exit status:
   0  listed (skipped entries do not change it); also when the reader goes away early
+  1  with --strict: a hook was skipped as untrusted (the rest is listed all the same)
   2  bad usage: a missing DIR (unless --missing-ok), a DIR that is not a directory, a bad
      --plugin, a plugin enabled twice, --enabled-only with a service list that is not UTF-8";
 
@@ -98,6 +108,11 @@ pub struct Args {
     /// guard's services; hooks whose answer is unknown are listed as usual.
     #[arg(long)]
     pub enabled_only: bool,
+
+    /// A hook that others could change (see below) becomes a `skip` with reason
+    /// `untrusted` instead of a hook with a warning, and the exit status is 1.
+    #[arg(long)]
+    pub strict: bool,
 
     /// DevStack's top directory, for the default DIR.
     #[arg(long, env = "TOP_DIR", hide_env_values = true, value_name = "DIR", value_parser = any_path())]
@@ -182,14 +197,15 @@ pub fn run_with(
         .write(&stage.begin())
         .map_err(Error::Write)
         .and_then(|()| list(args, services, &mut writer))
-        .and_then(|()| {
+        .and_then(|outcome| {
             writer
-                .write(&stage.done(Outcome::Ok))
+                .write(&stage.done(outcome))
                 .and_then(|()| writer.flush())
                 .map_err(Error::Write)
+                .map(|()| outcome)
         });
     match result {
-        Ok(()) => Ok(Outcome::Ok),
+        Ok(outcome) => Ok(outcome),
         Err(Error::Write(err)) if is_broken_pipe(&err) => Ok(Outcome::Ok),
         Err(err @ Error::Write(_)) => Err(Fatal::bad_input(err.to_string())),
         Err(err) => {
@@ -206,7 +222,7 @@ fn list<W: Write>(
     args: &Args,
     services: Result<Option<ServiceList>, String>,
     out: &mut RecordWriter<W>,
-) -> Result<(), Error> {
+) -> Result<Outcome, Error> {
     let dest = args
         .dest
         .clone()
@@ -232,9 +248,12 @@ fn list<W: Write>(
             None
         }
     };
-    let judge = Judge {
+    let mut judge = Judge {
         services: services.as_ref(),
         enabled_only: args.enabled_only,
+        strict: args.strict,
+        trust: Trust::new(),
+        untrusted: false,
     };
     // Byte order, never the locale's collation (reference/devstack.md section 9, item 3);
     // for one name, the earliest directory comes first and wins.
@@ -257,7 +276,7 @@ fn list<W: Write>(
                 (overridden(verdict, &winner, reason), None)
             }
             _ => {
-                let (verdict, enabled) = judge.hook(verdict);
+                let (verdict, enabled) = judge.hook(&dir.path, &entry.name, verdict);
                 let reason = match &verdict {
                     Verdict::Hook { .. } => None,
                     Verdict::Skip { reason, .. } => Some(*reason),
@@ -271,39 +290,110 @@ fn list<W: Write>(
         out.write(&record).map_err(Error::Write)?;
     }
     for plugin in &plugins {
-        out.write(&plugin_record(plugin, plugins::inspect(plugin)))
+        let found = judge.plugin(plugin, plugins::inspect(plugin));
+        out.write(&plugin_record(plugin, found))
             .map_err(Error::Write)?;
     }
-    Ok(())
+    Ok(if judge.untrusted {
+        Outcome::Negative
+    } else {
+        Outcome::Ok
+    })
 }
 
-/// What the listing decides about a hook beyond its file: whether its guard is satisfied.
+/// What the listing decides about a hook beyond its file: whether others could change it,
+/// and whether its guard is satisfied.
 struct Judge<'a> {
     /// `None` when ENABLED_SERVICES is unset or the lists could not be read.
     services: Option<&'a ServiceList>,
     enabled_only: bool,
+    strict: bool,
+    trust: Trust,
+    /// Set when `--strict` turned a hook into a skip.
+    untrusted: bool,
 }
 
 impl Judge<'_> {
-    /// The final verdict on an entry that won its name, with its `enabled` field.
-    fn hook(&self, verdict: Verdict) -> (Verdict, Option<bool>) {
+    /// The final verdict on the extras entry `name` of `dir` that won its name, with its
+    /// `enabled` field. Trust comes first: with `--strict`, a hook others could change is
+    /// `untrusted` whether or not it is enabled.
+    fn hook(&mut self, dir: &Path, name: &OsStr, verdict: Verdict) -> (Verdict, Option<bool>) {
         let Verdict::Hook {
-            services: Some(guard),
-            ..
-        } = &verdict
+            seq,
+            services,
+            warning,
+            owner,
+            link,
+        } = verdict
         else {
             return (verdict, None);
         };
-        let enabled = self.services.and_then(|list| guard_enabled(guard, list));
+        let problems = self.trust.hook(dir, &dir.join(name), owner, link);
+        let warning = match self.distrust(&problems, warning) {
+            Ok(warning) => warning,
+            Err(message) => return (skip(Reason::Untrusted, message), None),
+        };
+        let enabled = match (&services, self.services) {
+            (Some(guard), Some(list)) => guard_enabled(guard, list),
+            _ => None,
+        };
         if enabled == Some(false) && self.enabled_only {
+            let guard = services.unwrap_or_default().join(" ");
             let message = format!(
-                "not enabled: no service of its guard `is_service_enabled {}` is enabled \
-                 (ENABLED_SERVICES, DISABLED_SERVICES)",
-                guard.join(" ")
+                "not enabled: no service of its guard `is_service_enabled {guard}` is enabled \
+                 (ENABLED_SERVICES, DISABLED_SERVICES)"
             );
             return (skip(Reason::Disabled, message), None);
         }
+        let verdict = Verdict::Hook {
+            seq,
+            services,
+            warning,
+            owner,
+            link,
+        };
         (verdict, enabled)
+    }
+
+    /// A plugin's files under `devstack/` (and their directories) judged as hooks are.
+    fn plugin(&mut self, plugin: &Plugin, found: Found) -> Found {
+        let Found::Plugin { files, warning } = found else {
+            return found;
+        };
+        let devstack = plugin.dir.join("devstack");
+        let mut problems: Vec<trust::Problem> = Vec::new();
+        for file in &files {
+            for problem in self.trust.path(&devstack.join(file)) {
+                if !problems.iter().any(|known| known.path == problem.path) {
+                    problems.push(problem);
+                }
+            }
+        }
+        match self.distrust(&problems, warning) {
+            Ok(warning) => Found::Plugin { files, warning },
+            Err(message) => Found::Untrusted { message },
+        }
+    }
+
+    /// `warning` with the trust problems added, or with `--strict` the message of the
+    /// `untrusted` skip.
+    fn distrust(
+        &mut self,
+        problems: &[trust::Problem],
+        warning: Option<String>,
+    ) -> Result<Option<String>, String> {
+        if problems.is_empty() {
+            return Ok(warning);
+        }
+        let text = trust::describe(problems, &self.trust.run_user());
+        if self.strict {
+            self.untrusted = true;
+            return Err(text);
+        }
+        Ok(Some(match warning {
+            Some(warning) => format!("{warning}; {text}"),
+            None => text,
+        }))
     }
 }
 
@@ -400,6 +490,15 @@ fn plugin_record(plugin: &Plugin, found: Found) -> Record {
         }),
         Found::Missing { message } => Record::Skip(Skip {
             reason: Reason::MissingPluginDir.code().to_owned(),
+            message,
+            path,
+            path_base64,
+            name,
+            name_base64,
+            ..Skip::default()
+        }),
+        Found::Untrusted { message } => Record::Skip(Skip {
+            reason: Reason::Untrusted.code().to_owned(),
             message,
             path,
             path_base64,

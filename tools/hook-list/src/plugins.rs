@@ -24,7 +24,8 @@ pub struct Plugin {
 }
 
 /// What `inspect` found: the files present, or why the plugin directory is unusable (a
-/// `missing-plugin-dir` skip).
+/// `missing-plugin-dir` skip); `lib.rs` may turn a plugin others could change into
+/// `Untrusted` (an `untrusted` skip).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Found {
     Plugin {
@@ -32,6 +33,9 @@ pub enum Found {
         warning: Option<String>,
     },
     Missing {
+        message: String,
+    },
+    Untrusted {
         message: String,
     },
 }

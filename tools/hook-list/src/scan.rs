@@ -54,6 +54,8 @@ pub enum Reason {
     MissingPluginDir,
     /// With `--enabled-only`: the hook's guard names no enabled service.
     Disabled,
+    /// With `--strict`: others could change the hook (see `trust`).
+    Untrusted,
 }
 
 impl Reason {
@@ -70,6 +72,7 @@ impl Reason {
             Reason::Overridden => "overridden",
             Reason::MissingPluginDir => "missing-plugin-dir",
             Reason::Disabled => "disabled",
+            Reason::Untrusted => "untrusted",
         }
     }
 }
