@@ -268,6 +268,7 @@ fn list<W: Write>(
     let mut winner: Option<(usize, Option<Reason>)> = None;
     for (index, entry) in entries.iter().enumerate() {
         let dir = &dirs[entry.dir];
+        let path = dir.path.join(&entry.name);
         let verdict = scan::classify(dir, &entry.name, entry.kind, &mut head);
         let (verdict, enabled) = match winner {
             Some((won, reason)) if entries[won].name == entry.name => {
@@ -276,7 +277,7 @@ fn list<W: Write>(
                 (overridden(verdict, &winner, reason), None)
             }
             _ => {
-                let (verdict, enabled) = judge.hook(&dir.path, &entry.name, verdict);
+                let (verdict, enabled) = judge.hook(&dir.path, &path, verdict);
                 let reason = match &verdict {
                     Verdict::Hook { .. } => None,
                     Verdict::Skip { reason, .. } => Some(*reason),
@@ -285,7 +286,6 @@ fn list<W: Write>(
                 (verdict, enabled)
             }
         };
-        let path = dir.path.join(&entry.name);
         let record = extras_record(&entry.name, &dir.path, &path, verdict, enabled);
         out.write(&record).map_err(Error::Write)?;
     }
@@ -314,10 +314,10 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
-    /// The final verdict on the extras entry `name` of `dir` that won its name, with its
+    /// The final verdict on the extras entry `path` in `dir` that won its name, with its
     /// `enabled` field. Trust comes first: with `--strict`, a hook others could change is
     /// `untrusted` whether or not it is enabled.
-    fn hook(&mut self, dir: &Path, name: &OsStr, verdict: Verdict) -> (Verdict, Option<bool>) {
+    fn hook(&mut self, dir: &Path, path: &Path, verdict: Verdict) -> (Verdict, Option<bool>) {
         let Verdict::Hook {
             seq,
             services,
@@ -328,7 +328,7 @@ impl Judge<'_> {
         else {
             return (verdict, None);
         };
-        let problems = self.trust.hook(dir, &dir.join(name), owner, link);
+        let problems = self.trust.hook(dir, path, owner, link);
         let warning = match self.distrust(&problems, warning) {
             Ok(warning) => warning,
             Err(message) => return (skip(Reason::Untrusted, message), None),
