@@ -218,6 +218,13 @@ fn items(list: &str) -> Vec<&str> {
 
 /// bash's `[[ ,$list, =~ ,$word, ]]`.
 fn listed(word: &str, list: &str) -> bool {
+    // A word without regex syntax matches exactly where it occurs as text: a substring
+    // search gives the regex's answer without compiling it (hook-list asks this for every
+    // guard of every hook).
+    if !word.bytes().any(|b| b"\\^$.[]|()*+?{}".contains(&b)) {
+        let list = format!(",{list},");
+        return list.contains(&format!(",{word},"));
+    }
     ere::search(
         format!(",{word},").as_bytes(),
         format!(",{list},").as_bytes(),
