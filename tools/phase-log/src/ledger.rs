@@ -1,13 +1,15 @@
 //! What phase-log remembers of a run for its reports, and nothing more: one small entry per
-//! hook call (its id, stage and how it ended), the last lines of a call's output while it
-//! runs (kept only if it does not end ok), tools seen and their `done` status, timer
-//! buckets, skips grouped by reason, the first warnings, the first and last record time.
-//! Output itself is never held, so memory stays flat however long the run; `report` turns
-//! this into text and the exit status.
+//! hook call (its id, stage, name, when it started and ended and how), the last lines of a
+//! call's output while it runs (kept only if it does not end ok), tools seen and their
+//! `done` status, timer buckets, skips, summaries and warnings (the first [`KEPT`] of each
+//! listed, the rest counted), the first and last record time. Output itself is never held,
+//! so memory stays flat however long the run; `report` turns this into text and the exit
+//! status, `json_report`, `junit` and `html` into files.
 
 use std::collections::{BTreeMap, HashMap};
 
-use hookpipe::record::{Begin, Done, End, Start};
+use hookpipe::record::{Begin, Done, End, Skip, Start};
+use hookpipe::time::parse_rfc3339;
 use hookpipe::upstream::Upstream;
 
 /// Lines of output kept per call for the failure report.
@@ -15,8 +17,11 @@ pub const RING_LINES: usize = 20;
 /// A kept line longer than this is cut (marked), so twenty lines of a runaway call stay
 /// small.
 pub const RING_LINE_BYTES: usize = 4096;
-/// Entries and warnings listed in the reports; more are counted.
+/// Entries and warnings listed in the text reports; more are counted.
 pub const LISTED: usize = 20;
+/// Skips, summaries and warnings kept for the file reports; more are counted, so a stream
+/// of a million warnings cannot grow phase-log.
+pub const KEPT: usize = 10_000;
 
 /// One line kept for the failure report.
 #[derive(Debug, Default)]
@@ -111,6 +116,16 @@ impl Ended {
 pub struct Call {
     pub id: String,
     pub stage: String,
+    /// The hook's name for people (`50-template.sh`, `plugin:foo`), from `start`.
+    pub name: Option<String>,
+    /// `extras`, `plugin` or `hypervisor`, from `start`.
+    pub kind: Option<String>,
+    /// When it started: the `start` record's time, else its end less its duration.
+    pub start_ms: Option<u64>,
+    /// When it ended: the `end` record's time.
+    pub end_ms: Option<u64>,
+    /// Arrival order among calls and skipped calls.
+    pub seq: usize,
     /// `None` while running, and at the end for a call whose runner vanished.
     pub end: Option<Ended>,
     pub ring: Ring,
@@ -134,6 +149,27 @@ pub struct Bucket {
     pub calls: u64,
 }
 
+/// A call that did not run (a `skip` record with an `id`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkippedCall {
+    pub id: String,
+    pub stage: Option<String>,
+    pub reason: String,
+    pub message: String,
+    pub time_ms: Option<u64>,
+    /// Arrival order among calls and skipped calls.
+    pub seq: usize,
+}
+
+/// A summary or warning line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    /// The call (or tool, or path) it is about; empty for none.
+    pub who: String,
+    pub text: String,
+    pub time_ms: Option<u64>,
+}
+
 /// A listing entry that will not run and looks like a mistake.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntrySkip {
@@ -154,9 +190,16 @@ pub struct Ledger {
     pub entry_skips_total: u64,
     /// Run skips by reason.
     pub run_skips: BTreeMap<String, u64>,
-    /// `(who, text)` of the first warnings.
-    pub warnings: Vec<(String, String)>,
+    /// The first [`KEPT`] run skips.
+    pub skipped: Vec<SkippedCall>,
+    /// The first [`KEPT`] warnings.
+    pub warnings: Vec<Note>,
     pub warnings_total: u64,
+    /// The first [`KEPT`] summaries (`echo_summary`).
+    pub summaries: Vec<Note>,
+    pub summaries_total: u64,
+    /// Calls and skipped calls seen so far.
+    seq: usize,
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
     pub upstream: Upstream,
@@ -196,9 +239,15 @@ impl Ledger {
 
     fn add_call(&mut self, id: &str, stage: &str) -> usize {
         let at = self.calls.len();
+        self.seq += 1;
         self.calls.push(Call {
             id: id.to_owned(),
             stage: stage.to_owned(),
+            name: None,
+            kind: None,
+            start_ms: None,
+            end_ms: None,
+            seq: self.seq,
             end: None,
             ring: Ring::default(),
             open: [None, None],
@@ -210,7 +259,16 @@ impl Ledger {
 
     /// A call began; a second `start` of the same id is a new call.
     pub fn start(&mut self, start: &Start) -> usize {
-        self.add_call(&start.id, &start.stage)
+        let at = self.add_call(&start.id, &start.stage);
+        let call = &mut self.calls[at];
+        call.name =
+            hookpipe::bytes::join("name", start.name.as_deref(), start.name_base64.as_deref())
+                .ok()
+                .flatten()
+                .map(|bytes| hookpipe::bytes::display(&bytes));
+        call.kind = Some(start.kind.clone());
+        call.start_ms = parse_rfc3339(&start.time);
+        at
     }
 
     /// The newest call with this id. Output comes in runs of one call, so the last answer
@@ -247,6 +305,10 @@ impl Ledger {
         if ended.ok() {
             call.ring.release();
         }
+        call.end_ms = parse_rfc3339(&end.time);
+        if call.start_ms.is_none() {
+            call.start_ms = call.end_ms.map(|ms| ms.saturating_sub(end.duration_ms));
+        }
         call.open = [None, None];
         call.end = Some(ended);
         at
@@ -263,19 +325,46 @@ impl Ledger {
 
     pub fn entry_skip(&mut self, skip: EntrySkip) {
         self.entry_skips_total += 1;
-        if self.entry_skips.len() < LISTED {
+        if self.entry_skips.len() < KEPT {
             self.entry_skips.push(skip);
         }
     }
 
-    pub fn run_skip(&mut self, reason: &str) {
-        *self.run_skips.entry(reason.to_owned()).or_default() += 1;
+    /// A call that will not run: `skip` has an `id`.
+    pub fn run_skip(&mut self, skip: &Skip) {
+        *self.run_skips.entry(skip.reason.clone()).or_default() += 1;
+        self.seq += 1;
+        if self.skipped.len() < KEPT {
+            self.skipped.push(SkippedCall {
+                id: skip.id.clone().unwrap_or_default(),
+                stage: skip.stage.clone(),
+                reason: skip.reason.clone(),
+                message: skip.message.clone(),
+                time_ms: skip.time.as_deref().and_then(parse_rfc3339),
+                seq: self.seq,
+            });
+        }
     }
 
-    pub fn warning(&mut self, who: &str, text: String) {
+    pub fn warning(&mut self, who: &str, text: String, time_ms: Option<u64>) {
         self.warnings_total += 1;
-        if self.warnings.len() < LISTED {
-            self.warnings.push((who.to_owned(), text));
+        if self.warnings.len() < KEPT {
+            self.warnings.push(Note {
+                who: who.to_owned(),
+                text,
+                time_ms,
+            });
+        }
+    }
+
+    pub fn summary(&mut self, who: &str, text: String, time_ms: Option<u64>) {
+        self.summaries_total += 1;
+        if self.summaries.len() < KEPT {
+            self.summaries.push(Note {
+                who: who.to_owned(),
+                text,
+                time_ms,
+            });
         }
     }
 

@@ -4,20 +4,30 @@
 //! not, and ends with the run's exit status.
 //!
 //! This module owns the command line, the DevStack variables (VERBOSE, LOGFILE, LOGDAYS,
-//! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream,
-//! `ledger` keeps what the reports need, `report` writes them, `sink` shapes and routes
-//! lines, `logfile` names, links and prunes log files, `render` holds the small text rules.
+//! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream
+//! (`decode` is its fast path for `output` records, `records` copies the input for
+//! `--records`), `ledger` keeps what the reports need, `report` writes the text reports,
+//! `json_report`, `junit` and `html` (over `view` and `xml`) the file reports, `sink`
+//! shapes and routes lines, `progress` draws the live status line, `logfile` names, links
+//! and prunes log files, `render` holds the small text rules.
 
 mod decode;
+mod html;
+mod json_report;
+mod junit;
 mod ledger;
 mod logfile;
 mod logger;
+mod progress;
+mod records;
 mod render;
 mod report;
 mod sink;
+mod view;
+mod xml;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,7 +39,7 @@ use hookpipe::cli::ColorChoice;
 use hookpipe::exit::Fatal;
 
 pub use logfile::{local_timestamp, prune, session_files, start_devstack_log, LogFiles};
-pub use logger::{run, Ending, Options};
+pub use logger::{run, Ending, Options, ReportFile, ReportKind};
 pub use render::trueorfalse;
 pub use sink::{Router, Sink};
 
@@ -52,6 +62,17 @@ Output: log lines `YYYY-MM-DD HH:MM:SS.mmm | WHO MARK TEXT` (UTC, from the recor
 stdout and in the log files, then the reports (every call, time per stage, slowest calls,
 timers, wall time, failures with their last 20 lines of output). Files get the exact bytes
 hooks wrote; the console shows invalid UTF-8 as \\xNN.
+
+File reports, written at the end of every run (ok, failed or interrupted), from the
+records' times only, so a replay (`phase-log < RECORDS`) writes the same files:
+  --json-report FILE  one JSON document, \"schema_version\": 1 (schema: phase-log's
+                      json_report module docs): result, exit status, every call with its
+                      times and status, skips, timers, summaries, warnings, failed tools
+  --junit FILE        JUnit XML: a testsuite per stage, a testcase per hook call
+  --html FILE         one self-contained page: a timeline of the calls, the result,
+                      summaries and failures (no script, no network)
+  --records FILE      the input stream byte for byte, written as it is read
+On a terminal, a status line on stderr shows the running call and its time (--progress).
 
 Environment (DevStack's; booleans as its trueorfalse: 1 yes true True... / 0 no false...):
   VERBOSE               True (default): the console shows everything but trace; False: only
@@ -130,6 +151,36 @@ pub struct Args {
     /// Colour status words on the console.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// At the end, write the run as one JSON document (schema_version 1) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json_report: Option<PathBuf>,
+
+    /// At the end, write JUnit XML to FILE: a testsuite per stage, a testcase per call.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// At the end, write a self-contained HTML page with a timeline of the run to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Copy the input to FILE byte for byte as it is read: `phase-log < FILE` replays it.
+    #[arg(long, value_name = "FILE")]
+    pub records: Option<PathBuf>,
+
+    /// A live status line on stderr (the running call and its time): auto shows it when
+    /// stderr is a terminal, never in a pipe or file.
+    #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
+    pub progress: ProgressChoice,
+}
+
+/// `--progress` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProgressChoice {
+    /// When stderr is a terminal.
+    #[default]
+    Auto,
+    Never,
 }
 
 /// The settings of a run, from the flags and DevStack's variables (flags win; an empty
@@ -280,6 +331,30 @@ fn install_signals() -> io::Result<Arc<AtomicUsize>> {
     Ok(got)
 }
 
+/// The file reports asked for, created now so a bad path fails before any input is read.
+fn open_reports(args: &Args) -> Result<Vec<ReportFile>, Fatal> {
+    let asked = [
+        (ReportKind::Json, &args.json_report),
+        (ReportKind::Junit, &args.junit),
+        (ReportKind::Html, &args.html),
+    ];
+    let mut reports = Vec::new();
+    for (kind, path) in asked {
+        let Some(path) = non_empty(path) else {
+            continue;
+        };
+        let file = logfile::create(path).map_err(|err| {
+            Fatal::bad_input(format!("cannot create report {}: {err}", path.display()))
+        })?;
+        reports.push(ReportFile {
+            kind,
+            name: path.display().to_string(),
+            out: Box::new(io::BufWriter::new(file)),
+        });
+    }
+    Ok(reports)
+}
+
 fn run_process(args: &Args) -> Result<Ending, Fatal> {
     let config = Config::new(args, |name| std::env::var_os(name))?;
     let mut notes = Vec::new();
@@ -292,11 +367,33 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         });
     }
     let files = open_files(args, &config, &mut notes)?;
+    let reports = open_reports(args)?;
+    let copy =
+        match non_empty(&args.records) {
+            Some(path) => Some(logfile::create(path).map_err(|err| {
+                Fatal::bad_input(format!("cannot create {}: {err}", path.display()))
+            })?),
+            None => None,
+        };
     let got = install_signals()
         .map_err(|err| Fatal::bad_input(format!("cannot handle signals: {err}")))?;
     let color = args.color.for_stdout();
+    let stderr_tty = io::stderr().is_terminal();
+    let progress = match args.progress {
+        ProgressChoice::Auto if stderr_tty => {
+            // Without a thread there is no status line, and the log does not need one.
+            progress::Progress::start(
+                args.color.enabled_for(stderr_tty),
+                io::stdout().is_terminal(),
+            )
+            .ok()
+        }
+        _ => None,
+    };
+    let handle = progress.as_ref().map(progress::Progress::handle);
+    let console = progress::Console::new(io::stdout().lock(), handle.clone());
     let mut router = Router {
-        console: Sink::console(io::stdout().lock(), config.console_stamps, color),
+        console: Sink::console(console, config.console_stamps, color),
         verbose: config.verbose,
         logs: files
             .logs
@@ -305,16 +402,31 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
             .collect(),
         summary: files.summary.map(|(path, file)| Sink::file(file, path)),
     };
-    let options = Options {
+    let mut options = Options {
         keep_noise: args.keep_noise,
         log_path: files.main,
+        reports,
+        progress: handle,
     };
     let signal = || match got.load(Ordering::SeqCst) {
         0 => None,
         signal => i32::try_from(signal).ok(),
     };
-    let mut ending = run(io::stdin().lock(), &mut router, &options, &signal);
+    let (input, copy_failed) = records::Tee::new(io::stdin().lock(), copy);
+    let mut ending = run(input, &mut router, &mut options, &signal);
     drop(router);
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    if let Some(err) = copy_failed.borrow_mut().take() {
+        let path = args.records.as_deref().unwrap_or(Path::new(""));
+        ending
+            .messages
+            .push(format!("writing {}: {err}", path.display()));
+        if ending.code < 128 {
+            ending.code = ending.code.max(hookpipe::exit::BAD_INPUT);
+        }
+    }
     notes.append(&mut ending.messages);
     ending.messages = notes;
     Ok(ending)

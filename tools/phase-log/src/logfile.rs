@@ -171,6 +171,12 @@ fn create_parent(path: &Path) -> io::Result<()> {
 }
 
 /// Opens `path` for appending, creating it and its parent directories.
+/// Creates (or empties) a report file, and its directories.
+pub fn create(path: &Path) -> io::Result<File> {
+    create_parent(path)?;
+    File::create(path)
+}
+
 pub fn open_append(path: &Path) -> io::Result<File> {
     create_parent(path)?;
     OpenOptions::new().create(true).append(true).open(path)

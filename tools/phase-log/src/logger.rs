@@ -20,13 +20,14 @@ use hookpipe::record::{Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, 
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
 
-use crate::decode;
 use crate::ledger::{EntrySkip, Ledger};
+use crate::progress::Handle;
 use crate::render::{
     for_console, is_output_noise, is_trace_noise, leading_stamp, secs, signal_name, Paint,
 };
 use crate::report::{self, Context};
 use crate::sink::{Line, Route, Router};
+use crate::{decode, html, json_report, junit};
 
 /// A JSON string borrowed from the input line when it has no escapes, owned otherwise.
 struct Str<'a>(Cow<'a, str>);
@@ -144,6 +145,47 @@ pub struct Options {
     pub keep_noise: bool,
     /// The log file named in the reports.
     pub log_path: Option<PathBuf>,
+    /// The file reports to write at the end (`--json-report`, `--junit`, `--html`).
+    pub reports: Vec<ReportFile>,
+    /// The live status line, when stderr is a terminal.
+    pub progress: Option<Handle>,
+}
+
+/// Which file report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    Json,
+    Junit,
+    Html,
+}
+
+/// A file report, opened before the input is read (so a bad path fails at once) and
+/// written after it ended.
+pub struct ReportFile {
+    pub kind: ReportKind,
+    /// Its path, for messages.
+    pub name: String,
+    pub out: Box<dyn Write>,
+}
+
+impl fmt::Debug for ReportFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReportFile")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReportFile {
+    fn write(&mut self, ledger: &Ledger, context: &Context<'_>) -> std::io::Result<()> {
+        match self.kind {
+            ReportKind::Json => json_report::write(&mut self.out, ledger, context),
+            ReportKind::Junit => junit::write(&mut self.out, ledger, context),
+            ReportKind::Html => html::write(&mut self.out, ledger, context),
+        }?;
+        self.out.flush()
+    }
 }
 
 /// How a run ends: the exit status, a signal to end by instead, and lines for stderr.
@@ -156,6 +198,7 @@ pub struct Ending {
 
 struct Logger<'r, C: Write, F: Write> {
     router: &'r mut Router<C, F>,
+    progress: Option<&'r Handle>,
     ledger: Ledger,
     keep_noise: bool,
     /// The stamp of the latest record time, `YYYY-MM-DD HH:MM:SS.mmm`.
@@ -165,6 +208,8 @@ struct Logger<'r, C: Write, F: Write> {
     spare: String,
     /// Lent to [`decode::output`] for text with escapes.
     scratch: String,
+    /// `stamp_from` in epoch milliseconds, when it parsed.
+    time_ms: Option<u64>,
 }
 
 impl<C: Write, F: Write> Logger<'_, C, F> {
@@ -179,7 +224,8 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         if push_log_stamp(&mut self.spare, time) {
             std::mem::swap(&mut self.stamp, &mut self.spare);
         }
-        if let Some(ms) = parse_rfc3339(time) {
+        self.time_ms = parse_rfc3339(time);
+        if let Some(ms) = self.time_ms {
             self.ledger.saw_time(ms);
         }
     }
@@ -293,9 +339,12 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         self.saw_time(&text.time.0);
         let who = text.id.as_ref().map_or("", |id| &id.0);
         let (route, mark, paint) = match &*raw.kind {
-            "summary" => (Route::Summary, "[summary]", Paint::Bold),
+            "summary" => {
+                self.ledger.summary(who, display(&bytes), self.time_ms);
+                (Route::Summary, "[summary]", Paint::Bold)
+            }
             "warning" => {
-                self.ledger.warning(who, display(&bytes));
+                self.ledger.warning(who, display(&bytes), self.time_ms);
                 (Route::Log, "[warning]", Paint::Yellow)
             }
             _ => {
@@ -358,7 +407,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         }
         if let Some(warning) = &hook.warning {
             body.push_str(&format!(", warning: {warning}"));
-            self.ledger.warning(&who, warning.clone());
+            self.ledger.warning(&who, warning.clone(), None);
         }
         self.event(Route::Log, &who, "[hook]", Paint::Plain, &body);
     }
@@ -368,7 +417,10 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             self.saw_time(time);
         }
         if let Some(id) = &skip.id {
-            self.ledger.run_skip(&skip.reason);
+            self.ledger.run_skip(skip);
+            if let Some(progress) = self.progress {
+                progress.skipped();
+            }
             // The failure behind these is named once, in the reports.
             let body = match skip.reason.as_str() {
                 "upstream-failed" | "stopped" | "interrupted" => skip.reason.clone(),
@@ -416,6 +468,9 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
     fn start(&mut self, start: &Start) {
         self.saw_time(&start.time);
         self.ledger.start(start);
+        if let Some(progress) = self.progress {
+            progress.started(&start.id);
+        }
         let mut body = shown(start.path.as_deref(), start.path_base64.as_deref())
             .or_else(|| shown(start.name.as_deref(), start.name_base64.as_deref()))
             .unwrap_or_default();
@@ -445,6 +500,9 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
     fn end(&mut self, end: &End) {
         self.saw_time(&end.time);
         self.ledger.end(end);
+        if let Some(progress) = self.progress {
+            progress.ended(&end.id, &end.status);
+        }
         let mut body = String::new();
         if let Some(signal) = end.signal {
             body.push_str(&format!("{}, ", signal_name(signal)));
@@ -535,19 +593,21 @@ impl Problems {
 pub fn run<R: Read, C: Write, F: Write>(
     input: R,
     router: &mut Router<C, F>,
-    options: &Options,
+    options: &mut Options,
     signal: &dyn Fn() -> Option<i32>,
 ) -> Ending {
     let mut stamp = String::new();
     write_stamp(&mut stamp, now_ms(), ' ');
     let mut logger = Logger {
         router,
+        progress: options.progress.as_ref(),
         ledger: Ledger::default(),
         keep_noise: options.keep_noise,
         stamp,
         stamp_from: String::new(),
         spare: String::new(),
         scratch: String::new(),
+        time_ms: None,
     };
     let mut reader = RecordReader::new(input);
     let mut problems = Problems::default();
@@ -577,6 +637,9 @@ pub fn run<R: Read, C: Write, F: Write>(
         }
     }
     let noticed = noticed.or_else(signal);
+    if let Some(progress) = &options.progress {
+        progress.stop();
+    }
     let mut ledger = logger.ledger;
     let stamp = logger.stamp;
     ledger.finish();
@@ -604,6 +667,14 @@ pub fn run<R: Read, C: Write, F: Write>(
     router.flush();
 
     let mut messages = problems.lines();
+    for report in &mut options.reports {
+        if let Err(err) = report.write(&ledger, &context) {
+            messages.push(format!("writing {}: {err}", report.name));
+            if code < 128 {
+                code = code.max(hookpipe::exit::BAD_INPUT);
+            }
+        }
+    }
     for sink in router.logs.iter().chain(router.summary.as_ref()) {
         if let Some(err) = sink.error() {
             messages.push(format!("writing {}: {err}", sink.name));
@@ -639,7 +710,12 @@ mod tests {
             logs: vec![Sink::file(Vec::new(), "log".into())],
             summary: None,
         };
-        let ending = run(input.as_bytes(), &mut router, &Options::default(), &|| None);
+        let ending = run(
+            input.as_bytes(),
+            &mut router,
+            &mut Options::default(),
+            &|| None,
+        );
         let Router { console, logs, .. } = router;
         let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
         let log = logs.into_iter().next().unwrap().into_inner().unwrap();

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::ledger::{Call, Ledger, RING_LINES};
+use crate::ledger::{Call, Ledger, ToolRun, LISTED, RING_LINES};
 use crate::render::{plural, secs, signal_name, Paint};
 use crate::sink::Seg;
 
@@ -49,7 +49,8 @@ fn heading(out: &mut Lines, title: &str) {
     out.push(vec![Seg::painted(format!("=== {title} ==="), Paint::Bold)]);
 }
 
-fn status_of(call: &Call) -> &str {
+/// A call's status word; `unfinished` when it has no `end`.
+pub fn status_of(call: &Call) -> &str {
     call.end
         .as_ref()
         .map_or("unfinished", |end| end.status.as_str())
@@ -182,14 +183,14 @@ fn entry_skips(out: &mut Lines, ledger: &Ledger) {
         return;
     }
     heading(out, "Entries not dispatched");
-    for skip in &ledger.entry_skips {
+    for skip in ledger.entry_skips.iter().take(LISTED) {
         out.push(vec![
             Seg::plain(format!("{}: ", skip.what)),
             Seg::painted(skip.reason.clone(), Paint::Yellow),
             Seg::plain(format!(": {}", skip.message)),
         ]);
     }
-    let more = ledger.entry_skips_total - ledger.entry_skips.len() as u64;
+    let more = ledger.entry_skips_total - ledger.entry_skips.len().min(LISTED) as u64;
     if more > 0 {
         out.push(vec![Seg::plain(format!(
             "... and {more} more (see the log)"
@@ -202,20 +203,25 @@ fn warnings(out: &mut Lines, ledger: &Ledger) {
         return;
     }
     heading(out, "Warnings");
-    for (who, text) in &ledger.warnings {
-        let who = if who.is_empty() {
+    for note in ledger.warnings.iter().take(LISTED) {
+        let who = if note.who.is_empty() {
             String::new()
         } else {
-            format!("{who}: ")
+            format!("{}: ", note.who)
         };
-        out.push(vec![Seg::plain(who), Seg::plain(text.clone())]);
+        out.push(vec![Seg::plain(who), Seg::plain(note.text.clone())]);
     }
-    let more = ledger.warnings_total - ledger.warnings.len() as u64;
+    let more = ledger.warnings_total - ledger.warnings.len().min(LISTED) as u64;
     if more > 0 {
         out.push(vec![Seg::plain(format!(
             "... and {more} more (see the log)"
         ))]);
     }
+}
+
+/// [`how_it_ended`] as plain text, for the file reports.
+pub fn ending_text(call: &Call) -> String {
+    how_it_ended(call).into_iter().map(|seg| seg.text).collect()
 }
 
 /// `failed, exit 3, after 0.010s`.
@@ -242,31 +248,44 @@ fn how_it_ended(call: &Call) -> Vec<Seg> {
     ]
 }
 
+/// Tools that ended badly (status 1 or more, or no `done`), each with a line for people,
+/// unless a call of their stage already says why.
+pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
+    ledger
+        .tools
+        .iter()
+        .filter_map(|run| {
+            let explained = ledger.calls.iter().any(|call| {
+                call.stage == run.stage && call.end.as_ref().is_none_or(|end| !end.ok())
+            });
+            match run.done {
+                None => Some((
+                    run,
+                    format!(
+                        "{} ({}) ended without a done record: it crashed or was killed",
+                        run.tool, run.stage
+                    ),
+                )),
+                Some(0) => None,
+                Some(_) if explained => None,
+                Some(status) => Some((
+                    run,
+                    format!("{} ({}) exited with status {status}", run.tool, run.stage),
+                )),
+            }
+        })
+        .collect()
+}
+
 fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
     let bad_calls: Vec<&Call> = ledger
         .calls
         .iter()
         .filter(|call| call.end.as_ref().is_none_or(|end| !end.ok()))
         .collect();
-    // Tools that ended badly, unless a call of theirs already says why.
-    let bad_tools: Vec<String> = ledger
-        .tools
-        .iter()
-        .filter_map(|run| {
-            let explained = bad_calls.iter().any(|call| call.stage == run.stage);
-            match run.done {
-                None => Some(format!(
-                    "{} ({}) ended without a done record: it crashed or was killed",
-                    run.tool, run.stage
-                )),
-                Some(0) => None,
-                Some(_) if explained => None,
-                Some(status) => Some(format!(
-                    "{} ({}) exited with status {status}",
-                    run.tool, run.stage
-                )),
-            }
-        })
+    let bad_tools: Vec<String> = tool_failures(ledger)
+        .into_iter()
+        .map(|(_, line)| line)
         .collect();
     if bad_calls.is_empty() && bad_tools.is_empty() {
         return;
@@ -304,12 +323,11 @@ fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
     }
 }
 
-/// Run skips grouped: the failure that caused them is named once.
-fn run_skips(out: &mut Lines, ledger: &Ledger) {
-    if ledger.run_skips.is_empty() {
-        return;
-    }
-    heading(out, "Skipped calls");
+/// Run skips grouped as the text report groups them: `(reason, count, line for people)`.
+/// Skips after a failure (`upstream-failed`, `stopped`) are one group named after the
+/// failure, with the reason `after-failure`; the interrupt's are another.
+pub fn skip_groups(ledger: &Ledger) -> Vec<(String, u64, String)> {
+    let mut groups = Vec::new();
     let count = |reason: &str| ledger.run_skips.get(reason).copied().unwrap_or(0);
     let after_failure = count("upstream-failed") + count("stopped");
     if after_failure > 0 {
@@ -317,39 +335,56 @@ fn run_skips(out: &mut Lines, ledger: &Ledger) {
             || "an upstream failure".to_owned(),
             |failure| failure.describe(),
         );
-        out.push(vec![Seg::plain(format!(
+        let line = format!(
             "{} skipped after {cause}",
             plural(after_failure, "call", "calls")
-        ))]);
+        );
+        groups.push(("after-failure".to_owned(), after_failure, line));
     }
     let interrupted = count("interrupted");
     if interrupted > 0 {
-        out.push(vec![Seg::plain(format!(
+        let line = format!(
             "{} skipped after the interrupt",
             plural(interrupted, "call", "calls")
-        ))]);
+        );
+        groups.push(("interrupted".to_owned(), interrupted, line));
     }
     for (reason, count) in &ledger.run_skips {
         if !matches!(
             reason.as_str(),
             "upstream-failed" | "stopped" | "interrupted"
         ) {
-            out.push(vec![Seg::plain(format!(
-                "{} skipped: {reason}",
-                plural(*count, "call", "calls")
-            ))]);
+            let line = format!("{} skipped: {reason}", plural(*count, "call", "calls"));
+            groups.push((reason.clone(), *count, line));
         }
+    }
+    groups
+}
+
+/// Run skips grouped: the failure that caused them is named once.
+fn run_skips(out: &mut Lines, ledger: &Ledger) {
+    if ledger.run_skips.is_empty() {
+        return;
+    }
+    heading(out, "Skipped calls");
+    for (_, _, line) in skip_groups(ledger) {
+        out.push(vec![Seg::plain(line)]);
+    }
+}
+
+/// The run's result word (`ok`, `failed`, `interrupted`) and its colour.
+pub fn verdict(ctx: &Context<'_>) -> (&'static str, Paint) {
+    match (ctx.signal, ctx.exit) {
+        (Some(_), _) => ("interrupted", Paint::Yellow),
+        (None, 0) => ("ok", Paint::Green),
+        (None, code) if code >= 128 => ("interrupted", Paint::Yellow),
+        _ => ("failed", Paint::Red),
     }
 }
 
 fn result(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
     heading(out, "Result");
-    let (word, paint) = match (ctx.signal, ctx.exit) {
-        (Some(_), _) => ("interrupted", Paint::Yellow),
-        (None, 0) => ("ok", Paint::Green),
-        (None, code) if code >= 128 => ("interrupted", Paint::Yellow),
-        _ => ("failed", Paint::Red),
-    };
+    let (word, paint) = verdict(ctx);
     let mut tally: Vec<(&str, u64)> = Vec::new();
     for call in &ledger.calls {
         let status = status_of(call);

@@ -1,0 +1,191 @@
+//! The run as the file reports (`junit`, `html`) lay it out: hook calls and skipped calls
+//! grouped by stage, stages in the order they first appeared, rows in arrival order, with
+//! the status word, times and the name each report shows. Built from the [`Ledger`] at
+//! the end; nothing here reads a clock, so a replayed stream gives the same reports.
+
+use crate::ledger::{Call, Ledger, SkippedCall};
+use crate::report::status_of;
+
+/// One row: a call that ran (or began), or one that was skipped.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    Call(&'a Call),
+    Skipped(&'a SkippedCall),
+}
+
+impl<'a> Row<'a> {
+    pub fn id(&self) -> &'a str {
+        match self {
+            Row::Call(call) => &call.id,
+            Row::Skipped(skip) => &skip.id,
+        }
+    }
+
+    /// The call's name within its stage: the id without the `<stage>/` prefix
+    /// (`50-template.sh`, `10-cat.sh#source`), so a stage's rows never share a name.
+    pub fn short_name(&self, stage: &str) -> &'a str {
+        let id = self.id();
+        id.strip_prefix(stage)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or(id)
+    }
+
+    /// `ok`, `failed`, `timeout`, `killed`, `interrupted`, `unfinished` or `skipped`.
+    pub fn status(&self) -> &'a str {
+        match self {
+            Row::Call(call) => status_of(call),
+            Row::Skipped(_) => "skipped",
+        }
+    }
+
+    pub fn start_ms(&self) -> Option<u64> {
+        match self {
+            Row::Call(call) => call.start_ms,
+            Row::Skipped(skip) => skip.time_ms,
+        }
+    }
+
+    pub fn end_ms(&self) -> Option<u64> {
+        match self {
+            Row::Call(call) => call.end_ms,
+            Row::Skipped(skip) => skip.time_ms,
+        }
+    }
+
+    /// The call's own duration; `None` for a call that never ended, 0 for a skip.
+    pub fn duration_ms(&self) -> Option<u64> {
+        match self {
+            Row::Call(call) => call.end.as_ref().map(|end| end.duration_ms),
+            Row::Skipped(_) => Some(0),
+        }
+    }
+
+    fn seq(&self) -> usize {
+        match self {
+            Row::Call(call) => call.seq,
+            Row::Skipped(skip) => skip.seq,
+        }
+    }
+}
+
+/// A stage and its rows.
+#[derive(Debug)]
+pub struct Stage<'a> {
+    pub name: &'a str,
+    pub rows: Vec<Row<'a>>,
+}
+
+impl Stage<'_> {
+    /// Sum of the calls' durations.
+    pub fn duration_ms(&self) -> u64 {
+        self.rows
+            .iter()
+            .filter_map(Row::duration_ms)
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Rows of this status.
+    pub fn count(&self, status: &str) -> usize {
+        self.rows
+            .iter()
+            .filter(|row| row.status() == status)
+            .count()
+    }
+
+    /// From the first start to the last end of its rows.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        let first = self.rows.iter().filter_map(Row::start_ms).min()?;
+        let last = self
+            .rows
+            .iter()
+            .filter_map(|row| row.end_ms().or(row.start_ms()))
+            .max()?;
+        Some((first, last.max(first)))
+    }
+}
+
+/// The stage of a skipped call: its `stage` field, else the id up to its last `/`.
+fn skip_stage(skip: &SkippedCall) -> &str {
+    skip.stage
+        .as_deref()
+        .or_else(|| skip.id.rsplit_once('/').map(|(stage, _)| stage))
+        .unwrap_or("")
+}
+
+/// Every call and skipped call, grouped by stage; see the module docs.
+pub fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
+    let mut rows: Vec<(&str, Row<'_>)> = ledger
+        .calls
+        .iter()
+        .map(|call| (call.stage.as_str(), Row::Call(call)))
+        .chain(
+            ledger
+                .skipped
+                .iter()
+                .map(|skip| (skip_stage(skip), Row::Skipped(skip))),
+        )
+        .collect();
+    rows.sort_by_key(|(_, row)| row.seq());
+    let mut stages: Vec<Stage<'_>> = Vec::new();
+    for (name, row) in rows {
+        match stages.iter_mut().find(|stage| stage.name == name) {
+            Some(stage) => stage.rows.push(row),
+            None => stages.push(Stage {
+                name,
+                rows: vec![row],
+            }),
+        }
+    }
+    stages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookpipe::record::{End, Skip, Start};
+
+    #[test]
+    fn stages_keep_first_appearance_and_arrival_order() {
+        let mut ledger = Ledger::default();
+        for (id, stage) in [("b/1.sh", "b"), ("a/2.sh", "a"), ("b/3.sh#source", "b")] {
+            ledger.start(&Start {
+                id: id.into(),
+                stage: stage.into(),
+                time: "2026-11-24T22:29:14.000Z".into(),
+                ..Start::default()
+            });
+        }
+        ledger.run_skip(&Skip {
+            reason: "stopped".into(),
+            id: Some("a/9.sh".into()),
+            ..Skip::default()
+        });
+        ledger.end(&End {
+            id: "b/1.sh".into(),
+            stage: "b".into(),
+            status: "ok".into(),
+            duration_ms: 5,
+            time: "2026-11-24T22:29:14.005Z".into(),
+            ..End::default()
+        });
+        let got: Vec<(&str, Vec<(&str, &str)>)> = stages(&ledger)
+            .iter()
+            .map(|stage| {
+                let rows = stage
+                    .rows
+                    .iter()
+                    .map(|row| (row.short_name(stage.name), row.status()))
+                    .collect();
+                (stage.name, rows)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("b", vec![("1.sh", "ok"), ("3.sh#source", "unfinished")]),
+                ("a", vec![("2.sh", "unfinished"), ("9.sh", "skipped")]),
+            ]
+        );
+    }
+}
