@@ -26,7 +26,7 @@
 //! | `stages` | array | `{stage, calls, duration_ms}` per stage, in first-seen order; `duration_ms` sums its calls |
 //! | `skips` | object | below |
 //! | `timers` | array | `{name, ms, calls}` per `time_start`/`time_stop` name, most time first |
-//! | `summaries`, `warnings` | array | `{id, text, time}` per `echo_summary` / warning line (`id` null for a tool's own warning, `time` null when unknown); the first 10,000 |
+//! | `summaries`, `warnings` | array | `{id, text, time}` per `echo_summary` / warning line: `id` is the call (for a listing warning, the entry's path), null for a tool's own warning; `time` null when unknown; the first 10,000 |
 //! | `summaries_total`, `warnings_total` | int | how many there were |
 //! | `tools` | array | `{tool, stage, status}` per `begin`/`done` pair; `status` null when the tool never wrote `done` |
 //! | `tools_failed` | array | `{tool, stage, status, vanished, message}`: tools that exited non-zero (unless a call of their stage failed, which says why) or `vanished` without a `done` |

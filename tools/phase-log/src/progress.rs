@@ -129,6 +129,9 @@ impl<W: Write> Write for Console<W> {
         if let Some(&last) = buf[..written].last() {
             state.at_line_start = last == b'\n';
         }
+        // Back at once below what was written, as cargo's bar does: waiting for the next
+        // tick would make the line blink while a hook is busy.
+        draw(&mut state);
         Ok(written)
     }
 
@@ -190,15 +193,19 @@ impl Progress {
 fn draw_loop(shared: &Shared) {
     while !shared.stop.load(Ordering::SeqCst) {
         std::thread::park_timeout(TICK);
-        let mut state = shared.lock();
-        if state.stopped || (state.console_tty && !state.at_line_start) {
-            continue;
-        }
-        let line = render(&state, Instant::now(), columns());
-        // One write: the terminal never shows half a line.
-        if io::stderr().lock().write_all(line.as_bytes()).is_ok() {
-            state.drawn = true;
-        }
+        draw(&mut shared.lock());
+    }
+}
+
+/// Draws the line, unless the run ended or the console has a line open.
+fn draw(state: &mut State) {
+    if state.stopped || (state.console_tty && !state.at_line_start) {
+        return;
+    }
+    let line = render(state, Instant::now(), columns());
+    // One write: the terminal never shows half a line.
+    if io::stderr().lock().write_all(line.as_bytes()).is_ok() {
+        state.drawn = true;
     }
 }
 
@@ -334,9 +341,12 @@ mod tests {
 
     #[test]
     fn console_writes_erase_a_drawn_line_and_track_the_line_start() {
+        let mut quiet = state(false);
+        // Nothing drawn on the test's own stderr.
+        quiet.stopped = true;
         let progress = Progress {
             shared: Arc::new(Shared {
-                state: Mutex::new(state(false)),
+                state: Mutex::new(quiet),
                 stop: AtomicBool::new(true),
             }),
             thread: None,
