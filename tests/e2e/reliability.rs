@@ -17,7 +17,8 @@
 //! SIGINT and broken-pipe cases, a hook's INT trap, `exec`, `kill 0`, closing stdout, and 10 MB
 //! without a newline as records (`misbehaving.rs`); phase-log's second signal and closed
 //! console (`tools/phase-log/tests/cli.rs`); hook-list's and hyp-resolve's own hostile names.
-//! README "Reliability" has the table of what is proved where.
+//! README "Reliability" (its text: `tests/fixtures/reliability/RELIABILITY.md`) has the table
+//! of what is proved where, the memory figures and the limits.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
