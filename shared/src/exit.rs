@@ -97,6 +97,14 @@ impl std::error::Error for Fatal {}
 /// returns the exit status. A broken pipe is silent, whatever produced it.
 pub fn finish(tool: &str, result: Result<Outcome, Fatal>) -> ExitCode {
     match result {
+        Ok(Outcome::Signal(signal)) => {
+            // Ended by Ctrl-C or TERM: end by the same signal, so the calling shell sees an
+            // interrupted command and stops, rather than a status it may take as handled.
+            // What the tool wrote is flushed by now; the status 128+N stays the fallback.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
+            ExitCode::from(Outcome::Signal(signal).code())
+        }
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(fatal) => {
             if fatal.outcome != Outcome::BrokenPipe && !fatal.message.is_empty() {

@@ -359,17 +359,23 @@ impl StateFile {
                 }
             }
         }
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".tmp.{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        {
-            let mut file = File::create(&tmp)?;
-            file.write_all(HEADER)?;
-            writeln!(file, "{generation}")?;
-            file.write_all(script)?;
-            file.sync_all()?;
-        }
-        fs::rename(&tmp, &self.path)
+        // A new file of a random name beside the target, created exclusively and readable
+        // by its owner only (the state holds every variable, passwords included), then
+        // renamed over the target: a planted symlink is never followed, and a crash leaves
+        // the previous state.
+        let dir = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".hookpipe-state-")
+            .tempfile_in(dir)?;
+        file.write_all(HEADER)?;
+        writeln!(file, "{generation}")?;
+        file.write_all(script)?;
+        file.as_file().sync_all()?;
+        file.persist(&self.path).map_err(|err| err.error)?;
+        Ok(())
     }
 }
 
@@ -456,6 +462,20 @@ mod tests {
         let script = String::from_utf8(script).unwrap();
         assert!(script.contains("declare -g -- A=\"1\""), "{script}");
         assert!(!script.contains("SECONDS") && !script.contains("_hp_"));
+    }
+
+    #[test]
+    fn state_file_is_private_and_replaced_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let target = dir.path().join("victim");
+        std::fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        StateFile::new(&path).write(1, b"A=1\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o}");
     }
 
     #[test]

@@ -63,7 +63,8 @@ impl Upstream {
         if done.status == 130 || done.status == 143 {
             self.interrupted = true;
         }
-        if done.status >= 2 && done.status != 141 {
+        // Any status but 0, 1 and 141 is a failure, including ones no tool writes.
+        if !matches!(done.status, 0 | 1 | 141) {
             self.fail(Failure::Tool {
                 tool: done.tool.clone(),
                 stage: done.stage.clone(),

@@ -113,6 +113,11 @@ impl Call {
 pub trait Plan {
     /// Whether records of this type are the stage's to act on (held until the barrier).
     fn consumes(&self, kind: &str) -> bool;
+    /// Refuses a consumed record the plan could not act on (a hook without a name), as it
+    /// arrives, so the message can name its input line.
+    fn check(&self, _record: &Record) -> Result<(), String> {
+        Ok(())
+    }
     /// The calls for the consumed records. `have_state` says whether a state was loaded.
     fn calls(&self, consumed: &[Record], have_state: bool) -> Result<Vec<Call>, Fatal>;
 }
@@ -291,6 +296,12 @@ impl<W: Write> Runner<'_, W> {
                     _ => {}
                 }
                 if ours {
+                    if let Err(reason) = plan.check(&record) {
+                        return Err(StageError::Fatal(Fatal::bad_input(format!(
+                            "input line {}: {reason}",
+                            raw.lineno
+                        ))));
+                    }
                     consumed_raw.push(raw.line.to_vec());
                     consumed.push(record);
                     continue;
@@ -1054,5 +1065,9 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{text}` is not a number of seconds"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    // Beyond a year is surely a typo, and far beyond it does not fit a Duration.
+    if seconds > 366.0 * 24.0 * 3600.0 {
+        return Err(format!("`{text}` seconds is longer than a year"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("`{text}`: {err}"))
 }

@@ -132,6 +132,14 @@ impl Plan for HookPlan {
         kind == "hook"
     }
 
+    fn check(&self, record: &Record) -> Result<(), String> {
+        if let Record::Hook(hook) = record {
+            field_bytes(&hook.name, &hook.name_base64, "name").map_err(|f| f.message)?;
+            field_bytes(&hook.path, &hook.path_base64, "path").map_err(|f| f.message)?;
+        }
+        Ok(())
+    }
+
     fn calls(&self, consumed: &[Record], have_state: bool) -> Result<Vec<Call>, Fatal> {
         let stage = self.stage();
         let hooks: Vec<&Hook> = consumed

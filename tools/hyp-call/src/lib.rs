@@ -79,6 +79,19 @@ impl Plan for HypervisorPlan {
         kind == "hypervisor"
     }
 
+    fn check(&self, record: &Record) -> Result<(), String> {
+        if let Record::Hypervisor(plugin) = record {
+            bytes::join(
+                "path",
+                plugin.path.as_deref(),
+                plugin.path_base64.as_deref(),
+            )
+            .map_err(|err| format!("hypervisor record: {err}"))?
+            .ok_or("hypervisor record without `path`")?;
+        }
+        Ok(())
+    }
+
     fn calls(&self, consumed: &[Record], _have_state: bool) -> Result<Vec<Call>, Fatal> {
         let mut calls = Vec::new();
         for record in consumed {
