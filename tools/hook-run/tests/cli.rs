@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[test]
 fn passes_devstack_arguments_and_arg_counts() {
@@ -395,13 +395,22 @@ fn sigint_to_the_pipeline_interrupts_stops_hooks_and_exits_130() {
     let group = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGINT).unwrap();
     let output = child.wait_with_output().unwrap();
-    let status = fs::read_to_string(tree.path().join("status")).unwrap_or_default();
-    assert_eq!(status.trim(), "0 130 130", "{}", explain(&output));
+    // The runners end by SIGINT after reporting, so the calling shell stops too.
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(2), "{}", explain(&output));
     let text = fs::read_to_string(tree.path().join("out.ndjson")).unwrap();
     let recs: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let done_of = |stage: &str| {
+        recs.iter()
+            .find(|r| r["type"] == "done" && r["stage"] == stage)
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(done_of("source"), Some(json!(0)));
+    assert_eq!(done_of("stack/install"), Some(json!(130)));
+    assert_eq!(done_of("stack/extra"), Some(json!(130)));
     assert_eq!(
         end_of(&recs, "stack/install/10-slow.sh")["status"],
         "interrupted"
@@ -459,12 +468,7 @@ fn a_hooks_own_int_trap_runs() {
     let end = end_of(&recs, "stack/install/10-trap.sh");
     assert_eq!(end["status"], "interrupted");
     assert_eq!(end["exit_code"], 7);
-    assert_eq!(
-        fs::read_to_string(tree.path().join("status"))
-            .unwrap()
-            .trim(),
-        "130"
-    );
+    assert_eq!(of_type(&recs, "done")[0]["status"], 130);
 }
 
 #[test]
