@@ -355,6 +355,18 @@ fn open_reports(args: &Args) -> Result<Vec<ReportFile>, Fatal> {
     Ok(reports)
 }
 
+/// Lets a pipe on stdin hold 1 MiB instead of 64 KiB, so a stage that writes a burst
+/// (a hook printing a million lines) and phase-log take turns sixteen times less often.
+/// Only the capacity changes: phase-log still reads whatever has arrived at once, so
+/// lines are as live as before. Not a pipe, or a lower system limit: nothing happens.
+fn widen_input_pipe() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let stdin = io::stdin();
+        let _ = nix::fcntl::fcntl(&stdin, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+    }
+}
+
 fn run_process(args: &Args) -> Result<Ending, Fatal> {
     let config = Config::new(args, |name| std::env::var_os(name))?;
     let mut notes = Vec::new();
@@ -368,15 +380,18 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     }
     let files = open_files(args, &config, &mut notes)?;
     let reports = open_reports(args)?;
-    let copy =
-        match non_empty(&args.records) {
-            Some(path) => Some(logfile::create(path).map_err(|err| {
+    let records = match non_empty(&args.records) {
+        Some(path) => Some((
+            path.display().to_string(),
+            logfile::create(path).map_err(|err| {
                 Fatal::bad_input(format!("cannot create {}: {err}", path.display()))
-            })?),
-            None => None,
-        };
+            })?,
+        )),
+        None => None,
+    };
     let got = install_signals()
         .map_err(|err| Fatal::bad_input(format!("cannot handle signals: {err}")))?;
+    widen_input_pipe();
     let color = args.color.for_stdout();
     let stderr_tty = io::stderr().is_terminal();
     let progress = match args.progress {
@@ -407,25 +422,16 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         log_path: files.main,
         reports,
         progress: handle,
+        records,
     };
     let signal = || match got.load(Ordering::SeqCst) {
         0 => None,
         signal => i32::try_from(signal).ok(),
     };
-    let (input, copy_failed) = records::Tee::new(io::stdin().lock(), copy);
-    let mut ending = run(input, &mut router, &mut options, &signal);
+    let mut ending = run(io::stdin().lock(), &mut router, &mut options, &signal);
     drop(router);
     if let Some(progress) = progress {
         progress.finish();
-    }
-    if let Some(err) = copy_failed.borrow_mut().take() {
-        let path = args.records.as_deref().unwrap_or(Path::new(""));
-        ending
-            .messages
-            .push(format!("writing {}: {err}", path.display()));
-        if ending.code < 128 {
-            ending.code = ending.code.max(hookpipe::exit::BAD_INPUT);
-        }
     }
     notes.append(&mut ending.messages);
     ending.messages = notes;

@@ -1,14 +1,17 @@
 //! The reading loop: every record of the stream becomes a log line (or nothing), and
 //! what the reports need goes into the [`Ledger`].
 //!
-//! `output` records are most of a stream, so they (and `summary`, `warning`, `trace`)
-//! are decoded into borrowed views that allocate nothing for plain text; their stamp is
-//! reformatted only when the time changes; and nothing is flushed per line: the sinks are
-//! flushed when the reader is about to wait for input ([`RecordReader::will_block`]), so
-//! lines appear live without a write per line. `state` records are never decoded.
+//! `output` records are most of a stream, so they are decoded by hand (`decode`), and
+//! they (and `summary`, `warning`, `trace`) otherwise into borrowed views that allocate
+//! nothing for plain text; their stamp is reformatted only when the time changes; and
+//! nothing is flushed per line: the sinks are flushed when the reader is about to wait
+//! for input (no whole record left in its buffer, known from the lines numbered under it by
+//! `records::Tee`), so lines appear live without a write per line. `state` records are
+//! never decoded.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -27,7 +30,7 @@ use crate::render::{
 };
 use crate::report::{self, Context};
 use crate::sink::{Line, Route, Router};
-use crate::{decode, html, json_report, junit};
+use crate::{decode, html, json_report, junit, records};
 
 /// A JSON string borrowed from the input line when it has no escapes, owned otherwise.
 struct Str<'a>(Cow<'a, str>);
@@ -149,6 +152,8 @@ pub struct Options {
     pub reports: Vec<ReportFile>,
     /// The live status line, when stderr is a terminal.
     pub progress: Option<Handle>,
+    /// `--records FILE`: its name, for messages, and the file.
+    pub records: Option<(String, File)>,
 }
 
 /// Which file report.
@@ -208,6 +213,8 @@ struct Logger<'r, C: Write, F: Write> {
     spare: String,
     /// Lent to [`decode::output`] for text with escapes.
     scratch: String,
+    /// The id [`decode::output`] decoded last: its hint for the next line.
+    last_id: String,
     /// `stamp_from` in epoch milliseconds, when it parsed.
     time_ms: Option<u64>,
 }
@@ -252,8 +259,14 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                 // The scratch buffer is lent to the decoder and given back, so escaped
                 // text allocates nothing once it has grown.
                 let mut scratch = std::mem::take(&mut self.scratch);
-                let result = match decode::output(raw.line, &mut scratch) {
-                    Some(out) => self.output(raw.lineno, decode::Fields::from(&out)),
+                let result = match decode::output(raw.line, &mut scratch, &self.last_id) {
+                    Some(out) => {
+                        if out.id != self.last_id {
+                            self.last_id.clear();
+                            self.last_id.push_str(out.id);
+                        }
+                        self.output(raw.lineno, decode::Fields::from(&out))
+                    }
                     None => view::<OutputView<'_>>(raw)
                         .and_then(|out| self.output(raw.lineno, out.fields())),
                 };
@@ -607,9 +620,14 @@ pub fn run<R: Read, C: Write, F: Write>(
         stamp_from: String::new(),
         spare: String::new(),
         scratch: String::new(),
+        last_id: String::new(),
         time_ms: None,
     };
+    let (records_name, copy) = options.records.take().unzip();
+    let (input, copy_failed, waiting_upto) = records::Tee::new(input, copy);
     let mut reader = RecordReader::new(input);
+    // Lines the reader has consumed, blank and malformed ones included.
+    let mut consumed = 0u64;
     let mut problems = Problems::default();
     let mut noticed = None;
     loop {
@@ -619,13 +637,20 @@ pub fn run<R: Read, C: Write, F: Write>(
                 logger.noticed_signal(sig);
             }
         }
-        if reader.will_block() {
+        // No record waits whole in the reader's buffer: the next read may wait for input.
+        if waiting_upto.get() <= consumed {
             logger.router.flush();
         }
         let result = match reader.next() {
-            Ok(Some(raw)) => logger.record(&raw),
+            Ok(Some(raw)) => {
+                consumed = raw.lineno;
+                logger.record(&raw)
+            }
             Ok(None) => break,
-            Err(ReadError::Malformed(bad)) => Err(bad),
+            Err(ReadError::Malformed(bad)) => {
+                consumed = bad.lineno;
+                Err(bad)
+            }
             Err(ReadError::Io(err)) => {
                 problems.read_error = Some(format!("reading input: {err}"));
                 break;
@@ -667,6 +692,12 @@ pub fn run<R: Read, C: Write, F: Write>(
     router.flush();
 
     let mut messages = problems.lines();
+    if let (Some(err), Some(name)) = (copy_failed.borrow_mut().take(), records_name) {
+        messages.push(format!("writing {name}: {err}"));
+        if code < 128 {
+            code = code.max(hookpipe::exit::BAD_INPUT);
+        }
+    }
     for report in &mut options.reports {
         if let Err(err) = report.write(&ledger, &context) {
             messages.push(format!("writing {}: {err}", report.name));

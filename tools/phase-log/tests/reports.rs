@@ -799,3 +799,49 @@ fn report_directories_are_created() {
     assert_eq!(got["attrs"]["tests"], "1");
     assert_eq!(got["attrs"]["failures"], "0");
 }
+
+// The sinks are flushed when no whole line is left to read, judged from the newlines
+// counted under the reader: blank and malformed lines must not throw the count off, or
+// a line would wait in a buffer while the pipeline is idle.
+#[test]
+fn lines_show_live_after_blank_and_malformed_lines() {
+    let mut child = util::command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let console = child.stdout.take().unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(console).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let id = "stack/install/50-template.sh";
+    let steps = [
+        format!("{}\n\n   \n", begin("hook-run", STAGE, 0)),
+        "not a record\n\n".to_owned(),
+        format!("{}\n", line("summary", id, "first", 1)),
+        format!("\n{}\n", line("summary", id, "second", 2)),
+    ];
+    for (step, want) in steps.iter().zip(["[begin]", "[error]", "first", "second"]) {
+        stdin.write_all(step.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        // Input stays open: only a flush before waiting can show the line.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match receive.recv_timeout(left) {
+                Ok(line) if line.contains(want) => break,
+                Ok(_) => {}
+                Err(_) => panic!("{want:?} was not shown while input stayed open"),
+            }
+        }
+    }
+    drop(stdin);
+    child.wait().unwrap();
+}
