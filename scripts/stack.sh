@@ -23,10 +23,7 @@ source "$HOOKPIPE_DIR/lib/toolchain"
 # stops before any hook runs when one is not.
 check_plugin_checkouts
 
-{
-    "$HOOKPIPE_BIN/hook-list" --missing-ok "${HOOKPIPE_PLUGIN_FLAGS[@]}" -- "$TOP_DIR/extras.d"
-    "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
-} \
+list_hooks \
     | "$HOOKPIPE_BIN/hook-run" override_defaults \
     | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova source \
     | "$HOOKPIPE_BIN/hook-run" source --verify-disabled \

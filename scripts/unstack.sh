@@ -26,10 +26,7 @@ source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
 
-{
-    "$HOOKPIPE_BIN/hook-list" --missing-ok "${HOOKPIPE_PLUGIN_FLAGS[@]}" -- "$TOP_DIR/extras.d"
-    "$HOOKPIPE_BIN/hyp-resolve" --dir "$NOVA_PLUGINS_DIR" "$VIRT_DRIVER"
-} \
+list_hooks \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit override_defaults \
     | "$HOOKPIPE_BIN/hyp-call" --keep-going --no-errexit --when-enabled nova source \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit source \
