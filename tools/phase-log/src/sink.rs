@@ -119,12 +119,13 @@ impl<W: Write> Sink<W> {
     }
 
     fn put_mark(&mut self, mark: &str, paint: Paint) -> io::Result<()> {
+        let mark = one_line(mark.as_bytes());
         if self.color && paint != Paint::Plain {
             self.out.write_all(paint.start().as_bytes())?;
-            self.out.write_all(mark.as_bytes())?;
+            self.out.write_all(&mark)?;
             self.out.write_all(Paint::RESET.as_bytes())
         } else {
-            self.out.write_all(mark.as_bytes())
+            self.out.write_all(&mark)
         }
     }
 
@@ -152,7 +153,7 @@ impl<W: Write> Sink<W> {
             self.out.write_all(b" | ")?;
         }
         if !line.who.is_empty() {
-            self.out.write_all(line.who)?;
+            self.out.write_all(&one_line(line.who))?;
             self.out.write_all(b" ")?;
         }
         self.put_mark(line.mark, line.paint)?;
@@ -267,6 +268,18 @@ impl<C: Write, F: Write> Router<C, F> {
         for sink in self.logs.iter_mut().chain(self.summary.as_mut()) {
             sink.flush();
         }
+    }
+}
+
+/// Names that come from the outside world (a hook's file name in its call id) are written
+/// with control characters and invalid bytes escaped, so a newline in a name cannot start
+/// a forged log line and an escape sequence cannot drive the terminal. Text without them,
+/// nearly always, is written as it is.
+fn one_line(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if text.iter().any(|&b| b < 0x20 || b == 0x7f) || std::str::from_utf8(text).is_err() {
+        std::borrow::Cow::Owned(hookpipe::bytes::display(text).into_bytes())
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
