@@ -4,7 +4,7 @@
 //! `/dev/null` as stdin and the environment unchanged, wiring its descriptors (output,
 //! summaries, commands, events, trace; see the script's header), sending commands, and
 //! stopping its process group. What the bytes mean, and when to stop, is the runner's
-//! business ([`crate::runner`]).
+//! business ([`crate::stage`]).
 
 use std::fs::File;
 use std::io::{self, Write};
