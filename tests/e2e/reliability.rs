@@ -40,6 +40,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
 
+mod audit;
+
 /// Only a hang waits this long: a pipeline that has not ended by then is killed and the test
 /// fails, showing what each stage wrote on stderr.
 const HANG: Duration = Duration::from_secs(90);

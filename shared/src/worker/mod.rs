@@ -99,9 +99,21 @@ impl Worker {
             (evt_w.as_raw_fd(), EVENT_FD),
             (trace_w.as_raw_fd(), TRACE_FD),
         ];
+        // The worker reopens its descriptors from the runner's ends of the pipes after each
+        // call (`_hp_restore` in the script): it is told where they are.
+        let ends = [
+            std::process::id() as RawFd,
+            out_r.as_raw_fd(),
+            err_r.as_raw_fd(),
+            sum_r.as_raw_fd(),
+            evt_r.as_raw_fd(),
+            trace_r.as_raw_fd(),
+            cmd_w.as_raw_fd(),
+        ];
         let mut command = Command::new("bash");
         command
             .args(["--noprofile", "--norc", "-c", SCRIPT, "hookpipe-worker"])
+            .args(ends.map(|n| n.to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_w.try_clone()?))
             .stderr(Stdio::from(err_w));
