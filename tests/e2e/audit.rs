@@ -74,3 +74,91 @@ fn a_hook_that_redirects_or_closes_its_descriptors_spoils_only_its_own_call() {
     );
     sb.assert_no_process_left();
 }
+
+// ---------------------------------------------------------------------------------------
+// No process escapes: the runner is a child subreaper and stops its hooks' whole tree.
+
+/// The children `detached-children.sh` leaves outside the worker's process group.
+const ESCAPERS: [&str; 3] = ["setsid", "double-fork", "own-group"];
+
+/// Fails unless every escaper and the worker are gone while the `start_daemon` daemon still
+/// runs; then ends the daemon (a test leaves nothing behind).
+#[track_caller]
+fn assert_tree_stopped_and_daemon_kept(sb: &Sandbox) {
+    let pids = sb.join("pids");
+    assert_gone(pid_from(&pids.join("worker")), "the worker");
+    for name in ESCAPERS {
+        assert_gone(pid_from(&pids.join(name)), &format!("the {name} child"));
+    }
+    let daemon = pid_from(&pids.join("daemon-self"));
+    assert!(
+        process_alive(daemon),
+        "the daemon started with start_daemon was stopped with the hook"
+    );
+    let _ = kill(Pid::from_raw(daemon), Signal::SIGKILL);
+    sb.assert_no_process_left();
+}
+
+/// Waits until the hook has started all its children.
+fn wait_for_escapers(sb: &Sandbox) {
+    let pids = sb.join("pids");
+    for name in ["worker", "daemon-self"].iter().chain(ESCAPERS.iter()) {
+        pid_from(&pids.join(name));
+    }
+}
+
+#[test]
+fn a_timeout_stops_setsid_double_forked_and_own_group_children_but_not_a_daemon() {
+    let sb = Sandbox::new();
+    sb.hook("extras.d", "10-detached.sh", "detached-children.sh");
+    let mut run = full_pipeline(
+        &sb,
+        &[&[
+            "hook-run",
+            "stack",
+            "install",
+            "--timeout",
+            "2",
+            "--kill-after",
+            "1",
+        ]],
+        &[],
+    );
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(codes(&statuses), [0, 1, 0, 1], "{}", run.report(&statuses));
+    let stream = records(&sb.join("records.ndjson"));
+    let end = end_of(&stream, "stack/install/10-detached.sh");
+    assert_eq!(end["status"], "timeout", "{end}");
+    assert_tree_stopped_and_daemon_kept(&sb);
+}
+
+#[test]
+fn ctrl_c_of_the_whole_pipeline_stops_every_escaped_child_but_not_a_daemon() {
+    let sb = Sandbox::new();
+    sb.hook("extras.d", "10-detached.sh", "detached-children.sh");
+    let script = "hook-list extras.d | hook-run stack install --kill-after 1 \
+        | hook-run stack extra --kill-after 1 | phase-log -o run.log > console.txt; \
+        echo went on > status";
+    let mut run = Pipeline::start(vec![sb.bash(script)], None, &sb.join("bash.out"));
+    wait_for_escapers(&sb);
+    run.signal_group(Signal::SIGINT);
+    let statuses = run.wait();
+    assert!(!sb.join("status").exists(), "the script went on after Ctrl-C");
+    assert_eq!(statuses[0].signal(), Some(2), "{}", run.report(&statuses));
+    assert_tree_stopped_and_daemon_kept(&sb);
+}
+
+#[test]
+fn a_background_job_left_by_a_hook_that_ended_normally_keeps_running() {
+    let sb = Sandbox::new();
+    sb.hook("extras.d", "10-careless.sh", "careless-daemon.sh");
+    let mut run = full_pipeline(&sb, &[&["hook-run", "stack", "install", "--timeout", "20"]], &[]);
+    let statuses = run.wait();
+    assert_eq!(codes(&statuses), [0, 0, 0, 0], "{}", run.report(&statuses));
+    let pid_file = sb.join("daemon.pid");
+    let daemon = pid_from(&pid_file);
+    assert!(process_alive(daemon), "the hook's background job was stopped");
+    dismiss_daemon(&pid_file);
+    sb.assert_no_process_left();
+}
