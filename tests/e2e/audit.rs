@@ -162,3 +162,39 @@ fn a_background_job_left_by_a_hook_that_ended_normally_keeps_running() {
     dismiss_daemon(&pid_file);
     sb.assert_no_process_left();
 }
+
+// ---------------------------------------------------------------------------------------
+// 2. SIGHUP: a closed terminal or a dropped ssh.
+
+#[test]
+fn sighup_to_the_whole_pipeline_is_handled_like_sigterm_and_reported() {
+    let sb = Sandbox::new();
+    interrupt_tree(&sb);
+    let stages = vec![
+        sb.stage(&["hook-list", "extras.d"]),
+        sb.stage(&["hook-run", "stack", "install", "--kill-after", "1"]),
+        sb.stage(&["phase-log", "-o", "run.log", "--json-report", "run.json"]),
+    ];
+    let mut run = Pipeline::start(stages, None, &sb.join("console.txt"));
+    let log = sb.join("run.log");
+    let worker = pid_from(&sb.join("worker.pid"));
+    let background = pid_from(&sb.join("bg.pid"));
+    wait_until("the hook's first line in the log", || {
+        read_text(&log).contains("10-wait.sh | started")
+    });
+    run.signal_group(Signal::SIGHUP);
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(codes(&statuses), [0, 129, 129], "{}", run.report(&statuses));
+    assert_eq!(statuses[1].signal(), Some(1), "hook-run re-raises SIGHUP");
+    assert_eq!(statuses[2].signal(), Some(1), "phase-log re-raises SIGHUP");
+    let text = read_text(&log);
+    assert!(text.contains(&format!("{WAIT_ID} [interrupted]")), "{text}");
+    assert!(text.contains("stack/install [done] status 129"), "{text}");
+    let report: Value = serde_json::from_str(&read_text(&sb.join("run.json")))
+        .unwrap_or_else(|err| panic!("no JSON report after SIGHUP: {err}\n{text}"));
+    assert!(report.is_object());
+    assert_gone(worker, "the worker");
+    assert_gone(background, "the hook's background child");
+    sb.assert_no_process_left();
+}
