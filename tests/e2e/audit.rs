@@ -27,7 +27,11 @@ fn a_hook_that_redirects_or_closes_its_descriptors_spoils_only_its_own_call() {
             format!("{}0-{tampering}.sh", index + 1),
             "tamper-fds.sh",
         );
-        sb.hook("extras.d", format!("{}5-next.sh", index + 1), "echo-args.sh");
+        sb.hook(
+            "extras.d",
+            format!("{}5-next.sh", index + 1),
+            "echo-args.sh",
+        );
     }
     // A hook that returned at once must never be a timeout: the limit only turns a
     // regression's hang into a failure.
@@ -41,7 +45,12 @@ fn a_hook_that_redirects_or_closes_its_descriptors_spoils_only_its_own_call() {
     );
     let statuses = run.wait();
     run.assert_no_panic(&statuses);
-    assert_eq!(codes(&statuses), [0, 0, 0, 0, 0], "{}", run.report(&statuses));
+    assert_eq!(
+        codes(&statuses),
+        [0, 0, 0, 0, 0],
+        "{}",
+        run.report(&statuses)
+    );
     let stream = records(&sb.join("records.ndjson"));
     for (index, tampering) in TAMPERINGS.iter().enumerate() {
         let id = format!("stack/install/{}0-{tampering}.sh", index + 1);
@@ -144,7 +153,10 @@ fn ctrl_c_of_the_whole_pipeline_stops_every_escaped_child_but_not_a_daemon() {
     wait_for_escapers(&sb);
     run.signal_group(Signal::SIGINT);
     let statuses = run.wait();
-    assert!(!sb.join("status").exists(), "the script went on after Ctrl-C");
+    assert!(
+        !sb.join("status").exists(),
+        "the script went on after Ctrl-C"
+    );
     assert_eq!(statuses[0].signal(), Some(2), "{}", run.report(&statuses));
     assert_tree_stopped_and_daemon_kept(&sb);
 }
@@ -153,12 +165,19 @@ fn ctrl_c_of_the_whole_pipeline_stops_every_escaped_child_but_not_a_daemon() {
 fn a_background_job_left_by_a_hook_that_ended_normally_keeps_running() {
     let sb = Sandbox::new();
     sb.hook("extras.d", "10-careless.sh", "careless-daemon.sh");
-    let mut run = full_pipeline(&sb, &[&["hook-run", "stack", "install", "--timeout", "20"]], &[]);
+    let mut run = full_pipeline(
+        &sb,
+        &[&["hook-run", "stack", "install", "--timeout", "20"]],
+        &[],
+    );
     let statuses = run.wait();
     assert_eq!(codes(&statuses), [0, 0, 0, 0], "{}", run.report(&statuses));
     let pid_file = sb.join("daemon.pid");
     let daemon = pid_from(&pid_file);
-    assert!(process_alive(daemon), "the hook's background job was stopped");
+    assert!(
+        process_alive(daemon),
+        "the hook's background job was stopped"
+    );
     dismiss_daemon(&pid_file);
     sb.assert_no_process_left();
 }
@@ -197,4 +216,25 @@ fn sighup_to_the_whole_pipeline_is_handled_like_sigterm_and_reported() {
     assert_gone(worker, "the worker");
     assert_gone(background, "the hook's background child");
     sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 12. `--timeout 0`.
+
+#[test]
+fn a_timeout_of_zero_is_a_usage_error_naming_the_flag_value() {
+    let sb = Sandbox::new();
+    let cases: &[UsageCase] = &[
+        (&["hook-run", "stack", "install", "--timeout", "0"], &[]),
+        (&["hook-run", "stack", "install", "--timeout", "0.0"], &[]),
+        (&["hyp-call", "install"], &[("HOOKPIPE_TIMEOUT", "0")]),
+    ];
+    for (argv, env) in cases {
+        let (status, stderr) = usage(&sb, argv, env);
+        assert_eq!(code(status), 2, "{argv:?} {env:?}: {stderr}");
+        assert!(
+            stderr.contains("a timeout must be more than 0 seconds"),
+            "{argv:?} {env:?}: {stderr}"
+        );
+    }
 }
