@@ -825,6 +825,7 @@ fn write_output_lines<W: Write>(
     prefix.extend_from_slice(format!(",\"stream\":\"{stream}\",\"text\":").as_bytes());
     let mut suffix = b",\"time\":".to_vec();
     serde_json::to_writer(&mut suffix, time).map_err(io::Error::from)?;
+    suffix.extend_from_slice(out.host_field());
     suffix.extend_from_slice(b"}\n");
     for (line, partial) in lines {
         match std::str::from_utf8(&line) {
@@ -975,26 +976,28 @@ mod tests {
             (b"quote \" and \\ and \x01 tab\t".to_vec(), true),
             (b"bad \xff".to_vec(), false),
         ];
-        let mut fast = RecordWriter::new(Vec::new());
-        write_output_lines(Channel::Stderr, "s/1\"x", "T", lines.clone(), &mut fast).unwrap();
-        let fast = fast.into_inner().unwrap();
-        let mut slow = RecordWriter::new(Vec::new());
-        for (line, partial) in lines {
-            let (text, text_base64) = bytes::split(&line);
-            slow.write(&Record::Output(Output {
-                id: "s/1\"x".into(),
-                stream: "stderr".into(),
-                text,
-                text_base64,
-                partial,
-                time: "T".into(),
-            }))
-            .unwrap();
+        for host in [None, Some("sub-1")] {
+            let mut fast = RecordWriter::with_host(Vec::new(), host);
+            write_output_lines(Channel::Stderr, "s/1\"x", "T", lines.clone(), &mut fast).unwrap();
+            let fast = fast.into_inner().unwrap();
+            let mut slow = RecordWriter::with_host(Vec::new(), host);
+            for (line, partial) in lines.clone() {
+                let (text, text_base64) = bytes::split(&line);
+                slow.write(&Record::Output(Output {
+                    id: "s/1\"x".into(),
+                    stream: "stderr".into(),
+                    text,
+                    text_base64,
+                    partial,
+                    time: "T".into(),
+                }))
+                .unwrap();
+            }
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow.into_inner().unwrap()).unwrap()
+            );
         }
-        assert_eq!(
-            String::from_utf8(fast).unwrap(),
-            String::from_utf8(slow.into_inner().unwrap()).unwrap()
-        );
     }
 
     #[test]
