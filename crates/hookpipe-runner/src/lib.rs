@@ -5,6 +5,7 @@
 //! - [`flags`]: the command-line flags both tools take, and their translation into options.
 //! - `session`: one worker and the records its calls produce (output, summaries, traces).
 //! - `worker`: the bash process itself (`worker.bash`), its descriptors and process group.
+//! - `tree`: every process a worker's hooks started, wherever it went (the subreaper).
 //! - [`state`]: the shell state between stages and the `--state FILE` that carries it.
 //! - [`signals`]: SIGINT and SIGTERM, turned into an orderly stop.
 //!
@@ -16,6 +17,7 @@ mod session;
 pub mod signals;
 mod stage;
 pub mod state;
+mod tree;
 mod worker;
 
 pub use stage::{run_stage, Action, Call, Plan};
