@@ -526,7 +526,12 @@ impl Session {
     fn enforce(&mut self, deadline: Option<Instant>, wait: &Wait, signals: &Signals) {
         if let Some(signal) = signals.received() {
             if !matches!(self.stopping, Some(StopReason::Interrupt(_))) {
-                let sig = Signal::try_from(signal).unwrap_or(Signal::SIGTERM);
+                // The hook gets the signal the runner got; a hang-up is a TERM for it, so
+                // the worker's TERM trap keeps the state as for any stop.
+                let sig = match Signal::try_from(signal) {
+                    Ok(Signal::SIGHUP) | Err(_) => Signal::SIGTERM,
+                    Ok(sig) => sig,
+                };
                 self.stopping = Some(StopReason::Interrupt(signal));
                 self.stop(StopReason::Interrupt(signal), sig, wait.kill_after);
             }
