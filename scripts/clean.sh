@@ -7,11 +7,21 @@
 # ignored), and no stage runs under errexit or stops after a failure. Unlike DevStack's,
 # this clean.sh runs override_defaults (as unstack.sh does) and calls each hook's `clean`
 # once, not twice. The console shows the run; LOGFILE is stack.sh's alone. The exit status
-# is the run's (the clean pipeline's).
+# is the run's (the clean pipeline's). The checkpoints of stack.sh's run directory go too.
+#
+# Usage: clean.sh [--reverse]   (or HOOKPIPE_REVERSE=True: unstack and clean call their hooks
+# in reverse order, plugins first, then extras.d higher numbers first)
 
 set -o pipefail
 
 HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+for arg in "$@"; do
+    case $arg in
+        --reverse) export HOOKPIPE_REVERSE=True ;;
+        *) ;;
+    esac
+done
 
 # Run ``unstack.sh`` first, as a child, like DevStack. It runs before lib/stackrc exports
 # localrc's settings, so it reads the configuration from the same environment as this
@@ -23,11 +33,16 @@ HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
+# shellcheck source=lib/checkpoints
+source "$HOOKPIPE_DIR/lib/checkpoints"
 
 list_hooks \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit override_defaults \
     | "$HOOKPIPE_BIN/hyp-call" --keep-going --no-errexit --when-enabled nova source \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit source \
-    | "$HOOKPIPE_BIN/hook-run" clean \
+    | "$HOOKPIPE_BIN/hook-run" "${HOOKPIPE_REVERSE_FLAGS[@]}" clean \
     | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova cleanup \
     | LOGFILE='' "$HOOKPIPE_BIN/phase-log"
+status=$?
+forget_checkpoints
+exit $status

@@ -10,6 +10,14 @@
 # enable order, from their checkouts (GITDIR[NAME]); a plugin that is not checked out stops
 # the run before any hook, where DevStack's clone would. The exit status is the run's, as
 # phase-log reports it.
+#
+# Usage: stack.sh [--resume] [--from STAGE] [--until STAGE] [--run-dir DIR]
+#
+# Every run keeps a checkpoint per completed stage in the run directory (HOOKPIPE_RUN_DIR,
+# default $DEST/.hookpipe-run; --run-dir DIR names another): --resume reuses the stages
+# that completed with nothing they depend on changed and runs the rest; --from STAGE runs
+# from STAGE on; --until STAGE stops after STAGE (README, "Resuming a failed run"). The
+# runners do it (lib/checkpoints passes the flags).
 
 set -o pipefail
 
@@ -18,20 +26,25 @@ HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
+# shellcheck source=lib/checkpoints
+source "$HOOKPIPE_DIR/lib/checkpoints"
+
+parse_checkpoint_args "$@"
+CK=("${HOOKPIPE_CHECKPOINT_FLAGS[@]}")
 
 # DevStack clones the plugins here (fetch_plugins); hookpipe expects them checked out, and
 # stops before any hook runs when one is not.
 check_plugin_checkouts
 
 list_hooks \
-    | "$HOOKPIPE_BIN/hook-run" override_defaults \
-    | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova source \
-    | "$HOOKPIPE_BIN/hook-run" source --verify-disabled \
-    | "$HOOKPIPE_BIN/hook-run" stack pre-install \
-    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu install configure \
-    | "$HOOKPIPE_BIN/hook-run" stack install \
-    | "$HOOKPIPE_BIN/hook-run" stack post-config \
-    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu start \
-    | "$HOOKPIPE_BIN/hook-run" stack extra \
-    | "$HOOKPIPE_BIN/hook-run" stack test-config \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" override_defaults \
+    | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled nova source \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" source --verify-disabled \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack pre-install \
+    | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled n-cpu install configure \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack install \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack post-config \
+    | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled n-cpu start \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack extra \
+    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack test-config \
     | "$HOOKPIPE_BIN/phase-log"

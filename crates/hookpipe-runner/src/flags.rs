@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hookpipe::exit::Fatal;
 
+use crate::checkpoint::CheckpointOptions;
 use crate::stage::{default_prelude, parse_seconds, parse_timeout, Options};
 
 /// How the hooks of a stage run.
@@ -45,6 +46,22 @@ pub struct RunnerFlags {
     /// with the state this stage ends with (plain bash: `source FILE` takes it back).
     #[arg(long, value_name = "FILE", env = "HOOKPIPE_STATE")]
     pub state: Option<PathBuf>,
+    /// Keep a checkpoint of this stage in the run directory DIR when it completes: its
+    /// records, the state after it, and a fingerprint of what it depended on
+    /// (docs/checkpoints.md).
+    #[arg(long, value_name = "DIR", env = "HOOKPIPE_CHECKPOINT_DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Reuse this stage's checkpoint instead of running it, when every upstream stage was
+    /// reused and nothing it depends on changed; its records are replayed, marked `reused`.
+    #[arg(long)]
+    pub resume: bool,
+    /// With --resume implied: run STAGE and every stage after it, reusing those before it.
+    #[arg(long, value_name = "STAGE")]
+    pub from: Option<String>,
+    /// Run nothing after STAGE: later stages skip their calls (reason `until`) and pass
+    /// the state on; STAGE keeps its checkpoint.
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
 }
 
 impl RunnerFlags {
@@ -92,6 +109,25 @@ impl RunnerFlags {
         } else {
             !teardown
         };
+        let checkpoint_dir = self
+            .checkpoint_dir
+            .clone()
+            .filter(|dir| !dir.as_os_str().is_empty());
+        let checkpoints = match checkpoint_dir {
+            Some(dir) => Some(CheckpointOptions {
+                dir,
+                resume: self.resume,
+                from: self.from.clone(),
+                until: self.until.clone(),
+            }),
+            None if self.resume || self.from.is_some() => {
+                return Err(Fatal::bad_input(
+                    "--resume and --from need the run directory: --checkpoint-dir DIR \
+                     (or HOOKPIPE_CHECKPOINT_DIR)",
+                ))
+            }
+            None => None,
+        };
         Ok(Options {
             tool,
             stage,
@@ -102,6 +138,8 @@ impl RunnerFlags {
             kill_after: self.kill_after,
             xtrace: self.xtrace,
             state_file: self.state.clone(),
+            checkpoints,
+            until: self.until.clone(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! calls in a bash worker, report them as records, and hand the shell state on.
 //!
 //! - `stage`: one stage from `begin` to `done` ([`run_stage`] with a tool's [`Plan`]).
+//! - [`checkpoint`]: the checkpoints a stage keeps in a run directory, and resuming from them.
 //! - [`flags`]: the command-line flags both tools take, and their translation into options.
 //! - `session`: one worker and the records its calls produce (output, summaries, traces).
 //! - `worker`: the bash process itself (`worker.bash`), its descriptors and process group.
@@ -12,6 +13,7 @@
 //! It builds on the core crate (`hookpipe`: records, streams, exit codes); nothing in the
 //! core depends on it, so `phase-log` and `hook-list` never link the runner.
 
+pub mod checkpoint;
 pub mod flags;
 mod session;
 pub mod signals;

@@ -13,6 +13,9 @@
 //!    going; a hook that ends the shell is followed by a new worker from the state it left;
 //! 6. forward the consumed records, write the new `state` and the state file, then `done`.
 //!
+//! With a run directory (`--checkpoint-dir`), a stage that completed saves a checkpoint
+//! after step 6, and with `--resume` step 5 may be a replay of one (`checkpoint.rs`).
+//!
 //! What to call is the tool's [`Plan`]; how a call is reported is here, once.
 
 use std::collections::HashSet;
@@ -26,11 +29,12 @@ use nix::sys::signal::Signal;
 use hookpipe::bytes;
 use hookpipe::cli::Stage;
 use hookpipe::exit::{Fatal, Outcome};
-use hookpipe::record::{End, Record, Skip, Start, State};
+use hookpipe::record::{Begin, Checkpoint, End, Record, Skip, Start, State};
 use hookpipe::stream::{ReadError, RecordReader, RecordWriter};
 use hookpipe::time::now_rfc3339;
 use hookpipe::upstream::Upstream;
 
+use crate::checkpoint::{self, CallOutcome, Capture, CheckpointOptions, Decision, Seen, Tee};
 use crate::session::{Batch, BatchEvent, CallEnd, Completion, Session, StopReason, Wait};
 use crate::signals::Signals;
 use crate::state::{Dump, StateFile};
@@ -132,6 +136,10 @@ pub struct Options {
     pub kill_after: Duration,
     pub xtrace: bool,
     pub state_file: Option<PathBuf>,
+    /// The run directory and what to do with its checkpoints.
+    pub checkpoints: Option<CheckpointOptions>,
+    /// `--until STAGE`: run nothing once STAGE has run upstream.
+    pub until: Option<String>,
 }
 
 /// Why the stage stopped calling hooks.
@@ -141,11 +149,13 @@ enum Halt {
     Prelude(String),
     Failed(String),
     Interrupted,
+    /// `--until STAGE` and STAGE ran upstream.
+    Until(String),
 }
 
 struct Runner<'a, W: Write> {
     options: &'a Options,
-    out: RecordWriter<W>,
+    out: RecordWriter<Tee<W>>,
     signals: &'a Signals,
     scratch: tempfile::TempDir,
     /// Replies the worker still owes for its set-up commands.
@@ -160,6 +170,8 @@ struct Runner<'a, W: Write> {
     environment: HashSet<String>,
     outcome: Outcome,
     prelude_failed: Option<String>,
+    /// How each call of the stage ended, for its checkpoint.
+    call_outcomes: Vec<CallOutcome>,
 }
 
 /// Runs one stage. Library code: the caller maps the result to an exit status.
@@ -177,7 +189,7 @@ pub fn run_stage<R: Read, W: Write>(
         .map_err(|err| Fatal::bad_input(format!("cannot create a scratch directory: {err}")))?;
     let mut runner = Runner {
         options,
-        out: RecordWriter::new(output),
+        out: RecordWriter::new(Tee::new(output)),
         signals,
         scratch,
         setup: Vec::new(),
@@ -190,6 +202,7 @@ pub fn run_stage<R: Read, W: Write>(
             .collect(),
         outcome: Outcome::Ok,
         prelude_failed: None,
+        call_outcomes: Vec::new(),
     };
     let result = runner.run(&stage, plan, input);
     let outcome = match result {
@@ -243,8 +256,19 @@ impl<W: Write> Runner<'_, W> {
         plan: &dyn Plan,
         input: R,
     ) -> Result<Outcome, StageError> {
-        self.out.write(&stage.begin())?;
+        let own_begin = stage.begin();
+        self.out.write(&own_begin)?;
         self.out.flush()?;
+        let own_begin = match own_begin {
+            Record::Begin(begin) => begin,
+            _ => Begin {
+                tool: stage.tool.to_owned(),
+                stage: stage.stage.clone(),
+                pid: std::process::id(),
+                version: String::new(),
+                time: now_rfc3339(),
+            },
+        };
         self.start_worker(None)?;
 
         // Steps 2 and 3: forward, collect, decide.
@@ -253,6 +277,7 @@ impl<W: Write> Runner<'_, W> {
         let mut consumed: Vec<Record> = Vec::new();
         let mut consumed_raw: Vec<Vec<u8>> = Vec::new();
         let mut stream_state: Option<State> = None;
+        let mut seen = Seen::default();
         loop {
             if reader.will_block() {
                 self.out.flush()?;
@@ -271,12 +296,16 @@ impl<W: Write> Runner<'_, W> {
             };
             let kind = raw.kind.as_ref();
             let ours = plan.consumes(kind);
-            if matches!(kind, "begin" | "done" | "end" | "state") || ours {
+            if matches!(kind, "begin" | "done" | "end" | "state" | "checkpoint") || ours {
                 let record = raw
                     .decode()
                     .map_err(|bad| StageError::Fatal(Fatal::bad_input(bad.to_string())))?;
                 match &record {
-                    Record::Begin(begin) => upstream.begin(begin),
+                    Record::Begin(begin) => {
+                        upstream.begin(begin);
+                        seen.begin(begin);
+                    }
+                    Record::Checkpoint(record) => seen.checkpoint(record),
                     Record::Done(done) => upstream.done(done),
                     Record::End(end) => upstream.end(end),
                     Record::State(state) => {
@@ -329,7 +358,49 @@ impl<W: Write> Runner<'_, W> {
                 halt = Some(Halt::Prelude(message.clone()));
             }
         }
-        let (generation, have_state) = if halt.is_none() {
+        if halt.is_none() {
+            if let Some(until) = self.options.until.as_ref().filter(|u| seen.passed(u)) {
+                halt = Some(Halt::Until(until.clone()));
+            }
+        }
+
+        // Checkpoints: with --resume, the stage may be a replay of its checkpoint.
+        let run_id = seen.run_id(&own_begin);
+        let checkpoints = match (&self.options.checkpoints, &halt) {
+            (Some(options), None) => match checkpoint::prepare_dir(&options.dir) {
+                Ok(()) => Some(options),
+                Err(err) => {
+                    self.warn(format!(
+                        "no checkpoint for {}: run directory {}: {err}",
+                        self.options.stage,
+                        display_path(&options.dir)
+                    ))?;
+                    None
+                }
+            },
+            _ => None,
+        };
+        let mut reused = false;
+        if let Some(options) = checkpoints.filter(|o| o.resuming()) {
+            let calls = plan
+                .calls(&consumed, stream_state.is_some())
+                .map_err(StageError::Fatal)?;
+            let now = checkpoint::Fingerprint::of_stage(self.options, &calls);
+            match checkpoint::decide(options, &self.options.stage, &seen, &now) {
+                Decision::Reuse(stored) => {
+                    self.reuse(&options.dir, &stored)?;
+                    reused = true;
+                }
+                Decision::Run { reason, warning } => {
+                    if let Some(warning) = warning {
+                        self.warn(warning)?;
+                    }
+                    self.checkpoint_record("run", run_id.clone(), None, Some(reason), None)?;
+                }
+            }
+        }
+
+        let (generation, have_state) = if halt.is_none() && !reused {
             self.load_state(stream_state.as_ref())?
         } else {
             (
@@ -337,13 +408,35 @@ impl<W: Write> Runner<'_, W> {
                 stream_state.is_some(),
             )
         };
-        let calls = plan
-            .calls(&consumed, have_state)
-            .map_err(StageError::Fatal)?;
+        let calls = if reused {
+            Vec::new()
+        } else {
+            plan.calls(&consumed, have_state)
+                .map_err(StageError::Fatal)?
+        };
 
-        // Step 5.
+        // Step 5, its records captured for the checkpoint.
         let ran = halt.is_none();
+        let capture = match checkpoints.filter(|_| !reused) {
+            Some(options) => {
+                checkpoint::forget(&options.dir, &self.options.stage);
+                self.out.flush()?;
+                match Capture::start(&options.dir) {
+                    Ok(capture) => Some(capture),
+                    Err(err) => {
+                        self.warn(format!("no checkpoint for {}: {err}", self.options.stage))?;
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        self.out.get_mut().capture = capture;
+        let started = now_rfc3339();
         let halted = self.run_calls(&calls, halt)?;
+        self.out.flush()?;
+        let capture = self.out.get_mut().capture.take();
+        let finished = now_rfc3339();
         if matches!(halted, Some(Halt::Upstream(_) | Halt::Interrupted)) {
             self.outcome = self.outcome.worst(Outcome::Negative);
         }
@@ -354,7 +447,42 @@ impl<W: Write> Runner<'_, W> {
             self.out.write_raw(line)?;
         }
         if ran {
-            self.emit_state(generation + 1)?;
+            let state = self.emit_state(generation + 1)?;
+            let completed = halted.is_none()
+                && self.outcome == Outcome::Ok
+                && self.signals.received().is_none();
+            if let (Some(options), Some(capture), true) = (checkpoints, capture, completed) {
+                let fingerprint = checkpoint::Fingerprint::of_stage(self.options, &calls);
+                let saved = checkpoint::save(
+                    &options.dir,
+                    capture,
+                    checkpoint::Completed {
+                        run: run_id.clone(),
+                        tool: self.options.tool,
+                        stage: &self.options.stage,
+                        started: started.clone(),
+                        finished: finished.clone(),
+                        fingerprint: &fingerprint,
+                        upstream: checkpoint::upstream_chain(&seen),
+                        calls: std::mem::take(&mut self.call_outcomes),
+                        state,
+                    },
+                );
+                match saved {
+                    Ok(id) => self.checkpoint_record(
+                        "saved",
+                        run_id,
+                        Some(id),
+                        None,
+                        Some((started, finished)),
+                    )?,
+                    Err(err) => self.warn(format!(
+                        "cannot save the checkpoint of {} in {}: {err}",
+                        self.options.stage,
+                        display_path(&options.dir)
+                    ))?,
+                }
+            }
         } else if let Some(state) = &stream_state {
             self.out.write(&Record::State(state.clone()))?;
         }
@@ -528,6 +656,13 @@ impl<W: Write> Runner<'_, W> {
         let Some(state) = chosen else {
             return Ok((0, false));
         };
+        let generation = state.generation;
+        self.load_script(state)?;
+        Ok((generation, true))
+    }
+
+    /// Loads one state into the worker and keeps it as the stage's loaded state.
+    fn load_script(&mut self, state: State) -> Result<(), StageError> {
         let script = bytes::join(
             "script",
             state.script.as_deref(),
@@ -550,9 +685,8 @@ impl<W: Write> Runner<'_, W> {
                 }
             }
         }
-        let generation = state.generation;
         self.loaded = Some(state);
-        Ok((generation, true))
+        Ok(())
     }
 }
 
@@ -583,6 +717,10 @@ impl<W: Write> Runner<'_, W> {
                     Halt::Interrupted => {
                         ("interrupted", "not run: the run was interrupted".to_owned())
                     }
+                    Halt::Until(until) => (
+                        "until",
+                        format!("not run: --until {until} stopped the run after {until}"),
+                    ),
                 };
                 self.skip(call, code, message)?;
                 next += 1;
@@ -637,6 +775,10 @@ impl<W: Write> Runner<'_, W> {
 
     fn skip(&mut self, call: &Call, reason: &str, message: String) -> Result<(), StageError> {
         let (name, name_base64) = bytes::split(&call.name);
+        self.call_outcomes.push(CallOutcome {
+            id: call.id.clone(),
+            status: format!("skipped ({reason})"),
+        });
         self.out.write(&Record::Skip(Skip {
             reason: reason.to_owned(),
             message,
@@ -709,6 +851,7 @@ impl<W: Write> Runner<'_, W> {
         };
         let mut statuses = Vec::with_capacity(calls.len());
         let mut warnings = Vec::new();
+        let outcomes = &mut self.call_outcomes;
         let batch = Batch {
             ids,
             data: &data_path,
@@ -726,6 +869,10 @@ impl<W: Write> Runner<'_, W> {
                     let (record, status, warning) = end_record(&calls[index], end);
                     statuses.push(status);
                     warnings.extend(warning);
+                    outcomes.push(CallOutcome {
+                        id: record.id.clone(),
+                        status: record.status.clone(),
+                    });
                     out.write(&Record::End(record))
                 }
             },
@@ -753,8 +900,8 @@ impl<W: Write> Runner<'_, W> {
         Ok(statuses)
     }
 
-    /// Step 6: the state record and the state file.
-    fn emit_state(&mut self, generation: u64) -> Result<(), StageError> {
+    /// Step 6: the state record and the state file. Returns the state written.
+    fn emit_state(&mut self, generation: u64) -> Result<Option<State>, StageError> {
         let mut dump = None;
         let alive = match self.session.as_mut() {
             Some(session) => session.worker.try_status()?.is_none(),
@@ -788,10 +935,10 @@ impl<W: Write> Runner<'_, W> {
                     let mut state = state.clone();
                     state.generation = generation;
                     state.time = now_rfc3339();
-                    self.out.write(&Record::State(state))?;
-                    return Ok(());
+                    self.out.write(&Record::State(state.clone()))?;
+                    return Ok(Some(state));
                 }
-                None => return Ok(()),
+                None => return Ok(None),
             },
         };
         if let (Some(path), Some(full)) = (&self.options.state_file, &full) {
@@ -803,7 +950,7 @@ impl<W: Write> Runner<'_, W> {
             }
         }
         let (script, script_base64) = bytes::split(&script);
-        self.out.write(&Record::State(State {
+        let state = State {
             stage: self.options.stage.clone(),
             generation,
             base: base.to_owned(),
@@ -816,7 +963,63 @@ impl<W: Write> Runner<'_, W> {
             script,
             script_base64,
             time: now_rfc3339(),
+        };
+        self.out.write(&Record::State(state.clone()))?;
+        Ok(Some(state))
+    }
+
+    /// A `checkpoint` record about this stage.
+    fn checkpoint_record(
+        &mut self,
+        action: &str,
+        run: String,
+        id: Option<String>,
+        reason: Option<String>,
+        times: Option<(String, String)>,
+    ) -> Result<(), StageError> {
+        let (started, finished) = times.unzip();
+        self.out.write(&Record::Checkpoint(Checkpoint {
+            tool: self.options.tool.to_owned(),
+            stage: self.options.stage.clone(),
+            action: action.to_owned(),
+            run,
+            checkpoint: id,
+            reason,
+            started,
+            finished,
+            time: now_rfc3339(),
         }))?;
+        Ok(())
+    }
+
+    /// Step 5 replaced by a checkpoint: its `checkpoint` record, its records replayed
+    /// (marked `reused`), and its state loaded into the worker, so step 6 hands on exactly
+    /// the state the stage left when it ran (and writes the state file from it).
+    fn reuse(&mut self, dir: &Path, stored: &checkpoint::Stored) -> Result<(), StageError> {
+        self.checkpoint_record(
+            "reused",
+            stored.run.clone(),
+            Some(stored.id.clone()),
+            None,
+            Some((stored.started.clone(), stored.finished.clone())),
+        )?;
+        let out = &mut self.out;
+        checkpoint::replay(dir, stored, |line| out.write_raw(line)).map_err(|err| {
+            if hookpipe::exit::is_broken_pipe(&err) {
+                StageError::ReaderGone
+            } else {
+                StageError::Fatal(Fatal::bad_input(format!(
+                    "replaying the checkpoint of {}: {err}",
+                    self.options.stage
+                )))
+            }
+        })?;
+        if let Some(state) = &stored.state {
+            // Into the worker, whose dump step 6 hands on (never the state file: the
+            // checkpoint's state is the one this stage left).
+            self.load_script(state.clone())?;
+        }
+        self.out.flush()?;
         Ok(())
     }
 

@@ -48,6 +48,15 @@
 //! stream does not say (a single-host run); readers that merge give such records the host
 //! of their file. In `jq`: `select(.host=="subnode1")`.
 //!
+//! # Checkpoints
+//!
+//! A runner given a run directory (`--checkpoint-dir DIR`) keeps each completed stage's
+//! records and state there, with a SHA-256 fingerprint of what the stage depended on, and
+//! with `--resume` replays them instead of running the stage again. The files (one
+//! `<stage>.checkpoint.json` and one `<stage>.records.ndjson` per stage), the fingerprint
+//! and the rules of reuse are specified in `docs/checkpoints.md`; on the wire, see the
+//! `checkpoint` type and the `reused` field below.
+//!
 //! # Types
 //!
 //! | type | written by | meaning |
@@ -65,6 +74,11 @@
 //! | `timer` | hook-run, hyp-call | a `time_start`/`time_stop` pair closed: `id`, `name`, `ms`, `time` |
 //! | `end` | hook-run, hyp-call | a hook call ended (see [`End`]) |
 //! | `state` | hook-run, hyp-call | the bash state for the next stage (see [`State`]) |
+//! | `checkpoint` | hook-run, hyp-call | with a run directory: a stage reused from a checkpoint, run now (and why), or saved (see [`Checkpoint`]) |
+//!
+//! Records a runner replays from a checkpoint (`--resume`, see "Checkpoints") carry one more
+//! field, `reused`: the id of the run that produced them; their `time` and `duration_ms` are
+//! the original ones. In `jq`: `select(.reused)`.
 //!
 //! A `begin` without its `done` means the tool died without a word; a `done` with `status`
 //! of 2 or more, or an `end` whose `status` is not `ok`, is an upstream failure (DESIGN.md
@@ -150,6 +164,7 @@ pub const TYPES: &[&str] = &[
     "timer",
     "end",
     "state",
+    "checkpoint",
 ];
 
 /// `begin`: a tool started. `stage` is the tool's role in the pipeline (`list`,
@@ -373,6 +388,38 @@ pub struct State {
     pub time: String,
 }
 
+/// `checkpoint`: what a runner given a run directory (`--checkpoint-dir`) did about its
+/// stage's checkpoint (`docs/checkpoints.md` specifies the files and the rules). `action`:
+///
+/// - `reused`: the stage did not run; its records follow, replayed from the checkpoint and
+///   marked `reused`, then its state. `run` is the run they come from, `started` and
+///   `finished` the stage's original times, `checkpoint` the checkpoint's id.
+/// - `run`: resuming was asked for (`--resume`, `--from`) but the stage runs now; `reason`
+///   says why (`no checkpoint`, `extras.d/50-template.sh changed`, `upstream stage
+///   stack/install ran now`, `--from stack/extra`, an unreadable checkpoint). `run` is the
+///   current run.
+/// - `saved`: the stage ran now, completed, and its checkpoint `checkpoint` was written;
+///   `started` and `finished` are its times.
+///
+/// A later runner reuses its own checkpoint only when every runner upstream wrote `reused`,
+/// with the very checkpoints its own was made after.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub tool: String,
+    pub stage: String,
+    pub action: String,
+    pub run: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checkpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub finished: Option<String>,
+    pub time: String,
+}
+
 /// A record as the tools use it; `Unknown` is any other type, forwarded untouched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -390,6 +437,7 @@ pub enum Record {
     Timer(Timer),
     End(End),
     State(State),
+    Checkpoint(Checkpoint),
     #[serde(other, skip_serializing)]
     Unknown,
 }

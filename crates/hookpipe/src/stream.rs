@@ -238,6 +238,12 @@ impl<W: Write> RecordWriter<W> {
         self.out.flush()
     }
 
+    /// The underlying writer, behind the buffer: [`flush`](Self::flush) first for it to
+    /// have seen every record written so far.
+    pub fn get_mut(&mut self) -> &mut W {
+        self.out.get_mut()
+    }
+
     /// The underlying writer, for tests.
     pub fn into_inner(self) -> io::Result<W> {
         self.out.into_inner().map_err(|err| err.into_error())

@@ -11,6 +11,12 @@
 //! `hyp-resolve fake`, `hook-run source`, `hook-run stack install --xtrace`, `hyp-call
 //! --when-enabled n-cpu install`) over one hook that prints, warns, summarises and times,
 //! run with `HOOKPIPE_HOST=ctl`: every record ends with the `host` field.
+//! `golden/resume.ndjson` is the second run of `hook-list extras.d | hook-run
+//! --checkpoint-dir run source | hook-run --checkpoint-dir run stack install` over one hook
+//! that defines a function in `source` and prints, summarises, warns and times in `stack
+//! install`, the second time with `--from stack/install` on both runners: `source` is
+//! reused (`checkpoint` records, replayed records marked `reused`), `stack/install` runs
+//! and saves its checkpoint.
 
 use serde::Deserialize;
 
@@ -65,6 +71,7 @@ struct Hook {
 struct Skip {
     r#type: String,
     host: Option<String>,
+    reused: Option<String>,
     reason: String,
     message: String,
     name: Option<String>,
@@ -96,6 +103,7 @@ struct Hypervisor {
 struct Start {
     r#type: String,
     host: Option<String>,
+    reused: Option<String>,
     id: String,
     stage: String,
     name: Option<String>,
@@ -115,6 +123,7 @@ struct Start {
 struct Output {
     r#type: String,
     host: Option<String>,
+    reused: Option<String>,
     id: String,
     stream: String,
     text: Option<String>,
@@ -129,6 +138,7 @@ struct Output {
 struct Line {
     r#type: String,
     host: Option<String>,
+    reused: Option<String>,
     id: Option<String>,
     text: Option<String>,
     text_base64: Option<String>,
@@ -141,6 +151,7 @@ struct Line {
 struct Timer {
     r#type: String,
     host: Option<String>,
+    reused: Option<String>,
     id: String,
     name: String,
     ms: u64,
@@ -153,6 +164,7 @@ struct Timer {
 struct End {
     r#type: String,
     host: Option<String>,
+    reused: Option<String>,
     id: String,
     stage: String,
     status: String,
@@ -178,6 +190,23 @@ struct State {
     time: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Checkpoint {
+    r#type: String,
+    host: Option<String>,
+    tool: String,
+    stage: String,
+    action: String,
+    run: String,
+    checkpoint: Option<String>,
+    reason: Option<String>,
+    started: Option<String>,
+    finished: Option<String>,
+    time: String,
+}
+
 /// Decodes one line strictly by its type; returns the type.
 fn check_line(line: &str) -> Result<String, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
@@ -195,6 +224,7 @@ fn check_line(line: &str) -> Result<String, String> {
         "timer" => strict(serde_json::from_str::<Timer>(line).map(drop))?,
         "end" => strict(serde_json::from_str::<End>(line).map(drop))?,
         "state" => strict(serde_json::from_str::<State>(line).map(drop))?,
+        "checkpoint" => strict(serde_json::from_str::<Checkpoint>(line).map(drop))?,
         other => return Err(format!("undocumented type {other}")),
     }
     // The text-or-bytes rule: never both forms of one field.
@@ -212,14 +242,18 @@ fn check_line(line: &str) -> Result<String, String> {
 
 #[test]
 fn golden_pipeline_output_matches_the_strict_contract() {
-    let golden = include_str!("golden/pipeline.ndjson");
     let mut seen = std::collections::BTreeSet::new();
-    for (number, line) in golden.lines().enumerate() {
-        match check_line(line) {
-            Ok(kind) => {
-                seen.insert(kind);
+    for (file, golden) in [
+        ("pipeline.ndjson", include_str!("golden/pipeline.ndjson")),
+        ("resume.ndjson", include_str!("golden/resume.ndjson")),
+    ] {
+        for (number, line) in golden.lines().enumerate() {
+            match check_line(line) {
+                Ok(kind) => {
+                    seen.insert(kind);
+                }
+                Err(err) => panic!("{file} line {}: {err}\n{line}", number + 1),
             }
-            Err(err) => panic!("golden line {}: {err}\n{line}", number + 1),
         }
     }
     let all: std::collections::BTreeSet<String> = hookpipe::record::TYPES
@@ -277,6 +311,26 @@ fn every_golden_record_round_trips_through_the_library_types() {
         let before: serde_json::Value = serde_json::from_str(line).unwrap();
         let after: serde_json::Value = serde_json::from_str(&again).unwrap();
         assert_eq!(before, after, "round trip changed {line}");
+    }
+}
+
+#[test]
+fn replayed_records_say_the_run_they_come_from() {
+    let golden = include_str!("golden/resume.ndjson");
+    let reused: Vec<serde_json::Value> = golden
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|value: &serde_json::Value| value.get("reused").is_some())
+        .collect();
+    assert!(!reused.is_empty(), "no replayed record");
+    let checkpoint = golden
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|value| value["type"] == "checkpoint" && value["action"] == "reused")
+        .expect("a reused checkpoint record");
+    for record in &reused {
+        assert_eq!(record["reused"], checkpoint["run"], "{record}");
+        assert_eq!(record["stage"], checkpoint["stage"], "{record}");
     }
 }
 

@@ -57,6 +57,12 @@ pub struct Args {
     /// and clean.sh do not).
     #[arg(long)]
     pub verify_disabled: bool,
+    /// Call the hooks in reverse dispatch order: plugins before extras.d (the last enabled
+    /// first), then extras.d hooks higher numbers first, as run-parts --reverse does. For
+    /// teardown (unstack, clean), where a later service depends on an earlier one; the
+    /// `source` calls a stage without state makes first keep DevStack's order.
+    #[arg(long)]
+    pub reverse: bool,
     #[command(flatten)]
     pub runner: RunnerFlags,
 }
@@ -97,6 +103,8 @@ pub struct HookPlan {
     pub mode: String,
     pub phase: Option<String>,
     pub verify_disabled: bool,
+    /// Call the stage's own mode in reverse dispatch order (`--reverse`).
+    pub reverse: bool,
 }
 
 impl HookPlan {
@@ -157,7 +165,12 @@ impl Plan for HookPlan {
                 }
             }
         }
-        for hook in &hooks {
+        let ordered: Vec<&&Hook> = if self.reverse {
+            hooks.iter().rev().collect()
+        } else {
+            hooks.iter().collect()
+        };
+        for hook in ordered {
             if let Some(call) =
                 self.call_for(hook, &self.mode, self.phase.as_deref(), &stage, "")?
             {
@@ -259,6 +272,7 @@ pub fn run(args: &Args, input: impl Read, output: impl Write) -> Result<Outcome,
         mode: args.mode.clone(),
         phase: args.phase.clone(),
         verify_disabled: args.verify_disabled,
+        reverse: args.reverse,
     };
     let teardown = matches!(args.mode.as_str(), "unstack" | "clean");
     let options = args.runner.options("hook-run", plan.stage(), teardown)?;

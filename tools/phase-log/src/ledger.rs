@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use hookpipe::record::{Begin, Done, End, Skip, Start};
+use hookpipe::record::{Begin, Checkpoint, Done, End, Skip, Start};
 use hookpipe::time::parse_rfc3339;
 use hookpipe::upstream::Upstream;
 
@@ -141,6 +141,8 @@ pub struct Call {
     /// Per stream (stdout, stderr): the previous piece was partial; `Some(dropped)` says
     /// whether that line is being dropped as noise, so its continuation follows suit.
     pub open: [Option<bool>; 2],
+    /// The run it was reused from, for a call replayed from a checkpoint (`--resume`).
+    pub reused: Option<String>,
 }
 
 impl Call {
@@ -162,6 +164,19 @@ pub struct ToolRun {
     pub tool: String,
     pub stage: String,
     pub done: Option<i32>,
+}
+
+/// What a runner said about its stage's checkpoint (a `checkpoint` record): `reused` from
+/// an earlier run, `run` now although resuming was asked (with the reason), or `saved`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageResume {
+    pub host: Option<String>,
+    pub stage: String,
+    pub action: String,
+    pub run: String,
+    pub reason: Option<String>,
+    pub started: Option<String>,
+    pub finished: Option<String>,
 }
 
 /// A timer bucket summed over the run.
@@ -256,6 +271,11 @@ pub struct Ledger {
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
     pub upstream: Upstream,
+    /// Every `checkpoint` record, in order.
+    pub resumes: Vec<StageResume>,
+    /// While a reused stage's records are replayed: its stage and the run they came from.
+    /// Their times are the original ones, so they do not count in the run's wall time.
+    replaying: Option<(String, String)>,
 }
 
 impl Ledger {
@@ -296,6 +316,9 @@ impl Ledger {
 
     /// A record's time, for the wall time of the run and of its host.
     pub fn saw_time(&mut self, ms: u64) {
+        if self.replaying.is_some() {
+            return;
+        }
         self.first_ms = Some(self.first_ms.map_or(ms, |first| first.min(ms)));
         self.last_ms = Some(self.last_ms.map_or(ms, |last| last.max(ms)));
         let run = self.host_run();
@@ -315,6 +338,13 @@ impl Ledger {
     }
 
     pub fn done(&mut self, done: &Done) {
+        if self
+            .replaying
+            .as_ref()
+            .is_some_and(|(stage, _)| *stage == done.stage)
+        {
+            self.replaying = None;
+        }
         self.upstream.done(done);
         self.host_run().upstream.done(done);
         let host = self.host.as_deref();
@@ -350,6 +380,7 @@ impl Ledger {
             end: None,
             ring: Ring::default(),
             open: [None, None],
+            reused: self.replaying.as_ref().map(|(_, run)| run.clone()),
         });
         self.index.insert(key(self.host.as_deref(), id), at);
         self.last = Some(at);
@@ -416,6 +447,29 @@ impl Ledger {
         call.open = [None, None];
         call.end = Some(ended);
         at
+    }
+
+    /// A `checkpoint` record; `reused` starts the replay of its stage's records, which
+    /// ends with that stage's `done`.
+    pub fn checkpoint(&mut self, record: &Checkpoint) {
+        self.resumes.push(StageResume {
+            host: self.host.clone(),
+            stage: record.stage.clone(),
+            action: record.action.clone(),
+            run: record.run.clone(),
+            reason: record.reason.clone(),
+            started: record.started.clone(),
+            finished: record.finished.clone(),
+        });
+        if record.action == "reused" {
+            self.replaying = Some((record.stage.clone(), record.run.clone()));
+        }
+    }
+
+    /// The stages reused from earlier runs and those that ran now although resuming was
+    /// asked: what the reports say about a resumed run (nothing when none was).
+    pub fn resumed(&self) -> impl Iterator<Item = &StageResume> {
+        self.resumes.iter().filter(|r| r.action != "saved")
     }
 
     pub fn timer(&mut self, name: &str, ms: u64) {

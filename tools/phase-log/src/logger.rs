@@ -19,7 +19,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use hookpipe::bytes::display;
-use hookpipe::record::{host_of, Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer};
+use hookpipe::record::{
+    host_of, Begin, Checkpoint, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer,
+};
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
 
@@ -226,6 +228,16 @@ struct Logger<'r, C: Write, F: Write> {
     who_buf: String,
 }
 
+/// A record time as log lines stamp it (`2026-11-24 22:29:14.123`), or as it came.
+fn stamp_text(time: &str) -> String {
+    let mut out = String::new();
+    if push_log_stamp(&mut out, time) {
+        out
+    } else {
+        time.to_owned()
+    }
+}
+
 /// `who` as a log line shows it: after the record's host when hosts are shown.
 fn qualified<'a>(show: bool, host: Option<&str>, buf: &'a mut String, who: &'a str) -> &'a str {
     match host {
@@ -318,6 +330,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                     Record::Start(start) => self.start(&start),
                     Record::Timer(timer) => self.timer(&timer),
                     Record::End(end) => self.end(&end),
+                    Record::Checkpoint(checkpoint) => self.checkpoint(&checkpoint),
                     // Reached only by a type the fast path above already took.
                     Record::Output(_)
                     | Record::Summary(_)
@@ -462,6 +475,48 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             self.ledger.warning(&who, warning.clone(), None);
         }
         self.event(Route::Log, &who, "[hook]", Paint::Plain, &body);
+    }
+
+    /// A runner's word about its stage's checkpoint: a reused stage and the run it comes
+    /// from (its replayed lines follow with their original times), or why a stage runs now
+    /// although resuming was asked, on the console whatever VERBOSE says; a saved
+    /// checkpoint in the log file only.
+    fn checkpoint(&mut self, record: &Checkpoint) {
+        self.saw_time(&record.time);
+        let (route, body) = match record.action.as_str() {
+            "reused" => (
+                Route::Summary,
+                format!(
+                    "reused from run {}{}",
+                    record.run,
+                    match (&record.started, &record.finished) {
+                        (Some(started), Some(finished)) => format!(
+                            " (it ran {} to {})",
+                            stamp_text(started),
+                            stamp_text(finished)
+                        ),
+                        _ => String::new(),
+                    }
+                ),
+            ),
+            "run" => (
+                Route::Summary,
+                format!(
+                    "runs now: {}",
+                    record.reason.as_deref().unwrap_or("no usable checkpoint")
+                ),
+            ),
+            "saved" => (
+                Route::FileOnly,
+                format!(
+                    "checkpoint {} saved",
+                    record.checkpoint.as_deref().unwrap_or("")
+                ),
+            ),
+            other => (Route::FileOnly, other.to_owned()),
+        };
+        self.event(route, &record.stage, "[resume]", Paint::Bold, &body);
+        self.ledger.checkpoint(record);
     }
 
     fn skip(&mut self, skip: &Skip) {

@@ -78,7 +78,15 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
         .collect();
     let id_w = width("call", labels.iter().map(|label| &**label));
     let stage_w = width("stage", ledger.calls.iter().map(|call| call.stage.as_str()));
-    let status_w = width("status", ledger.calls.iter().map(status_of));
+    let statuses: Vec<String> = ledger
+        .calls
+        .iter()
+        .map(|call| match &call.reused {
+            Some(_) => format!("{} (reused)", status_of(call)),
+            None => status_of(call).to_owned(),
+        })
+        .collect();
+    let status_w = width("status", statuses.iter().map(String::as_str));
     let time_w = width("time", times.iter().map(String::as_str));
     out.push(vec![Seg::plain(format!(
         "{}  {}  {}  {:>time_w$}",
@@ -87,7 +95,9 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
         pad("status", status_w),
         "time"
     ))]);
-    for ((call, time), label) in ledger.calls.iter().zip(&times).zip(&labels) {
+    for (((call, time), label), shown) in
+        ledger.calls.iter().zip(&times).zip(&labels).zip(&statuses)
+    {
         let status = status_of(call);
         out.push(vec![
             Seg::plain(format!(
@@ -97,8 +107,9 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
             )),
             Seg::painted(status, Paint::of_status(status)),
             Seg::plain(format!(
-                "{}  {time:>time_w$}",
-                pad("", status_w - status.chars().count())
+                "{}{}  {time:>time_w$}",
+                &shown[status.len()..],
+                pad("", status_w - shown.chars().count())
             )),
         ]);
     }
@@ -468,6 +479,52 @@ fn hosts(out: &mut Lines, ledger: &Ledger) {
     }
 }
 
+/// A resumed run (`--resume`, `--from`): which stages were reused from which run, with
+/// the times they originally ran, and which ran now and why.
+fn resumed(out: &mut Lines, ledger: &Ledger) {
+    let rows: Vec<_> = ledger.resumed().collect();
+    if rows.is_empty() {
+        return;
+    }
+    heading(out, "Resumed run");
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|row| match &row.host {
+            Some(host) if ledger.show_hosts => format!("{host} {}", row.stage),
+            _ => row.stage.clone(),
+        })
+        .collect();
+    let stage_w = width("stage", labels.iter().map(String::as_str));
+    for (row, label) in rows.iter().zip(&labels) {
+        let text = match row.action.as_str() {
+            "reused" => {
+                let times = match (
+                    row.started
+                        .as_deref()
+                        .and_then(hookpipe::time::parse_rfc3339),
+                    row.finished
+                        .as_deref()
+                        .and_then(hookpipe::time::parse_rfc3339),
+                ) {
+                    (Some(start), Some(end)) => format!(
+                        " (ran {} to {}, {})",
+                        stamp_of(start),
+                        stamp_of(end),
+                        secs(end.saturating_sub(start))
+                    ),
+                    _ => String::new(),
+                };
+                format!("reused from run {}{times}", row.run)
+            }
+            _ => format!(
+                "ran now: {}",
+                row.reason.as_deref().unwrap_or("no usable checkpoint")
+            ),
+        };
+        out.push(vec![Seg::plain(format!("{}  {text}", pad(label, stage_w)))]);
+    }
+}
+
 fn result(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
     heading(out, "Result");
     let (word, paint) = verdict(ctx);
@@ -486,8 +543,18 @@ fn result(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
             .iter()
             .map(|(status, n)| format!("{n} {status}"))
             .collect();
+        let reused = ledger
+            .calls
+            .iter()
+            .filter(|call| call.reused.is_some())
+            .count();
+        let reused = if reused > 0 {
+            format!(" ({reused} reused from earlier runs)")
+        } else {
+            String::new()
+        };
         format!(
-            "{}: {}",
+            "{}: {}{reused}",
             plural(ledger.calls.len() as u64, "hook call", "hook calls"),
             parts.join(", ")
         )
@@ -533,6 +600,7 @@ pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     warnings(&mut out, ledger);
     failures(&mut out, ledger, ctx);
     run_skips(&mut out, ledger);
+    resumed(&mut out, ledger);
     hosts(&mut out, ledger);
     result(&mut out, ledger, ctx);
     out
