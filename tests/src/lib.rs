@@ -105,6 +105,10 @@ const SCRUBBED: &[&str] = &[
     "HOOKPIPE_INSTALL_PACKAGES",
     "UNSTACK_ALL",
     "NO_COLOR",
+    "HOOKPIPE_CHECKPOINT_DIR",
+    "HOOKPIPE_RUN_DIR",
+    "HOOKPIPE_RUN_ID",
+    "HOOKPIPE_REVERSE",
 ];
 
 /// Removes the DevStack variables (and the demo's TEMPLATE_* and TOYVISOR_*) from `cmd`.
@@ -251,6 +255,34 @@ pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
         thread::sleep(Duration::from_millis(50));
     }
     true
+}
+
+/// The live processes whose environment holds `NAME=VALUE`: a test that puts a unique tag
+/// in the environment of what it starts (bash passes it on to hooks and their children,
+/// detached or not) finds everything left behind with this.
+pub fn processes_tagged(name: &str, value: &str) -> Vec<i32> {
+    let wanted = format!("{name}={value}").into_bytes();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ
+            .split(|&b| b == 0)
+            .any(|var| var == wanted.as_slice())
+            && process_alive(pid)
+        {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 /// Reads a pid file: None when it is missing or holds no number.

@@ -77,7 +77,8 @@ pub fn stage_matches(stage: &str, name: &str) -> bool {
 /// What a runner learned about the stages upstream while forwarding their records.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// The stages of upstream runners, in the order their `begin` records arrived.
+    /// The stages of upstream runners, nearest first: the order their `begin` records
+    /// arrive in, since each runner writes its own `begin` before it forwards anything.
     pub runner_stages: Vec<String>,
     /// The `checkpoint` records of upstream runners.
     pub checkpoints: Vec<Checkpoint>,
@@ -105,11 +106,16 @@ impl Seen {
         self.runner_stages.iter().any(|s| stage_matches(s, name))
     }
 
-    /// The checkpoint ids of the upstream stages, in order, when every one of them was
-    /// reused; otherwise the first upstream stage that ran now.
+    /// The upstream runner stages in pipeline order.
+    fn upstream_stages(&self) -> impl Iterator<Item = &String> {
+        self.runner_stages.iter().rev()
+    }
+
+    /// The checkpoint ids of the upstream stages, in pipeline order, when every one of them
+    /// was reused; otherwise the first upstream stage that ran now.
     fn reused_chain(&self) -> Result<Vec<String>, String> {
         let mut chain = Vec::new();
-        for stage in &self.runner_stages {
+        for stage in self.upstream_stages() {
             let reused = self
                 .checkpoints
                 .iter()
@@ -123,11 +129,10 @@ impl Seen {
         Ok(chain)
     }
 
-    /// The checkpoint ids of the upstream stages that have one (reused or saved), in order:
-    /// what a checkpoint written now was made after.
+    /// The checkpoint ids of the upstream stages that have one (reused or saved), in
+    /// pipeline order: what a checkpoint written now was made after.
     fn chain(&self) -> Vec<String> {
-        self.runner_stages
-            .iter()
+        self.upstream_stages()
             .filter_map(|stage| {
                 self.checkpoints
                     .iter()
