@@ -38,6 +38,7 @@
 //! | `tools` | array | `{tool, stage, status}` per `begin`/`done` pair; `status` null when the tool never wrote `done` |
 //! | `tools_failed` | array | `{tool, stage, status, vanished, message}`: tools that exited non-zero (unless a call of their stage failed, which says why) or `vanished` without a `done` |
 //! | `input_problems` | array of strings | malformed input lines (the first named, the rest counted), read errors |
+//! | `resumed` | array | for a resumed run (`--resume`, `--from`; docs/checkpoints.md), per runner stage in order: `{host, stage, action, run, reason, started, finished}`, `action` `reused` (with the `run` it came from and its original `started`/`finished` times) or `run` (ran now, with the `reason`); empty for a run that did not resume |
 //! | `hosts` | array | per host, in the order they first appeared: `{host, result, exit_status, first_time, last_time, wall_ms, counts}`, each as the run's fields above over that host's records alone (`exit_status` is the status its records give, 0, 1 or a tool's 2 or more); one entry with `host` null for a stream without hosts; empty for empty input |
 //!
 //! A call: `host`, `id`, `stage`; `name` and `kind` (`extras`, `plugin`, `hypervisor`) from its
@@ -49,7 +50,8 @@
 //! (trace and xtrace noise excluded), oldest first, each `{stream, text | text_base64,
 //! cut}` with exactly one of `text` (UTF-8) and `text_base64` (any other bytes), as in the
 //! record contract; `cut` when the line was longer than 4096 bytes and was cut; empty for
-//! calls that ended ok.
+//! calls that ended ok; `reused`: the run a call was replayed from (a stage reused from
+//! its checkpoint), null for a call that ran now.
 //!
 //! `skips`: `total` (calls skipped plus listing entries skipped); `groups`: `{reason,
 //! count, message}` as the text report groups them (`after-failure` for `upstream-failed`
@@ -122,6 +124,20 @@ struct Document<'a> {
     tools_failed: Vec<ToolFailed<'a>>,
     input_problems: &'a [String],
     hosts: Vec<Host<'a>>,
+    resumed: Vec<Resumed<'a>>,
+}
+
+/// A stage of a resumed run: reused from an earlier run, or run now although resuming was
+/// asked (`checkpoint` records; docs/checkpoints.md).
+#[derive(Serialize)]
+struct Resumed<'a> {
+    host: Option<&'a str>,
+    stage: &'a str,
+    action: &'a str,
+    run: &'a str,
+    reason: Option<&'a str>,
+    started: Option<&'a str>,
+    finished: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +178,7 @@ struct Call<'a> {
     start: Option<String>,
     end: Option<String>,
     output_tail: Vec<TailLine>,
+    reused: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -300,6 +317,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
                 } else {
                     Vec::new()
                 },
+                reused: call.reused.as_deref(),
             }
         })
         .collect();
@@ -446,6 +464,18 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             .collect(),
         input_problems: &ctx.problems,
         hosts,
+        resumed: ledger
+            .resumed()
+            .map(|row| Resumed {
+                host: row.host.as_deref(),
+                stage: &row.stage,
+                action: &row.action,
+                run: &row.run,
+                reason: row.reason.as_deref(),
+                started: row.started.as_deref(),
+                finished: row.finished.as_deref(),
+            })
+            .collect(),
     }
 }
 

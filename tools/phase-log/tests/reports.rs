@@ -78,6 +78,24 @@ struct Doc {
     tools_failed: Vec<ToolFailed>,
     input_problems: Vec<String>,
     hosts: Vec<HostRow>,
+    resumed: Vec<ResumedRow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ResumedRow {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
+    stage: String,
+    action: String,
+    run: String,
+    #[serde(deserialize_with = "nullable")]
+    reason: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    started: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    finished: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,6 +153,8 @@ struct Call {
     #[serde(deserialize_with = "nullable")]
     end: Option<String>,
     output_tail: Vec<TailLine>,
+    #[serde(deserialize_with = "nullable")]
+    reused: Option<String>,
 }
 
 /// Exactly one of `text` and `text_base64`: checked in [`check_schema`].
@@ -380,6 +400,51 @@ fn json_report_follows_its_schema_and_tells_the_run() {
     // hook-run (unstack) ended 130, but its interrupted call already says why.
     assert!(doc.tools_failed.is_empty(), "{:?}", doc.tools_failed);
     assert!(doc.input_problems.is_empty());
+}
+
+// A resumed run (the record contract's golden stream: `source` reused, `stack/install`
+// run now because of `--from`): the JSON says which stage came from which run, and which
+// calls were replayed; the text report has its `Resumed run` section.
+#[test]
+fn a_resumed_run_says_which_stages_were_reused_from_which_run() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/hookpipe/tests/golden/resume.ndjson");
+    let input = std::fs::read(golden).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (args, paths) = report_args(dir.path());
+    let out = run_args(&args, &input);
+    assert!(out.status.success(), "{}", show(&out));
+    let doc = check_schema(&paths[0]);
+    let rows: Vec<(&str, &str)> = doc
+        .resumed
+        .iter()
+        .map(|row| (row.stage.as_str(), row.action.as_str()))
+        .collect();
+    assert_eq!(rows, [("source", "reused"), ("stack/install", "run")]);
+    let reused = &doc.resumed[0];
+    assert_eq!(reused.run, "20261204T165851.281Z-20059");
+    assert_eq!(reused.started.as_deref(), Some("2026-12-04T16:58:51.293Z"));
+    assert_eq!(
+        doc.resumed[1].reason.as_deref(),
+        Some("--from stack/install")
+    );
+    for call in &doc.calls {
+        let expected = (call.stage == "source").then_some("20261204T165851.281Z-20059");
+        assert_eq!(call.reused.as_deref(), expected, "{}", call.id);
+    }
+    // The replayed records' old times do not stretch the run's wall time.
+    assert_eq!(doc.first_time.as_deref(), Some("2026-12-04T16:58:51.336Z"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("=== Resumed run ==="), "{text}");
+    assert!(
+        text.contains("source [resume] reused from run 20261204T165851.281Z-20059"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stack/install [resume] runs now: --from stack/install"),
+        "{text}"
+    );
+    assert!(text.contains("ok (reused)"), "{text}");
 }
 
 #[test]
