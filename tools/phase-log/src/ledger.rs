@@ -140,6 +140,8 @@ pub struct ToolRun {
     pub tool: String,
     pub stage: String,
     pub done: Option<i32>,
+    /// Why it failed, from its `done` (a stage that could not start says so there).
+    pub message: Option<String>,
 }
 
 /// A timer bucket summed over the run.
@@ -218,6 +220,7 @@ impl Ledger {
             tool: begin.tool.clone(),
             stage: begin.stage.clone(),
             done: None,
+            message: None,
         });
     }
 
@@ -228,11 +231,15 @@ impl Ledger {
             .iter_mut()
             .find(|run| run.done.is_none() && run.tool == done.tool && run.stage == done.stage);
         match open {
-            Some(run) => run.done = Some(done.status),
+            Some(run) => {
+                run.done = Some(done.status);
+                run.message.clone_from(&done.message);
+            }
             None => self.tools.push(ToolRun {
                 tool: done.tool.clone(),
                 stage: done.stage.clone(),
                 done: Some(done.status),
+                message: done.message.clone(),
             }),
         }
     }
@@ -453,6 +460,7 @@ mod tests {
             stage: "s".into(),
             status,
             time: String::new(),
+            message: None,
         }
     }
 
