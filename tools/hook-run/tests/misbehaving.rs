@@ -139,12 +139,17 @@ fn ten_megabytes_without_a_newline_arrive_in_bounded_pieces() {
     let out = run(&tree, &["stack", "install"]);
     let recs = records(&out);
     let pieces = outputs(&recs, "stack/install/10-big.sh");
-    assert_eq!(
+    // 160 pieces of 64 KiB, or more when the machine is so loaded that `tr` paused past the
+    // idle time (50 ms) and the runner sent what it had: never a piece above the bound.
+    assert!(
+        pieces.len() >= 160,
+        "{} pieces: {}",
         pieces.len(),
-        160,
-        "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(pieces
+        .iter()
+        .all(|r| r["text"].as_str().is_some_and(|t| t.len() <= 65_536)));
     assert!(pieces.iter().all(|r| r["partial"] == true));
     let total: usize = pieces
         .iter()
