@@ -23,8 +23,8 @@ use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
 use hookpipe::lifecycle::ReaderGone;
 use hookpipe::record::{Hook, Line, Record, Skip};
-use hookpipe::services::{guard_enabled, ServiceList};
 use hookpipe::stream::RecordWriter;
+use hookpipe_services::{guard_enabled, ServiceList};
 
 use crate::plugins::{Found, Plugin};
 use crate::scan::{skip, Reason, Verdict};

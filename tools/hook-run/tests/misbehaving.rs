@@ -139,21 +139,19 @@ fn ten_megabytes_without_a_newline_arrive_in_bounded_pieces() {
     let out = run(&tree, &["stack", "install"]);
     let recs = records(&out);
     let pieces = outputs(&recs, "stack/install/10-big.sh");
-    // 160 pieces of 64 KiB, or more when the machine is so loaded that `tr` paused past the
-    // idle time (50 ms) and the runner sent what it had: never a piece above the bound.
+    // 160 pieces of 64 KiB when the bytes flow without a pause; a writer that stalls for
+    // longer than the idle flush (a loaded machine) adds a shorter piece, never a longer one.
     assert!(
         pieces.len() >= 160,
-        "{} pieces: {}",
+        "{} pieces\n{}",
         pieces.len(),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(pieces
-        .iter()
-        .all(|r| r["text"].as_str().is_some_and(|t| t.len() <= 65_536)));
     assert!(pieces.iter().all(|r| r["partial"] == true));
-    let total: usize = pieces
+    let sizes: Vec<usize> = pieces
         .iter()
         .map(|r| r["text"].as_str().unwrap().len())
-        .sum();
-    assert_eq!(total, 10_485_760);
+        .collect();
+    assert!(sizes.iter().all(|&size| size <= 64 * 1024), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 10_485_760);
 }
