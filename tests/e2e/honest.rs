@@ -243,3 +243,37 @@ fn clean_sh_prints_one_report() {
     );
     assert!(out.stdout.contains("clean/"), "{out}");
 }
+
+/// `run_phase` (lib/hookpipe) returns the failing hook's own status even when the caller has
+/// no errexit (unstack.sh, clean.sh), where DevStack's would return 0: a failed phase never
+/// looks ok at the call site.
+#[test]
+fn run_phase_without_errexit_returns_the_failing_hooks_status() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let extras = dir.path().join("extras.d");
+    fs::create_dir(&extras).expect("mkdir extras.d");
+    fs::write(
+        extras.join("10-fail.sh"),
+        "if [[ $1 == unstack ]]; then echo failing; return 3; fi\n",
+    )
+    .expect("write a hook");
+    fs::write(
+        extras.join("20-ok.sh"),
+        "if [[ $1 == unstack ]]; then echo fine; fi\n",
+    )
+    .expect("write a hook");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(
+        "TOP_DIR=$PWD\nsource \"$LIB/hookpipe\"\nrun_phase unstack\necho \"run_phase returned $?\"",
+    );
+    scrub_env(&mut cmd);
+    cmd.current_dir(dir.path())
+        .env("HOOKPIPE_BIN", bin_dir())
+        .env("LIB", lib_dir());
+    let out = run(cmd, PIPE_TIMEOUT);
+    assert!(out.stdout.ends_with("run_phase returned 3\n"), "{out}");
+    assert!(
+        out.stdout.contains("fine"),
+        "the next hook still ran\n{out}"
+    );
+}
