@@ -9,15 +9,17 @@
 # DevStack. Plugins enabled in localrc (enable_plugin) run after the extras.d hooks, in
 # enable order, from their checkouts (GITDIR[NAME]); a plugin that is not checked out stops
 # the run before any hook, where DevStack's clone would. The exit status is the run's, as
-# phase-log reports it.
+# phase-log reports it, or a failed stage's when phase-log could not see it (lib/pipeline).
 #
-# Usage: stack.sh [--resume] [--from STAGE] [--until STAGE] [--run-dir DIR]
+# Usage: stack.sh [--junit FILE] [--json-report FILE] [--html FILE] [--records FILE]
+#        (or HOOKPIPE_REPORT_DIR=DIR for all four; see --help)
+#        [--resume] [--from STAGE] [--until STAGE] [--run-dir DIR]
 #
 # Every run keeps a checkpoint per completed stage in the run directory (HOOKPIPE_RUN_DIR,
 # default $DEST/.hookpipe-run; --run-dir DIR names another): --resume reuses the stages
 # that completed with nothing they depend on changed and runs the rest; --from STAGE runs
 # from STAGE on; --until STAGE stops after STAGE (README, "Resuming a failed run"). The
-# runners do it (lib/checkpoints passes the flags).
+# runners do it: lib/checkpoints only passes them the flags.
 
 set -o pipefail
 
@@ -26,25 +28,33 @@ HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
+# shellcheck source=lib/pipeline
+source "$HOOKPIPE_DIR/lib/pipeline"
 # shellcheck source=lib/checkpoints
 source "$HOOKPIPE_DIR/lib/checkpoints"
 
-parse_checkpoint_args "$@"
+parse_script_args stack.sh "$@"
+parse_checkpoint_args "${HOOKPIPE_RESUME_ARGS[@]}"
 CK=("${HOOKPIPE_CHECKPOINT_FLAGS[@]}")
 
 # DevStack clones the plugins here (fetch_plugins); hookpipe expects them checked out, and
 # stops before any hook runs when one is not.
 check_plugin_checkouts
 
-list_hooks \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" override_defaults \
-    | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled nova source \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" source --verify-disabled \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack pre-install \
-    | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled n-cpu install configure \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack install \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack post-config \
-    | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled n-cpu start \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack extra \
-    | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack test-config \
-    | "$HOOKPIPE_BIN/phase-log"
+# stack_stages - every stage of the run but phase-log, in DevStack's order
+function stack_stages {
+    list_hooks \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" override_defaults \
+        | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled nova source \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" source --verify-disabled \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack pre-install \
+        | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled n-cpu install configure \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack install \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack post-config \
+        | "$HOOKPIPE_BIN/hyp-call" "${CK[@]}" --when-enabled n-cpu start \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack extra \
+        | "$HOOKPIPE_BIN/hook-run" "${CK[@]}" stack test-config
+    hookpipe_stage_statuses "${PIPESTATUS[@]}"
+}
+
+run_pipeline stack.sh stack_stages "$LOGFILE"

@@ -43,6 +43,7 @@ struct Done {
     stage: String,
     status: i32,
     time: String,
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
