@@ -8,6 +8,9 @@
 # this clean.sh runs override_defaults (as unstack.sh does) and calls each hook's `clean`
 # once, not twice. The console shows the run; LOGFILE is stack.sh's alone. The exit status
 # is the run's (the clean pipeline's).
+#
+# HOOKPIPE_REPORT_DIR=DIR keeps a copy of every record of the run in DIR/clean.ndjson (what
+# scripts/ansible/ fetches from each host).
 
 set -o pipefail
 
@@ -30,4 +33,4 @@ list_hooks \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit source \
     | "$HOOKPIPE_BIN/hook-run" clean \
     | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova cleanup \
-    | LOGFILE='' "$HOOKPIPE_BIN/phase-log"
+    | LOGFILE='' "$HOOKPIPE_BIN/phase-log" ${HOOKPIPE_REPORT_DIR:+--records "$HOOKPIPE_REPORT_DIR/clean.ndjson"}

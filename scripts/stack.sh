@@ -10,6 +10,9 @@
 # enable order, from their checkouts (GITDIR[NAME]); a plugin that is not checked out stops
 # the run before any hook, where DevStack's clone would. The exit status is the run's, as
 # phase-log reports it.
+#
+# HOOKPIPE_REPORT_DIR=DIR keeps a copy of every record of the run in DIR/stack.ndjson (what
+# scripts/ansible/ fetches from each host).
 
 set -o pipefail
 
@@ -34,4 +37,4 @@ list_hooks \
     | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu start \
     | "$HOOKPIPE_BIN/hook-run" stack extra \
     | "$HOOKPIPE_BIN/hook-run" stack test-config \
-    | "$HOOKPIPE_BIN/phase-log"
+    | "$HOOKPIPE_BIN/phase-log" ${HOOKPIPE_REPORT_DIR:+--records "$HOOKPIPE_REPORT_DIR/stack.ndjson"}

@@ -8,6 +8,9 @@
 # As in DevStack: override_defaults and the `source` pass run first, so hooks have their
 # functions; no stage runs under errexit and every stage keeps going after a failure. The
 # console shows the run; LOGFILE is stack.sh's alone. The exit status is the run's.
+#
+# HOOKPIPE_REPORT_DIR=DIR keeps a copy of every record of the run in DIR/unstack.ndjson (what
+# scripts/ansible/ fetches from each host).
 
 set -o pipefail
 
@@ -32,4 +35,4 @@ list_hooks \
     | "$HOOKPIPE_BIN/hook-run" --keep-going --no-errexit source \
     | "$HOOKPIPE_BIN/hook-run" unstack \
     | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu stop \
-    | LOGFILE='' "$HOOKPIPE_BIN/phase-log"
+    | LOGFILE='' "$HOOKPIPE_BIN/phase-log" ${HOOKPIPE_REPORT_DIR:+--records "$HOOKPIPE_REPORT_DIR/unstack.ndjson"}
