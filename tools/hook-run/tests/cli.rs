@@ -320,16 +320,22 @@ fn partial_long_and_invalid_lines_arrive_byte_exact() {
         .iter()
         .filter(|r| r["text"].as_str().is_some_and(|t| t.starts_with('x')))
         .collect();
-    assert_eq!(long.len(), 16);
-    assert!(long[..15].iter().all(|r| r["partial"] == true));
+    // 16 pieces, or more when the machine is so loaded that `tr` paused past the idle time
+    // (50 ms) and the runner sent what it had: the framing is the point, not the count.
+    assert!(long.len() >= 16, "{}", long.len());
+    assert!(long
+        .iter()
+        .all(|r| r["text"].as_str().is_some_and(|t| t.len() <= 65_536)));
+    let (last, rest) = long.split_last().expect("pieces");
+    assert!(rest.iter().all(|r| r["partial"] == true));
     // The line ends with the last piece, or (when the writer paused longer than the idle
     // flush after the last byte, as on a loaded machine) with an empty record right after.
     let after = outputs
         .iter()
-        .position(|r| std::ptr::eq(*r, *long[15]))
-        .map(|at| outputs[at + 1]);
+        .position(|r| std::ptr::eq(*r, **last))
+        .and_then(|at| outputs.get(at + 1));
     assert!(
-        long[15].get("partial").is_none()
+        last.get("partial").is_none()
             || after.is_some_and(|r| r["text"] == "" && r.get("partial").is_none()),
         "{}",
         explain(&out)
@@ -677,4 +683,34 @@ fn a_stage_that_runs_nothing_leaves_the_state_file_alone() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(fs::read(tree.path().join("st.sh")).unwrap(), before);
+}
+
+/// Hooks see DevStack's `$-`: the worker runs a script file, not `bash -c`, so there is no
+/// `c`, and a plugin that saves and restores its flags (`set -$saved`, as octavia's does)
+/// works.
+#[test]
+fn hooks_see_devstacks_flags_and_can_restore_them() {
+    let mut tree = Tree::new();
+    tree.hook(
+        "10-flags.sh",
+        "if [[ $1 == stack ]]; then\n\
+           echo \"flags=$-\"\n\
+           saved=$-\n\
+           set +o xtrace\n\
+           set -$saved\n\
+           echo restored\n\
+         fi\n",
+    );
+    let out = run(&tree, &["stack", "install"]);
+    let recs = records(&out);
+    let lines = lines_of(&recs, "stack/install/10-flags.sh");
+    assert_eq!(lines.len(), 2, "{}", explain(&out));
+    let flags = lines[0].strip_prefix("flags=").expect("the flags line");
+    assert!(!flags.contains('c'), "{flags}");
+    assert!(
+        flags.contains('e') && flags.contains('h') && flags.contains('B'),
+        "{flags}"
+    );
+    assert_eq!(lines[1], "restored");
+    assert_eq!(end_of(&recs, "stack/install/10-flags.sh")["status"], "ok");
 }
