@@ -10,6 +10,11 @@
 # enable order, from their checkouts (GITDIR[NAME]); a plugin that is not checked out stops
 # the run before any hook, where DevStack's clone would. The exit status is the run's, as
 # phase-log reports it.
+#
+# DevStack's async jobs (lib/async) work across the stages: $DEST/async is emptied first
+# (DevStack's async_init), a runner stops the jobs still running when the run fails or is
+# interrupted, and at the end the jobs nobody awaited are named and collected (DevStack's
+# async_cleanup).
 
 set -o pipefail
 
@@ -23,6 +28,9 @@ source "$HOOKPIPE_DIR/lib/toolchain"
 # stops before any hook runs when one is not.
 check_plugin_checkouts
 
+# This shell leads the run: a job still running when it ends is stopped.
+async_init
+
 list_hooks \
     | "$HOOKPIPE_BIN/hook-run" override_defaults \
     | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova source \
@@ -35,3 +43,10 @@ list_hooks \
     | "$HOOKPIPE_BIN/hook-run" stack extra \
     | "$HOOKPIPE_BIN/hook-run" stack test-config \
     | "$HOOKPIPE_BIN/phase-log"
+status=$?
+
+# A failed run has had its jobs stopped by the runner that saw the failure.
+if [[ $status -eq 0 ]]; then
+    async_cleanup
+fi
+exit $status

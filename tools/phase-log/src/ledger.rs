@@ -203,6 +203,8 @@ pub struct Ledger {
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
     pub upstream: Upstream,
+    /// DevStack's async jobs (`job` records).
+    pub jobs: crate::jobs::Jobs,
 }
 
 impl Ledger {
