@@ -31,6 +31,7 @@
 //! | `tools` | array | `{tool, stage, status}` per `begin`/`done` pair; `status` null when the tool never wrote `done` |
 //! | `tools_failed` | array | `{tool, stage, status, vanished, message}`: tools that exited non-zero (unless a call of their stage failed, which says why) or `vanished` without a `done` |
 //! | `input_problems` | array of strings | malformed input lines (the first named, the rest counted), read errors |
+//! | `jobs` | array | DevStack's async jobs (`job` records), in start order: `{name, command, pid, started_by, awaited_by, status, exit_code, start, end, duration_ms, reason, awaited}`; `status` is `ok`, `failed`, `lost`, `stopped` or `running` (no end in the records); `started_by`/`awaited_by` the calls (null: the calling script); `awaited` false for a job nothing collected |
 //!
 //! A call: `id`, `stage`; `name` and `kind` (`extras`, `plugin`, `hypervisor`) from its
 //! `start`, null without one; `status` (`ok`, `failed`, `timeout`, `killed`,
@@ -71,7 +72,7 @@
 //!   "timers": [], "summaries": [], "summaries_total": 0, "warnings": [],
 //!   "warnings_total": 0,
 //!   "tools": [{"tool": "hook-run", "stage": "stack/install", "status": 1}],
-//!   "tools_failed": [], "input_problems": []
+//!   "tools_failed": [], "input_problems": [], "jobs": []
 //! }
 //! ```
 
@@ -108,6 +109,23 @@ struct Document<'a> {
     tools: Vec<Tool<'a>>,
     tools_failed: Vec<ToolFailed<'a>>,
     input_problems: &'a [String],
+    jobs: Vec<Job<'a>>,
+}
+
+#[derive(Serialize)]
+struct Job<'a> {
+    name: &'a str,
+    command: Option<&'a str>,
+    pid: Option<u32>,
+    started_by: Option<&'a str>,
+    awaited_by: Option<&'a str>,
+    status: &'a str,
+    exit_code: Option<i32>,
+    start: Option<String>,
+    end: Option<String>,
+    duration_ms: Option<u64>,
+    reason: Option<&'a str>,
+    awaited: bool,
 }
 
 #[derive(Serialize)]
@@ -386,6 +404,25 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             })
             .collect(),
         input_problems: &ctx.problems,
+        jobs: ledger
+            .jobs
+            .rows
+            .iter()
+            .map(|row| Job {
+                name: &row.name,
+                command: row.command.as_deref(),
+                pid: row.pid,
+                started_by: row.started_by.as_deref(),
+                awaited_by: row.waited_by.as_deref(),
+                status: &row.status,
+                exit_code: row.exit_code,
+                start: time(row.start_ms),
+                end: time(row.end_ms),
+                duration_ms: row.duration_ms(),
+                reason: row.reason.as_deref(),
+                awaited: row.waited,
+            })
+            .collect(),
     }
 }
 

@@ -229,14 +229,16 @@ fn async_jobs(out: &mut Lines, ledger: &Ledger) {
         }
     }
     for row in jobs.never_awaited() {
-        out.push(vec![Seg::painted(
+        let started_by = row.started_by.as_deref().unwrap_or("the calling script");
+        let text = if row.unwaited {
+            format!("never awaited: {} (started by {started_by})", row.name)
+        } else {
             format!(
-                "never awaited: {} (started by {})",
-                row.name,
-                row.started_by.as_deref().unwrap_or("the calling script")
-            ),
-            Paint::Yellow,
-        )]);
+                "not awaited: {} (started by {started_by}, still running when the records ended)",
+                row.name
+            )
+        };
+        out.push(vec![Seg::painted(text, Paint::Yellow)]);
     }
     for (name, id) in &jobs.unknown {
         out.push(vec![Seg::painted(
