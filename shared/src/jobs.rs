@@ -134,6 +134,27 @@ fn running_jobs(dir: &Path) -> Vec<Running> {
     jobs
 }
 
+/// Whether any process of group `pgid` still runs. Zombies do not count: `kill(-pgid, 0)`
+/// would, and a slow init may take seconds to reap a job's processes.
+fn group_alive(pgid: i32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return killpg(Pid::from_raw(pgid), None).is_ok();
+    };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // After the parenthesised command name: state, ppid, pgrp.
+        let Some(rest) = stat.rfind(')').map(|end| &stat[end + 1..]) else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        pgrp == Some(pgid) && state != Some("Z")
+    })
+}
+
 /// Writes `NAME.status` the way `lib/async` does (write, then rename), so a later
 /// `async_wait` reports the stop instead of waiting.
 fn write_status(dir: &Path, name: &str, rc: i32, ended_ms: u64, how: &str) {
@@ -171,11 +192,7 @@ pub fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<Job> {
         let _ = killpg(Pid::from_raw(job.pid), Signal::SIGTERM);
     }
     let until = Instant::now() + grace;
-    while Instant::now() < until
-        && jobs
-            .iter()
-            .any(|job| killpg(Pid::from_raw(job.pid), None).is_ok())
-    {
+    while Instant::now() < until && jobs.iter().any(|job| group_alive(job.pid)) {
         std::thread::sleep(Duration::from_millis(10));
     }
     for job in &jobs {
@@ -226,7 +243,14 @@ mod tests {
     #[test]
     fn a_wait_event_carries_status_and_duration() {
         let fields: [&[u8]; 8] = [
-            b"wait", b"j", b"7", b"3", b"1000", b"3500", b"", b"finished",
+            b"wait",
+            b"j",
+            b"7",
+            b"3",
+            b"1000",
+            b"3500",
+            b"",
+            b"finished",
         ];
         let job = event_record(&fields, "x".into());
         assert_eq!(job.status.as_deref(), Some("failed"));
@@ -234,7 +258,16 @@ mod tests {
         assert_eq!(job.duration_ms, Some(2500));
         assert_eq!(job.started_by, None);
         assert_eq!(job.reason, None);
-        let lost: [&[u8]; 8] = [b"wait", b"j", b"7", b"1", b"1000", b"3500", b"", b"lost: gone"];
+        let lost: [&[u8]; 8] = [
+            b"wait",
+            b"j",
+            b"7",
+            b"1",
+            b"1000",
+            b"3500",
+            b"",
+            b"lost: gone",
+        ];
         assert_eq!(
             event_record(&lost, "x".into()).status.as_deref(),
             Some("lost")

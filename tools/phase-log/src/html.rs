@@ -226,9 +226,7 @@ fn job_rows(w: &mut Writer, axis: &Axis, jobs: &Jobs) {
             format!("job {}", job.name).as_bytes(),
         );
         svg_open(w);
-        let label = job
-            .duration_ms()
-            .map_or_else(|| job.status.clone(), secs);
+        let label = job.duration_ms().map_or_else(|| job.status.clone(), secs);
         let mut tip = format!("async job {}: {}", job.name, job.status);
         if let Some(code) = job.exit_code {
             tip.push_str(&format!(", exit {code}"));

@@ -208,8 +208,14 @@ mod tests {
         jobs.record(&wait);
         assert_eq!(jobs.rows.len(), 1);
         let row = &jobs.rows[0];
-        assert_eq!(row.started_by.as_deref(), Some("stack/install/80-tempest.sh"));
-        assert_eq!(row.waited_by.as_deref(), Some("stack/test-config/80-tempest.sh"));
+        assert_eq!(
+            row.started_by.as_deref(),
+            Some("stack/install/80-tempest.sh")
+        );
+        assert_eq!(
+            row.waited_by.as_deref(),
+            Some("stack/test-config/80-tempest.sh")
+        );
         assert_eq!(row.duration_ms(), Some(2500));
         assert!(row.ok() && jobs.never_awaited().count() == 0);
     }

@@ -256,7 +256,10 @@ fn async_jobs(out: &mut Lines, ledger: &Ledger) {
         .filter(|row| row.waited)
         .filter_map(|row| row.duration_ms())
         .sum();
-    let waited = ledger.timers.get("async_wait").map_or(0, |bucket| bucket.ms);
+    let waited = ledger
+        .timers
+        .get("async_wait")
+        .map_or(0, |bucket| bucket.ms);
     out.push(vec![Seg::plain(format!(
         "Time in the background: {}, waiting for it: {}, saved: {}",
         secs(background),
