@@ -99,8 +99,8 @@ fn ini_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// The jobs of `dir` that have an ini file, no status, and a live process group led by
-/// their pid (a pid reused by an unrelated process is never a group leader of ours).
+/// The jobs of `dir` that have an ini file with a pid and no status yet: running, or gone
+/// without a word (a runner's tree stop on a timeout may have killed them already).
 fn running_jobs(dir: &Path) -> Vec<Running> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
@@ -120,7 +120,7 @@ fn running_jobs(dir: &Path) -> Vec<Running> {
         let Some(pid) = ini_value(&text, "pid").and_then(|p| p.parse::<i32>().ok()) else {
             continue;
         };
-        if pid <= 1 || getpgid(Some(Pid::from_raw(pid))) != Ok(Pid::from_raw(pid)) {
+        if pid <= 1 {
             continue;
         }
         jobs.push(Running {
@@ -132,6 +132,14 @@ fn running_jobs(dir: &Path) -> Vec<Running> {
     }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     jobs
+}
+
+/// Signals a job's process group, but only while its pid still leads a group: a pid
+/// reused by an unrelated process is not a group leader of ours.
+fn signal_job(pid: i32, signal: Signal) {
+    if getpgid(Some(Pid::from_raw(pid))) == Ok(Pid::from_raw(pid)) {
+        let _ = killpg(Pid::from_raw(pid), signal);
+    }
 }
 
 /// Whether any process of group `pgid` still runs. Zombies do not count: `kill(-pgid, 0)`
@@ -189,14 +197,14 @@ pub fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<Job> {
             ended_ms,
             &format!("stopped: {message}"),
         );
-        let _ = killpg(Pid::from_raw(job.pid), Signal::SIGTERM);
+        signal_job(job.pid, Signal::SIGTERM);
     }
     let until = Instant::now() + grace;
     while Instant::now() < until && jobs.iter().any(|job| group_alive(job.pid)) {
         std::thread::sleep(Duration::from_millis(10));
     }
     for job in &jobs {
-        let _ = killpg(Pid::from_raw(job.pid), Signal::SIGKILL);
+        signal_job(job.pid, Signal::SIGKILL);
     }
     jobs.into_iter()
         .map(|job| Job {

@@ -36,6 +36,18 @@
 //! runner makes with `source` before its own mode, because it saw no state (DESIGN.md,
 //! "Shell state"), have the id `<stage>/<hook>#source`.
 //!
+//! # Hosts
+//!
+//! Every record may end with a `host` field: the machine that produced it, so the streams
+//! of a multi-node run can be merged (`phase-log --merge`) and still say who did what. A
+//! tool writes it when `HOOKPIPE_HOST` is set and not empty (the Ansible playbook sets it
+//! to `inventory_hostname`), on every record it writes, as the last field
+//! (`...,"time":"...","host":"subnode1"}`), so `"type"` stays first and the fast paths of
+//! readers stay fast. Records a tool forwards keep the `host` they came with. A value that
+//! is not UTF-8 is written with its invalid bytes as `\xNN`, as ids are. Absent means the
+//! stream does not say (a single-host run); readers that merge give such records the host
+//! of their file. In `jq`: `select(.host=="subnode1")`.
+//!
 //! # Types
 //!
 //! | type | written by | meaning |
@@ -74,7 +86,55 @@
 //! {"type":"done","tool":"hook-run","stage":"stack/install","status":0,"time":"2026-11-24T22:29:14.130Z"}
 //! ```
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+
+/// The environment variable naming the host every record is stamped with.
+pub const HOST_VAR: &str = "HOOKPIPE_HOST";
+
+/// The host named by `HOOKPIPE_HOST`: `None` when unset or empty; bytes that are not
+/// UTF-8 become `\xNN` (see "Hosts").
+pub fn host_from_env() -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let value = std::env::var_os(HOST_VAR)?;
+    (!value.is_empty()).then(|| crate::bytes::escaped(value.as_bytes()))
+}
+
+/// `,"host":"NAME"`: what a writer puts before a record's closing brace.
+pub fn host_field(host: &str) -> Vec<u8> {
+    let mut field = b",\"host\":".to_vec();
+    // Serialising a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut field, host);
+    field
+}
+
+/// The `host` of a record line, if it has one. Our writers put it last, where it is found
+/// without parsing the line (`,"` cannot occur inside a JSON string, whose quotes are
+/// escaped, so the match is the field); any other layout takes a full parse.
+pub fn host_of(line: &[u8]) -> Option<Cow<'_, str>> {
+    use bstr::ByteSlice;
+    const KEY: &[u8] = b",\"host\":\"";
+    let tail_at = line.rfind(KEY).map(|at| at + KEY.len());
+    if let Some(value) = tail_at.and_then(|at| line.get(at..)?.strip_suffix(b"\"}")) {
+        if !value.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+            if let Ok(host) = std::str::from_utf8(value) {
+                return Some(Cow::Borrowed(host));
+            }
+        }
+    }
+    if tail_at.is_none() && line.find(b"\"host\"").is_none() {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct HostOnly {
+        host: Option<String>,
+    }
+    serde_json::from_slice::<HostOnly>(line)
+        .ok()?
+        .host
+        .map(Cow::Owned)
+}
 
 /// The `type` values this version writes, in the order of the table above.
 pub const TYPES: &[&str] = &[
@@ -386,4 +446,30 @@ pub enum Record {
     Job(Job),
     #[serde(other, skip_serializing)]
     Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_is_read_from_the_end_of_our_lines_and_from_anywhere_else() {
+        let ours = br#"{"type":"end","id":"s/a.sh","time":"t","host":"ctl"}"#;
+        assert_eq!(host_of(ours).as_deref(), Some("ctl"));
+        let moved = br#"{"type":"end","host":"sub 1","id":"s/a.sh","time":"t"}"#;
+        assert_eq!(host_of(moved).as_deref(), Some("sub 1"));
+        let escaped = br#"{"type":"end","id":"s","host":"a\"b"}"#;
+        assert_eq!(host_of(escaped).as_deref(), Some("a\"b"));
+        let none = br#"{"type":"end","id":"s/a.sh","time":"t"}"#;
+        assert_eq!(host_of(none), None);
+        // The words inside a string are not the field.
+        let text = br#"{"type":"output","text":"\",\"host\":\"evil\"}"}"#;
+        assert_eq!(host_of(text), None);
+        assert_eq!(host_of(b"not json \"host\""), None);
+    }
+
+    #[test]
+    fn host_field_is_escaped_json() {
+        assert_eq!(host_field("a\"b"), br#","host":"a\"b""#.to_vec());
+    }
 }

@@ -1,4 +1,5 @@
-//! SIGINT and SIGTERM for the runners: the first one is recorded and wakes the poll loop
+//! SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped ssh: treated like TERM) for the
+//! runners: the first one is recorded and wakes the poll loop
 //! through a self-pipe, so the runner can stop its hook's process group in order and keep
 //! forwarding upstream records; a second one ends the process at once, taking the worker's
 //! process group with it. Nothing here ignores a signal, so bash children inherit the
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// The first signal received (0 for none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
@@ -27,7 +28,7 @@ impl Signals {
     /// Installs the handlers. Call once per process.
     pub fn install() -> io::Result<Signals> {
         let (read, write) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        for signal in [SIGINT, SIGTERM] {
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
             // SAFETY: the handler only loads atomics and calls kill and _exit, which are
             // async-signal-safe.
             unsafe {

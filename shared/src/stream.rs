@@ -166,25 +166,59 @@ fn fast_kind(line: &[u8]) -> Option<&str> {
 }
 
 /// Writes records as NDJSON through a large buffer; the owner flushes it (see module docs).
+///
+/// Every record it writes ends with the `host` field of the record contract when the
+/// writer has a host ([`RecordWriter::new`] takes it from `HOOKPIPE_HOST`), so every tool
+/// stamps its records the same way without knowing about hosts.
 pub struct RecordWriter<W: Write> {
     out: BufWriter<W>,
+    /// `,"host":"NAME"`, the bytes that go before a record's closing brace; empty without
+    /// a host.
+    host_field: Vec<u8>,
+    /// Where a record is serialised before its host is added.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> RecordWriter<W> {
+    /// A writer whose records carry the host named by `HOOKPIPE_HOST`
+    /// ([`record::host_from_env`](crate::record::host_from_env)).
     pub fn new(out: W) -> Self {
+        RecordWriter::with_host(out, crate::record::host_from_env().as_deref())
+    }
+
+    /// A writer whose records carry `host` (none when `None`), whatever the environment.
+    pub fn with_host(out: W, host: Option<&str>) -> Self {
         RecordWriter {
             out: BufWriter::with_capacity(128 * 1024, out),
+            host_field: host.map(crate::record::host_field).unwrap_or_default(),
+            scratch: Vec::new(),
         }
     }
 
     /// Writes one record. Serialisation of our own types cannot fail; I/O can.
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
-        self.out.write_all(b"\n")
+        if self.host_field.is_empty() {
+            serde_json::to_writer(&mut self.out, record).map_err(io::Error::from)?;
+            return self.out.write_all(b"\n");
+        }
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, record).map_err(io::Error::from)?;
+        // A record serialises as one JSON object: its last byte is the closing brace.
+        let body = self.scratch.strip_suffix(b"}").unwrap_or(&self.scratch);
+        self.out.write_all(body)?;
+        self.out.write_all(&self.host_field)?;
+        self.out.write_all(b"}\n")
+    }
+
+    /// What a record assembled by hand puts just before its closing brace: the `host`
+    /// field, or nothing.
+    pub fn host_field(&self) -> &[u8] {
+        &self.host_field
     }
 
     /// Appends bytes as they are: for records assembled by hand in the exact shape
-    /// [`RecordWriter::write`] would give (the hot `output` path), ending with `}\n`.
+    /// [`RecordWriter::write`] would give (the hot `output` path, which puts
+    /// [`host_field`](Self::host_field) before its closing brace), ending with `}\n`.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
     }
@@ -280,12 +314,33 @@ mod tests {
             time: "2026-11-24T22:29:14.123Z".into(),
             ..Line::default()
         });
-        let mut writer = RecordWriter::new(Vec::new());
+        let mut writer = RecordWriter::with_host(Vec::new(), None);
         writer.write(&record).unwrap();
         let bytes = writer.into_inner().unwrap();
         assert!(bytes.starts_with(b"{\"type\":\"summary\","));
         let mut reader = RecordReader::new(&bytes[..]);
         let raw = reader.next().unwrap().unwrap();
         assert_eq!(raw.decode().unwrap(), record);
+        assert_eq!(crate::record::host_of(raw.line), None);
+    }
+
+    #[test]
+    fn a_writer_with_a_host_ends_every_record_with_it() {
+        let record = Record::Summary(Line {
+            id: Some("stack/install/50-x.sh".into()),
+            text: Some("Installing x".into()),
+            time: "2026-11-24T22:29:14.123Z".into(),
+            ..Line::default()
+        });
+        let mut writer = RecordWriter::with_host(Vec::new(), Some("sub\"1"));
+        writer.write(&record).unwrap();
+        let bytes = writer.into_inner().unwrap();
+        assert!(bytes.starts_with(b"{\"type\":\"summary\","));
+        assert!(bytes.ends_with(b",\"host\":\"sub\\\"1\"}\n"), "{bytes:?}");
+        let mut reader = RecordReader::new(&bytes[..]);
+        let raw = reader.next().unwrap().unwrap();
+        assert_eq!(raw.kind, "summary");
+        assert_eq!(raw.decode().unwrap(), record);
+        assert_eq!(crate::record::host_of(raw.line).as_deref(), Some("sub\"1"));
     }
 }

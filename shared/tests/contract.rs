@@ -12,6 +12,10 @@
 //! `async_init`, over a hook that starts two jobs in install and, in test-config, awaits one,
 //! calls `async_cleanup` and awaits a name never started (start, wait, unwaited, unknown),
 //! and again with the install hook failing while a job runs (a runner's `stop`).
+//! `golden/host.ndjson` is the same kind of pipeline (`hook-list`,
+//! `hyp-resolve fake`, `hook-run source`, `hook-run stack install --xtrace`, `hyp-call
+//! --when-enabled n-cpu install`) over one hook that prints, warns, summarises and times,
+//! run with `HOOKPIPE_HOST=ctl`: every record ends with the `host` field.
 
 use serde::Deserialize;
 
@@ -20,6 +24,7 @@ use serde::Deserialize;
 #[allow(dead_code)]
 struct Begin {
     r#type: String,
+    host: Option<String>,
     tool: String,
     stage: String,
     pid: u32,
@@ -32,6 +37,7 @@ struct Begin {
 #[allow(dead_code)]
 struct Done {
     r#type: String,
+    host: Option<String>,
     tool: String,
     stage: String,
     status: i32,
@@ -43,6 +49,7 @@ struct Done {
 #[allow(dead_code)]
 struct Hook {
     r#type: String,
+    host: Option<String>,
     name: Option<String>,
     name_base64: Option<String>,
     path: Option<String>,
@@ -62,6 +69,7 @@ struct Hook {
 #[allow(dead_code)]
 struct Skip {
     r#type: String,
+    host: Option<String>,
     reason: String,
     message: String,
     name: Option<String>,
@@ -78,6 +86,7 @@ struct Skip {
 #[allow(dead_code)]
 struct Hypervisor {
     r#type: String,
+    host: Option<String>,
     driver: String,
     path: Option<String>,
     path_base64: Option<String>,
@@ -91,6 +100,7 @@ struct Hypervisor {
 #[allow(dead_code)]
 struct Start {
     r#type: String,
+    host: Option<String>,
     id: String,
     stage: String,
     name: Option<String>,
@@ -109,6 +119,7 @@ struct Start {
 #[allow(dead_code)]
 struct Output {
     r#type: String,
+    host: Option<String>,
     id: String,
     stream: String,
     text: Option<String>,
@@ -122,6 +133,7 @@ struct Output {
 #[allow(dead_code)]
 struct Line {
     r#type: String,
+    host: Option<String>,
     id: Option<String>,
     text: Option<String>,
     text_base64: Option<String>,
@@ -133,6 +145,7 @@ struct Line {
 #[allow(dead_code)]
 struct Timer {
     r#type: String,
+    host: Option<String>,
     id: String,
     name: String,
     ms: u64,
@@ -144,6 +157,7 @@ struct Timer {
 #[allow(dead_code)]
 struct End {
     r#type: String,
+    host: Option<String>,
     id: String,
     stage: String,
     status: String,
@@ -159,6 +173,7 @@ struct End {
 #[allow(dead_code)]
 struct State {
     r#type: String,
+    host: Option<String>,
     stage: String,
     generation: u64,
     base: String,
@@ -173,6 +188,7 @@ struct State {
 #[allow(dead_code)]
 struct Job {
     r#type: String,
+    host: Option<String>,
     id: Option<String>,
     event: String,
     name: Option<String>,
@@ -242,6 +258,42 @@ fn golden_pipeline_output_matches_the_strict_contract() {
         seen, all,
         "the golden stream should hold every documented type"
     );
+}
+
+#[test]
+fn every_record_of_a_host_ends_with_its_host() {
+    let golden = include_str!("golden/host.ndjson");
+    let mut seen = std::collections::BTreeSet::new();
+    for (number, line) in golden.lines().enumerate() {
+        let kind = check_line(line).unwrap_or_else(|err| panic!("host line {}: {err}", number + 1));
+        assert!(
+            line.ends_with(r#","host":"ctl"}"#),
+            "host line {}: host is not the last field: {line}",
+            number + 1
+        );
+        assert_eq!(
+            hookpipe::record::host_of(line.as_bytes()).as_deref(),
+            Some("ctl")
+        );
+        seen.insert(kind);
+    }
+    for kind in [
+        "begin",
+        "done",
+        "hook",
+        "skip",
+        "hypervisor",
+        "start",
+        "output",
+        "end",
+    ] {
+        assert!(seen.contains(kind), "host.ndjson has no {kind} record");
+    }
+    // Records without a host stay without one.
+    let plain = include_str!("golden/pipeline.ndjson");
+    assert!(plain
+        .lines()
+        .all(|line| hookpipe::record::host_of(line.as_bytes()).is_none()));
 }
 
 #[test]

@@ -311,6 +311,41 @@ fn ctrl_c_while_a_job_runs_leaves_no_process() {
 }
 
 #[test]
+fn a_timeout_stops_the_running_jobs_with_the_reason() {
+    let mut stack = fixture();
+    stack.env("ASYNC_FIX_FOREVER", "1");
+    stack.env("ASYNC_FIX_INSTALL_SECONDS", "60");
+    stack.env("HOOKPIPE_TIMEOUT", "2");
+    let started = Instant::now();
+    let out = stack.script("stack.sh", &[]);
+    assert_eq!(out.code(), 1, "a timed-out hook must fail the run\n{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the run took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stdout.contains("stack/extra/40-jobs.sh: timeout"),
+        "the waiting hook did not time out:\n{out}"
+    );
+    // Both jobs (the one awaited and tempest's) were stopped, and the records say why.
+    let log = fs::read_to_string(stack.logfile()).expect("stack.sh wrote no LOGFILE");
+    for name in ["forever", "install_tempest"] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains(&format!("[job] stop {name}: stopped"))
+                    && line.contains("timeout: stack/extra/40-jobs.sh timed out")),
+            "no stop of {name} with the timeout as reason:\n{log}"
+        );
+    }
+    assert!(
+        out.stdout.contains("async job forever: stopped"),
+        "the failure report does not name the stopped job:\n{out}"
+    );
+    assert_no_process_left(stack.root());
+}
+
+#[test]
 fn devstack_parallel_false_runs_jobs_inline() {
     let mut stack = fixture();
     stack.env("DEVSTACK_PARALLEL", "False");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::exit::Fatal;
-use crate::runner::{default_prelude, parse_seconds, Options};
+use crate::runner::{default_prelude, parse_seconds, parse_timeout, Options};
 
 /// How the hooks of a stage run.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,7 +32,7 @@ pub struct RunnerFlags {
     pub no_errexit: bool,
     /// Stop a hook that runs longer than SECONDS: TERM to its process group, then KILL
     /// after --kill-after. No limit by default, as in DevStack.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, env = "HOOKPIPE_TIMEOUT")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, env = "HOOKPIPE_TIMEOUT")]
     pub timeout: Option<Duration>,
     /// Grace period between TERM and KILL when stopping a hook.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]

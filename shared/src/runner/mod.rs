@@ -1094,6 +1094,18 @@ pub fn default_prelude() -> Option<PathBuf> {
     candidates.into_iter().find(|path| path.is_file())
 }
 
+/// `--timeout SECONDS`: like [`parse_seconds`], but more than zero; a limit of 0 would stop
+/// every hook the moment it starts. No limit is the flag left out.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let limit = parse_seconds(text)?;
+    if limit.is_zero() {
+        return Err(format!(
+            "`{text}`: a timeout must be more than 0 seconds (for no limit, leave it out)"
+        ));
+    }
+    Ok(limit)
+}
+
 /// Parses a duration given in seconds (`1.5`, `30`), for `--timeout` and `--kill-after`.
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text

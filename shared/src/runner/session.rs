@@ -530,7 +530,12 @@ impl Session {
     fn enforce(&mut self, deadline: Option<Instant>, wait: &Wait, signals: &Signals) {
         if let Some(signal) = signals.received() {
             if !matches!(self.stopping, Some(StopReason::Interrupt(_))) {
-                let sig = Signal::try_from(signal).unwrap_or(Signal::SIGTERM);
+                // The hook gets the signal the runner got; a hang-up is a TERM for it, so
+                // the worker's TERM trap keeps the state as for any stop.
+                let sig = match Signal::try_from(signal) {
+                    Ok(Signal::SIGHUP) | Err(_) => Signal::SIGTERM,
+                    Ok(sig) => sig,
+                };
                 self.stopping = Some(StopReason::Interrupt(signal));
                 self.stop(StopReason::Interrupt(signal), sig, wait.kill_after);
             }
@@ -824,6 +829,7 @@ fn write_output_lines<W: Write>(
     prefix.extend_from_slice(format!(",\"stream\":\"{stream}\",\"text\":").as_bytes());
     let mut suffix = b",\"time\":".to_vec();
     serde_json::to_writer(&mut suffix, time).map_err(io::Error::from)?;
+    suffix.extend_from_slice(out.host_field());
     suffix.extend_from_slice(b"}\n");
     for (line, partial) in lines {
         match std::str::from_utf8(&line) {
@@ -974,26 +980,28 @@ mod tests {
             (b"quote \" and \\ and \x01 tab\t".to_vec(), true),
             (b"bad \xff".to_vec(), false),
         ];
-        let mut fast = RecordWriter::new(Vec::new());
-        write_output_lines(Channel::Stderr, "s/1\"x", "T", lines.clone(), &mut fast).unwrap();
-        let fast = fast.into_inner().unwrap();
-        let mut slow = RecordWriter::new(Vec::new());
-        for (line, partial) in lines {
-            let (text, text_base64) = bytes::split(&line);
-            slow.write(&Record::Output(Output {
-                id: "s/1\"x".into(),
-                stream: "stderr".into(),
-                text,
-                text_base64,
-                partial,
-                time: "T".into(),
-            }))
-            .unwrap();
+        for host in [None, Some("sub-1")] {
+            let mut fast = RecordWriter::with_host(Vec::new(), host);
+            write_output_lines(Channel::Stderr, "s/1\"x", "T", lines.clone(), &mut fast).unwrap();
+            let fast = fast.into_inner().unwrap();
+            let mut slow = RecordWriter::with_host(Vec::new(), host);
+            for (line, partial) in lines.clone() {
+                let (text, text_base64) = bytes::split(&line);
+                slow.write(&Record::Output(Output {
+                    id: "s/1\"x".into(),
+                    stream: "stderr".into(),
+                    text,
+                    text_base64,
+                    partial,
+                    time: "T".into(),
+                }))
+                .unwrap();
+            }
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow.into_inner().unwrap()).unwrap()
+            );
         }
-        assert_eq!(
-            String::from_utf8(fast).unwrap(),
-            String::from_utf8(slow.into_inner().unwrap()).unwrap()
-        );
     }
 
     #[test]

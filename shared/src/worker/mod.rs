@@ -3,7 +3,8 @@
 //! This module owns the process: starting `worker.bash` in a session of its own with
 //! `/dev/null` as stdin and the environment unchanged, wiring its descriptors (output,
 //! summaries, commands, events, trace; see the script's header), sending commands, and
-//! stopping its process group. What the bytes mean, and when to stop, is the runner's
+//! stopping its process group and every process its hooks started elsewhere ([`tree`]).
+//! What the bytes mean, and when to stop, is the runner's
 //! business ([`crate::runner`]).
 
 use std::fs::File;
@@ -14,6 +15,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{pipe2, Pid};
+
+pub mod tree;
 
 /// The worker script, embedded so the tools never depend on finding it at run time.
 pub const SCRIPT: &str = include_str!("worker.bash");
@@ -86,6 +89,8 @@ fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
 impl Worker {
     /// Starts a worker. Nothing is sourced yet: the runner sends the prelude as commands.
     pub fn spawn() -> io::Result<Worker> {
+        // Orphans of the hooks come to the runner, so a stop can find them (see [`tree`]).
+        tree::become_subreaper();
         let (out_r, out_w) = high_pipe()?;
         let (err_r, err_w) = high_pipe()?;
         let (sum_r, sum_w) = high_pipe()?;
@@ -99,9 +104,21 @@ impl Worker {
             (evt_w.as_raw_fd(), EVENT_FD),
             (trace_w.as_raw_fd(), TRACE_FD),
         ];
+        // The worker reopens its descriptors from the runner's ends of the pipes after each
+        // call (`_hp_restore` in the script): it is told where they are.
+        let ends = [
+            std::process::id() as RawFd,
+            out_r.as_raw_fd(),
+            err_r.as_raw_fd(),
+            sum_r.as_raw_fd(),
+            evt_r.as_raw_fd(),
+            trace_r.as_raw_fd(),
+            cmd_w.as_raw_fd(),
+        ];
         let mut command = Command::new("bash");
         command
             .args(["--noprofile", "--norc", "-c", SCRIPT, "hookpipe-worker"])
+            .args(ends.map(|n| n.to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_w.try_clone()?))
             .stderr(Stdio::from(err_w));
@@ -174,15 +191,20 @@ impl Worker {
         Ok(self.status)
     }
 
-    /// Sends a signal to the worker's whole process group (hooks' children included).
-    /// Returns false when the group no longer exists.
+    /// Sends a signal to the worker's whole process group (hooks' children included) and to
+    /// every other process of the runner's tree: `setsid` children, `set -m` jobs and
+    /// double-forked orphans the runner inherited; daemons started with `start_daemon` are
+    /// left alone. Returns false when none of them exists any more.
     pub fn signal_group(&self, signal: Signal) -> bool {
-        killpg(self.pid(), signal).is_ok()
+        let group = killpg(self.pid(), signal).is_ok();
+        tree::signal_all(signal) > 0 || group
     }
 
-    /// Whether any process of the worker's group is still alive.
+    /// Whether any process of the worker's group or of the runner's tree is still alive.
+    /// Reaps the inherited orphans that have exited on the way.
     pub fn group_alive(&self) -> bool {
-        killpg(self.pid(), None).is_ok()
+        tree::reap_inherited(self.pid());
+        killpg(self.pid(), None).is_ok() || !tree::hooks_processes().is_empty()
     }
 
     /// Asks the worker to finish: closes its command pipe, so its loop ends.
@@ -198,6 +220,7 @@ impl Worker {
         }
         let status = self.child.wait()?;
         self.status = Some(status);
+        tree::reap_inherited(self.pid());
         Ok(status)
     }
 }

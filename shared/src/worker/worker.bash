@@ -9,6 +9,11 @@
 #   6   the summary pipe: each line is an `echo_summary` line (DevStack writes them to fd 6)
 #   60  commands from the runner; 61 events to the runner; 62 bash's xtrace (BASH_XTRACEFD)
 #   63 64 the worker's own copies of 1 and 2, handed to each call afresh
+# A hook may redirect or close any of these (`exec 6>&1`, `exec 61>&-`, closing 3-9). So the
+# end of a call never depends on one of them: before it reports anything after a call, the
+# worker reopens every descriptor from the runner's own ends of the pipes
+# (/proc/RUNNER/fd/N, positional parameters 1-7), which no hook can reach, and then writes
+# its markers and `done`. A hook that plays with its descriptors spoils only its own output.
 # Commands and events are NUL-separated fields, so paths and arguments travel as data and
 # are never pasted into code.
 #
@@ -25,11 +30,35 @@
 #            NAME PID RC START END STARTED_BY DETAIL from lib/async.
 
 _HOOKPIPE_EVENT_FD=61
+# Where the runner's ends of the worker's pipes are (see above): RUNNER OUT ERR SUMMARY
+# EVENTS TRACE COMMANDS.
+_hp_ends=/proc/$1/fd
+_hp_fd_out=$2 _hp_fd_err=$3 _hp_fd_summary=$4 _hp_fd_events=$5 _hp_fd_trace=$6 _hp_fd_commands=$7
 # Any `set -x`, ours for --xtrace or a hook's own, traces into `trace` records.
 BASH_XTRACEFD=62
 # Private copies of the output pipes: every call gets them as its stdout and stderr, so a
 # hook that closes or redirects its own (`exec 1>&-`) spoils only itself.
 exec 63>&1 64>&2
+
+# _hp_restore: reopen every descriptor of the header from the runner's ends of the pipes,
+# whatever the last call did to them. Opening /proc/PID/fd/N of a pipe opens that pipe anew
+# (write-only here), so nothing the hook did in this process can stand in the way. A runner
+# that is gone leaves nothing to report to: the worker ends.
+_hp_restore() {
+    command exec 0</dev/null \
+        63>"$_hp_ends/$_hp_fd_out" 64>"$_hp_ends/$_hp_fd_err" 6>"$_hp_ends/$_hp_fd_summary" \
+        61>"$_hp_ends/$_hp_fd_events" 62>"$_hp_ends/$_hp_fd_trace" 1>&63 2>&64 3>&63 ||
+        builtin exit 70
+    # A hook that pointed xtrace elsewhere (or unset it) gets it back; assigning the same
+    # number again would make bash close the descriptor, so only when it differs.
+    if [[ ${BASH_XTRACEFD:-} != 62 ]]; then BASH_XTRACEFD=62; fi
+}
+
+# _hp_restore_commands: the command pipe too, after a command that ran hooks (between two
+# calls of a batch the worker reads no command).
+_hp_restore_commands() {
+    command exec 60<"$_hp_ends/$_hp_fd_commands" || builtin exit 70
+}
 _hp_errexit=off
 _hp_trace=off
 _hp_exitdump=
@@ -84,6 +113,7 @@ _hp_on_exit() {
     local _hp_status=$?
     set +e +x
     if [[ -n ${_hp_signal:-} ]]; then
+        _hp_restore
         printf 'signal\0%s\0' "$_hp_signal" >&61
     fi
     if [[ -n $_hp_exitdump ]]; then
@@ -124,6 +154,8 @@ _hp_invoke() {
 
 # _hp_done STATUS: a set-up command is done (the two empty fields are a batch call's times).
 _hp_done() {
+    _hp_restore
+    _hp_restore_commands
     printf 'done\0%s\0\0\0' "$1" >&61
 }
 
@@ -182,6 +214,7 @@ _hp_gitdir() {
 
 # shellcheck disable=SC2317 # called from the runner-written batch script
 _hp_batch_mark() {
+    _hp_restore
     printf '\0%s\0' "$_hp_marker" >&63
     printf '\0%s\0' "$_hp_marker" >&64
     printf '\0%s\0' "$_hp_marker" >&6
@@ -189,8 +222,6 @@ _hp_batch_mark() {
         printf '\0%s\0' "$_hp_marker" >&62
     fi
     printf 'done\0%s\0%s\0%s\0' "$_hp_status" "$_hp_t0" "$EPOCHREALTIME" >&61
-    # A hook that closed or redirected its stdout or stderr spoils only itself.
-    exec 1>&63 2>&64
     if ((_hp_status != 0)) && [[ $_hp_batch_mode == stop ]]; then
         _hp_stop=1
     fi
@@ -211,7 +242,8 @@ while IFS= read -r -d '' -u 60 _hp_op; do
             IFS= read -r -d '' -u 60 _hp_script || break
             IFS= read -r -d '' -u 60 _hp_mode || break
             # A hook that closes or redirects its stdout spoils the rest of its batch only.
-            _hp_batch "$_hp_path" "$_hp_script" "$_hp_mode" 1>&63 2>&64
+            _hp_batch "$_hp_path" "$_hp_script" "$_hp_mode" 1>&63 2>&64 60<&-
+            _hp_restore_commands
             ;;
         check)
             IFS= read -r -d '' -u 60 _hp_service || break

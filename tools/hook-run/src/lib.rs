@@ -43,7 +43,7 @@ pub const MODES: &[(&str, &[&str])] = &[
                   (forwarded unchanged).\nWrites: begin, start, output, summary, warning, trace, \
                   timer, end, skip, state, done.\n\nExit status: 0 all hooks ok; 1 a hook failed \
                   or timed out, or an upstream failure stopped the stage; 2 bad usage or bad \
-                  input; 130/143 interrupted by SIGINT/SIGTERM; 141 the reader went away."
+                  input; 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP; 141 the reader went away."
 )]
 pub struct Args {
     /// The mode: override_defaults, source, stack, unstack or clean.

@@ -1,7 +1,8 @@
 //! The hot path of the reader: `output` records, most of every stream, decoded by hand in
 //! the exact layout our writers produce (`{"type":"output","id":"...","stream":"...",
-//! "text":"...",["partial":true,]"time":"..."}`, serde's field order for
-//! [`hookpipe::record::Output`]), without a general JSON parse and without allocating.
+//! "text":"...",["partial":true,]"time":"..."[,"host":"..."]}`, serde's field order for
+//! [`hookpipe::record::Output`] and the writer's `host` last), without a general JSON parse
+//! and without allocating.
 //!
 //! Anything else (another field order, whitespace, `text_base64`, an escape in `id`, a
 //! lone surrogate, a control character) answers `None`, and `logger` decodes the line with
@@ -20,6 +21,8 @@ pub struct Output<'a> {
     pub text: &'a str,
     pub partial: bool,
     pub time: &'a str,
+    /// The record's `host`, when it has one (record contract, "Hosts").
+    pub host: Option<&'a str>,
 }
 
 /// The fields of an `output` record, however it was decoded (by hand or by serde).
@@ -186,6 +189,10 @@ pub fn output<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Opt
     let partial = cur.eat(br#","partial":true"#).is_some();
     cur.eat(br#","time":""#)?;
     let time = cur.plain()?;
+    let host = match cur.eat(br#","host":""#) {
+        Some(()) => Some(cur.plain()?),
+        None => None,
+    };
     cur.eat(b"}")?;
     (cur.at == line.len()).then_some(Output {
         id,
@@ -193,6 +200,7 @@ pub fn output<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Opt
         text,
         partial,
         time,
+        host,
     })
 }
 
@@ -251,6 +259,21 @@ mod tests {
             assert!(got.is_some(), "{}", String::from_utf8_lossy(&line));
             assert_eq!(got, by_serde(&line));
         }
+    }
+
+    #[test]
+    fn a_host_at_the_end_takes_the_fast_path_too() {
+        let mut line = written("plain", false);
+        line.pop();
+        line.extend_from_slice(&hookpipe::record::host_field("sub-1"));
+        line.push(b'}');
+        let mut scratch = String::new();
+        let out = output(&line, &mut scratch, "").unwrap();
+        assert_eq!(out.host, Some("sub-1"));
+        assert_eq!(by_hand(&line), by_serde(&line));
+        let escaped =
+            br#"{"type":"output","id":"a","stream":"stdout","text":"x","time":"t","host":"a"b"}"#;
+        assert_eq!(by_hand(escaped), None);
     }
 
     #[test]

@@ -96,8 +96,8 @@ Exit status (the run's, so `set -o pipefail` scripts see the truth):
   2    a malformed input line (named on stderr; the reports of what was read still come),
        or a log file that cannot be written
   141  the console went away (the log file is still written to the end)
-  On SIGINT/SIGTERM phase-log keeps logging until its input ends, writes the reports, then
-  ends by that signal; a second signal ends it at once.";
+  On SIGINT/SIGTERM/SIGHUP phase-log keeps logging until its input ends, writes the
+  reports, then ends by that signal; a second signal ends it at once.";
 
 /// Command line of `phase-log`.
 #[derive(Debug, clap::Parser)]
@@ -316,13 +316,13 @@ fn open_log(config: &Config, notes: &mut Vec<String>) -> Result<(), Fatal> {
     }
 }
 
-/// SIGINT and SIGTERM: the first is noted (phase-log keeps logging until its input ends),
-/// a second ends the process at once, by that signal.
+/// SIGINT, SIGTERM and SIGHUP (a closed terminal: like TERM): the first is noted (phase-log
+/// keeps logging until its input ends), a second ends the process at once, by that signal.
 fn install_signals() -> io::Result<Arc<AtomicUsize>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let got = Arc::new(AtomicUsize::new(0));
     let again = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         // Registration order is call order: the default action fires only once the flag
         // was set by an earlier signal.
         signal_hook::flag::register_conditional_default(signal, Arc::clone(&again))?;

@@ -1,0 +1,240 @@
+//! Issue 20, the adversarial audit's findings: one test per defect, each failing before its
+//! fix, and the child subreaper ("no process escapes"). A module of `reliability.rs`: it runs
+//! with that suite and uses its sandbox, pipelines and readers.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------
+// 1. Descriptors a hook plays with.
+
+/// What each `tamper-fds.sh` copy does, by its file name.
+const TAMPERINGS: [&str; 7] = [
+    "six-null",
+    "six-stdout",
+    "six-append",
+    "close-3-9",
+    "private-closed",
+    "private-null",
+    "stdin",
+];
+
+#[test]
+fn a_hook_that_redirects_or_closes_its_descriptors_spoils_only_its_own_call() {
+    let sb = Sandbox::new();
+    for (index, tampering) in TAMPERINGS.iter().enumerate() {
+        sb.hook(
+            "extras.d",
+            format!("{}0-{tampering}.sh", index + 1),
+            "tamper-fds.sh",
+        );
+        sb.hook(
+            "extras.d",
+            format!("{}5-next.sh", index + 1),
+            "echo-args.sh",
+        );
+    }
+    // A hook that returned at once must never be a timeout: the limit only turns a
+    // regression's hang into a failure.
+    let mut run = full_pipeline(
+        &sb,
+        &[
+            &["hook-run", "stack", "install", "--timeout", "20"],
+            &["hook-run", "stack", "extra", "--timeout", "20", "--xtrace"],
+        ],
+        &[],
+    );
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(
+        codes(&statuses),
+        [0, 0, 0, 0, 0],
+        "{}",
+        run.report(&statuses)
+    );
+    let stream = records(&sb.join("records.ndjson"));
+    for (index, tampering) in TAMPERINGS.iter().enumerate() {
+        let id = format!("stack/install/{}0-{tampering}.sh", index + 1);
+        assert_eq!(end_of(&stream, &id)["status"], "ok", "{id}");
+        assert_eq!(texts_of(&stream, &id)[0], "before", "{id}");
+        for stage in ["install", "extra"] {
+            let next = format!("stack/{stage}/{}5-next.sh", index + 1);
+            assert_eq!(end_of(&stream, &next)["status"], "ok", "{next}");
+            assert_eq!(
+                texts_of(&stream, &next),
+                [format!("ran stack {stage}")],
+                "{next} after {tampering}"
+            );
+        }
+    }
+    // fd 6 sent to stdout: the hook's own later summary is its own output, nobody else's.
+    assert!(texts_of(&stream, "stack/install/20-six-stdout.sh").contains(&"summary after".into()));
+    let summaries: Vec<&Value> = stream.iter().filter(|r| r["type"] == "summary").collect();
+    for summary in &summaries {
+        let id = summary["id"].as_str().unwrap_or("");
+        assert!(
+            !id.contains("-next.sh"),
+            "a summary went to the wrong call: {summary}"
+        );
+    }
+    let raw = read_bytes(&sb.join("records.ndjson"));
+    assert!(
+        !contains(&raw, b"hookpipe-mark-"),
+        "marker bytes leaked into the records"
+    );
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// No process escapes: the runner is a child subreaper and stops its hooks' whole tree.
+
+/// The children `detached-children.sh` leaves outside the worker's process group.
+const ESCAPERS: [&str; 3] = ["setsid", "double-fork", "own-group"];
+
+/// Fails unless every escaper and the worker are gone while the `start_daemon` daemon still
+/// runs; then ends the daemon (a test leaves nothing behind).
+#[track_caller]
+fn assert_tree_stopped_and_daemon_kept(sb: &Sandbox) {
+    let pids = sb.join("pids");
+    assert_gone(pid_from(&pids.join("worker")), "the worker");
+    for name in ESCAPERS {
+        assert_gone(pid_from(&pids.join(name)), &format!("the {name} child"));
+    }
+    let daemon = pid_from(&pids.join("daemon-self"));
+    assert!(
+        process_alive(daemon),
+        "the daemon started with start_daemon was stopped with the hook"
+    );
+    let _ = kill(Pid::from_raw(daemon), Signal::SIGKILL);
+    sb.assert_no_process_left();
+}
+
+/// Waits until the hook has started all its children.
+fn wait_for_escapers(sb: &Sandbox) {
+    let pids = sb.join("pids");
+    for name in ["worker", "daemon-self"].iter().chain(ESCAPERS.iter()) {
+        pid_from(&pids.join(name));
+    }
+}
+
+#[test]
+fn a_timeout_stops_setsid_double_forked_and_own_group_children_but_not_a_daemon() {
+    let sb = Sandbox::new();
+    sb.hook("extras.d", "10-detached.sh", "detached-children.sh");
+    let mut run = full_pipeline(
+        &sb,
+        &[&[
+            "hook-run",
+            "stack",
+            "install",
+            "--timeout",
+            "2",
+            "--kill-after",
+            "1",
+        ]],
+        &[],
+    );
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(codes(&statuses), [0, 1, 0, 1], "{}", run.report(&statuses));
+    let stream = records(&sb.join("records.ndjson"));
+    let end = end_of(&stream, "stack/install/10-detached.sh");
+    assert_eq!(end["status"], "timeout", "{end}");
+    assert_tree_stopped_and_daemon_kept(&sb);
+}
+
+#[test]
+fn ctrl_c_of_the_whole_pipeline_stops_every_escaped_child_but_not_a_daemon() {
+    let sb = Sandbox::new();
+    sb.hook("extras.d", "10-detached.sh", "detached-children.sh");
+    let script = "hook-list extras.d | hook-run stack install --kill-after 1 \
+        | hook-run stack extra --kill-after 1 | phase-log -o run.log > console.txt; \
+        echo went on > status";
+    let mut run = Pipeline::start(vec![sb.bash(script)], None, &sb.join("bash.out"));
+    wait_for_escapers(&sb);
+    run.signal_group(Signal::SIGINT);
+    let statuses = run.wait();
+    assert!(
+        !sb.join("status").exists(),
+        "the script went on after Ctrl-C"
+    );
+    assert_eq!(statuses[0].signal(), Some(2), "{}", run.report(&statuses));
+    assert_tree_stopped_and_daemon_kept(&sb);
+}
+
+#[test]
+fn a_background_job_left_by_a_hook_that_ended_normally_keeps_running() {
+    let sb = Sandbox::new();
+    sb.hook("extras.d", "10-careless.sh", "careless-daemon.sh");
+    let mut run = full_pipeline(
+        &sb,
+        &[&["hook-run", "stack", "install", "--timeout", "20"]],
+        &[],
+    );
+    let statuses = run.wait();
+    assert_eq!(codes(&statuses), [0, 0, 0, 0], "{}", run.report(&statuses));
+    let pid_file = sb.join("daemon.pid");
+    let daemon = pid_from(&pid_file);
+    assert!(
+        process_alive(daemon),
+        "the hook's background job was stopped"
+    );
+    dismiss_daemon(&pid_file);
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. SIGHUP: a closed terminal or a dropped ssh.
+
+#[test]
+fn sighup_to_the_whole_pipeline_is_handled_like_sigterm_and_reported() {
+    let sb = Sandbox::new();
+    interrupt_tree(&sb);
+    let stages = vec![
+        sb.stage(&["hook-list", "extras.d"]),
+        sb.stage(&["hook-run", "stack", "install", "--kill-after", "1"]),
+        sb.stage(&["phase-log", "-o", "run.log", "--json-report", "run.json"]),
+    ];
+    let mut run = Pipeline::start(stages, None, &sb.join("console.txt"));
+    let log = sb.join("run.log");
+    let worker = pid_from(&sb.join("worker.pid"));
+    let background = pid_from(&sb.join("bg.pid"));
+    wait_until("the hook's first line in the log", || {
+        read_text(&log).contains("10-wait.sh | started")
+    });
+    run.signal_group(Signal::SIGHUP);
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(codes(&statuses), [0, 129, 129], "{}", run.report(&statuses));
+    assert_eq!(statuses[1].signal(), Some(1), "hook-run re-raises SIGHUP");
+    assert_eq!(statuses[2].signal(), Some(1), "phase-log re-raises SIGHUP");
+    let text = read_text(&log);
+    assert!(text.contains(&format!("{WAIT_ID} [interrupted]")), "{text}");
+    assert!(text.contains("stack/install [done] status 129"), "{text}");
+    let report: Value = serde_json::from_str(&read_text(&sb.join("run.json")))
+        .unwrap_or_else(|err| panic!("no JSON report after SIGHUP: {err}\n{text}"));
+    assert!(report.is_object());
+    assert_gone(worker, "the worker");
+    assert_gone(background, "the hook's background child");
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 12. `--timeout 0`.
+
+#[test]
+fn a_timeout_of_zero_is_a_usage_error_naming_the_flag_value() {
+    let sb = Sandbox::new();
+    let cases: &[UsageCase] = &[
+        (&["hook-run", "stack", "install", "--timeout", "0"], &[]),
+        (&["hook-run", "stack", "install", "--timeout", "0.0"], &[]),
+        (&["hyp-call", "install"], &[("HOOKPIPE_TIMEOUT", "0")]),
+    ];
+    for (argv, env) in cases {
+        let (status, stderr) = usage(&sb, argv, env);
+        assert_eq!(code(status), 2, "{argv:?} {env:?}: {stderr}");
+        assert!(
+            stderr.contains("a timeout must be more than 0 seconds"),
+            "{argv:?} {env:?}: {stderr}"
+        );
+    }
+}
