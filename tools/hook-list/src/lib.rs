@@ -22,8 +22,8 @@ use hookpipe::bytes::{display, split};
 use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
 use hookpipe::record::{Hook, Line, Record, Skip};
-use hookpipe::services::{guard_enabled, ServiceList};
 use hookpipe::stream::RecordWriter;
+use hookpipe_services::{guard_enabled, ServiceList};
 
 use crate::plugins::{Found, Plugin};
 use crate::scan::{skip, Reason, Verdict};

@@ -3,7 +3,7 @@
 //! This crate owns what is particular to hooks: which MODE and PHASE exist, and which file
 //! of a hook or plugin is sourced with which arguments in each mode (the reference's call
 //! contract). Running, reporting, state and signals are the shared runner's
-//! (`hookpipe::runner`), which `hyp-call` uses too.
+//! (`hookpipe-runner`), which `hyp-call` uses too.
 
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -11,9 +11,9 @@ use std::os::unix::ffi::OsStrExt;
 use hookpipe::bytes;
 use hookpipe::exit::{Fatal, Outcome};
 use hookpipe::record::{Hook, Record};
-use hookpipe::runner::flags::RunnerFlags;
-use hookpipe::runner::{run_stage, Action, Call, Plan};
-use hookpipe::signals::Signals;
+use hookpipe_runner::flags::RunnerFlags;
+use hookpipe_runner::signals::Signals;
+use hookpipe_runner::{run_stage, Action, Call, Plan};
 
 /// DevStack's modes and the phases each takes.
 pub const MODES: &[(&str, &[&str])] = &[

@@ -322,7 +322,18 @@ fn partial_long_and_invalid_lines_arrive_byte_exact() {
         .collect();
     assert_eq!(long.len(), 16);
     assert!(long[..15].iter().all(|r| r["partial"] == true));
-    assert!(long[15].get("partial").is_none());
+    // The line ends with the last piece, or (when the writer paused longer than the idle
+    // flush after the last byte, as on a loaded machine) with an empty record right after.
+    let after = outputs
+        .iter()
+        .position(|r| std::ptr::eq(*r, *long[15]))
+        .map(|at| outputs[at + 1]);
+    assert!(
+        long[15].get("partial").is_none()
+            || after.is_some_and(|r| r["text"] == "" && r.get("partial").is_none()),
+        "{}",
+        explain(&out)
+    );
     let total: usize = long.iter().map(|r| r["text"].as_str().unwrap().len()).sum();
     assert_eq!(total, 1_048_576);
     // Invalid UTF-8 travels as base64, the \r kept.

@@ -11,9 +11,9 @@ use std::io::{Read, Write};
 use hookpipe::bytes;
 use hookpipe::exit::{Fatal, Outcome};
 use hookpipe::record::Record;
-use hookpipe::runner::flags::RunnerFlags;
-use hookpipe::runner::{run_stage, Action, Call, Plan};
-use hookpipe::signals::Signals;
+use hookpipe_runner::flags::RunnerFlags;
+use hookpipe_runner::signals::Signals;
+use hookpipe_runner::{run_stage, Action, Call, Plan};
 
 /// DevStack calls `start_nova_hypervisor` only for drivers outside this list
 /// (`start_nova_compute` in lib/nova: its final `else` branch).

@@ -3,7 +3,8 @@
 //! report, the JSON report, JUnit and the HTML timeline; and the log line of each record.
 //!
 //! A job name may be used again once its job was collected, so a `start` always opens a new
-//! row and later events go to the newest row of that name.
+//! row and later events go to the newest row of that name on that host (a merged
+//! multi-node stream has one async directory per host).
 
 use hookpipe::record::Job;
 use hookpipe::time::parse_rfc3339;
@@ -11,6 +12,8 @@ use hookpipe::time::parse_rfc3339;
 /// One job of the run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobRow {
+    /// The host whose records it came in (`None` in a stream without hosts).
+    pub host: Option<String>,
     pub name: String,
     pub command: Option<String>,
     pub pid: Option<u32>,
@@ -62,11 +65,16 @@ fn name_of(job: &Job) -> String {
 }
 
 impl Jobs {
-    fn row(&mut self, name: &str) -> usize {
-        if let Some(at) = self.rows.iter().rposition(|row| row.name == name) {
+    fn row(&mut self, host: Option<&str>, name: &str) -> usize {
+        if let Some(at) = self
+            .rows
+            .iter()
+            .rposition(|row| row.name == name && row.host.as_deref() == host)
+        {
             return at;
         }
         self.rows.push(JobRow {
+            host: host.map(str::to_owned),
             name: name.to_owned(),
             status: "running".into(),
             ..JobRow::default()
@@ -74,8 +82,8 @@ impl Jobs {
         self.rows.len() - 1
     }
 
-    /// Folds one `job` record in.
-    pub fn record(&mut self, job: &Job) {
+    /// Folds in one `job` record of `host`.
+    pub fn record(&mut self, host: Option<&str>, job: &Job) {
         let name = name_of(job);
         let ms = |time: &Option<String>| time.as_deref().and_then(parse_rfc3339);
         if job.event == "unknown" {
@@ -84,13 +92,14 @@ impl Jobs {
         }
         let at = if job.event == "start" {
             self.rows.push(JobRow {
+                host: host.map(str::to_owned),
                 name: name.clone(),
                 status: "running".into(),
                 ..JobRow::default()
             });
             self.rows.len() - 1
         } else {
-            self.row(&name)
+            self.row(host, &name)
         };
         let row = &mut self.rows[at];
         row.pid = row.pid.or(job.pid);
@@ -200,12 +209,12 @@ mod tests {
         let mut jobs = Jobs::default();
         let mut start = job("start", "install_tempest", "stack/install/80-tempest.sh");
         start.started = Some("2026-12-04T16:31:20.000Z".into());
-        jobs.record(&start);
+        jobs.record(None, &start);
         let mut wait = job("wait", "install_tempest", "stack/test-config/80-tempest.sh");
         wait.status = Some("ok".into());
         wait.exit_code = Some(0);
         wait.ended = Some("2026-12-04T16:31:22.500Z".into());
-        jobs.record(&wait);
+        jobs.record(None, &wait);
         assert_eq!(jobs.rows.len(), 1);
         let row = &jobs.rows[0];
         assert_eq!(
@@ -223,11 +232,11 @@ mod tests {
     #[test]
     fn a_start_without_wait_is_never_awaited_and_a_stop_is_a_failure() {
         let mut jobs = Jobs::default();
-        jobs.record(&job("start", "a", "x"));
-        jobs.record(&job("start", "b", "x"));
+        jobs.record(None, &job("start", "a", "x"));
+        jobs.record(None, &job("start", "b", "x"));
         let mut stop = job("stop", "b", "x");
         stop.reason = Some("interrupted: the run was interrupted".into());
-        jobs.record(&stop);
+        jobs.record(None, &stop);
         let never: Vec<_> = jobs.never_awaited().map(|r| r.name.clone()).collect();
         assert_eq!(never, ["a"]);
         let failed: Vec<_> = jobs.failed().map(|r| r.name.clone()).collect();

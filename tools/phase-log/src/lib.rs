@@ -6,7 +6,8 @@
 //! This module owns the command line, the DevStack variables (VERBOSE, LOGFILE, LOGDAYS,
 //! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream
 //! (`decode` is its fast path for `output` records, `records` copies the input for
-//! `--records`), `ledger` keeps what the reports need (`jobs` the async jobs), `report` writes the text reports,
+//! `--records`, `merge` reads several hosts' record files as one stream for `--merge`),
+//! `ledger` keeps what the reports need (`jobs` the async jobs), `report` writes the text reports,
 //! `json_report`, `junit` and `html` (over `view` and `xml`) the file reports, `sink`
 //! shapes and routes lines, `progress` draws the live status line, `logfile` names, links
 //! and prunes log files, `render` holds the small text rules.
@@ -19,6 +20,7 @@ mod junit;
 mod ledger;
 mod logfile;
 mod logger;
+mod merge;
 mod progress;
 mod records;
 mod render;
@@ -66,13 +68,19 @@ hooks wrote; the console shows invalid UTF-8 as \\xNN.
 
 File reports, written at the end of every run (ok, failed or interrupted), from the
 records' times only, so a replay (`phase-log < RECORDS`) writes the same files:
-  --json-report FILE  one JSON document, \"schema_version\": 1 (schema: phase-log's
+  --json-report FILE  one JSON document, \"schema_version\": 2 (schema: phase-log's
                       json_report module docs): result, exit status, every call with its
                       times and status, skips, timers, summaries, warnings, failed tools
   --junit FILE        JUnit XML: a testsuite per stage, a testcase per hook call
   --html FILE         one self-contained page: a timeline of the calls, the result,
                       summaries and failures (no script, no network)
   --records FILE      the input stream byte for byte, written as it is read
+
+Several hosts (docs/multinode.md): --merge FILE... and --host NAME=FILE read the record files
+of a multi-node run instead of stdin, merged by time with the host as tie-break, each host's
+records kept in their own order whatever its clock says. Every line then names its host, the
+reports get a lane (HTML), a testsuite per host and stage (JUnit), a host on every call and a
+hosts list (JSON), and the text report a row per host; --records writes the merged stream.
 On a terminal, a status line on stderr shows the running call and its time (--progress).
 
 Environment (DevStack's; booleans as its trueorfalse: 1 yes true True... / 0 no false...):
@@ -153,7 +161,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// At the end, write the run as one JSON document (schema_version 1) to FILE.
+    /// At the end, write the run as one JSON document (schema_version 2) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json_report: Option<PathBuf>,
 
@@ -173,6 +181,17 @@ pub struct Args {
     /// stderr is a terminal, never in a pipe or file.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub progress: ProgressChoice,
+
+    /// Read these hosts' record files instead of stdin, merged by time (host as
+    /// tie-break, each file kept in its own order); a record without a `host` takes the
+    /// first one its file names, else the file's path.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub merge: Vec<PathBuf>,
+
+    /// As --merge, for FILE whose records without a `host` are NAME's (repeatable;
+    /// together with --merge the files are merged in the order given, --host ones last).
+    #[arg(long = "host", value_name = "NAME=FILE", value_parser = merge::parse_host_source)]
+    pub hosts: Vec<merge::Source>,
 }
 
 /// `--progress` values.
@@ -390,9 +409,25 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         )),
         None => None,
     };
+    let sources: Vec<merge::Source> = args
+        .merge
+        .iter()
+        .map(|path| merge::Source {
+            path: path.clone(),
+            host: None,
+        })
+        .chain(args.hosts.iter().cloned())
+        .collect();
+    let merged = if sources.is_empty() {
+        None
+    } else {
+        Some(merge::Merged::open(&sources)?)
+    };
     let got = install_signals()
         .map_err(|err| Fatal::bad_input(format!("cannot handle signals: {err}")))?;
-    widen_input_pipe();
+    if merged.is_none() {
+        widen_input_pipe();
+    }
     let color = args.color.for_stdout();
     let stderr_tty = io::stderr().is_terminal();
     let progress = match args.progress {
@@ -424,12 +459,16 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         reports,
         progress: handle,
         records,
+        show_hosts: merged.is_some(),
     };
     let signal = || match got.load(Ordering::SeqCst) {
         0 => None,
         signal => i32::try_from(signal).ok(),
     };
-    let mut ending = run(io::stdin().lock(), &mut router, &mut options, &signal);
+    let mut ending = match merged {
+        Some(merged) => run(merged, &mut router, &mut options, &signal),
+        None => run(io::stdin().lock(), &mut router, &mut options, &signal),
+    };
     drop(router);
     if let Some(progress) = progress {
         progress.finish();

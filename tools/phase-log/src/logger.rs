@@ -19,7 +19,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use hookpipe::bytes::display;
-use hookpipe::record::{Begin, Done, End, Hook, Hypervisor, Job, Record, Skip, Start, Timer};
+use hookpipe::record::{
+    host_of, Begin, Done, End, Hook, Hypervisor, Job, Record, Skip, Start, Timer,
+};
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
 
@@ -154,6 +156,9 @@ pub struct Options {
     pub progress: Option<Handle>,
     /// `--records FILE`: its name, for messages, and the file.
     pub records: Option<(String, File)>,
+    /// Put each record's host before who a log line is about (a merged run of several
+    /// hosts: `subnode1 stack/install/50-template.sh | text`).
+    pub show_hosts: bool,
 }
 
 /// Which file report.
@@ -217,6 +222,26 @@ struct Logger<'r, C: Write, F: Write> {
     last_id: String,
     /// `stamp_from` in epoch milliseconds, when it parsed.
     time_ms: Option<u64>,
+    /// [`Options::show_hosts`].
+    show_hosts: bool,
+    /// Where a host-qualified `who` is built, reused from line to line.
+    who_buf: String,
+}
+
+/// `who` as a log line shows it: after the record's host when hosts are shown.
+fn qualified<'a>(show: bool, host: Option<&str>, buf: &'a mut String, who: &'a str) -> &'a str {
+    match host {
+        Some(host) if show => {
+            buf.clear();
+            buf.push_str(host);
+            if !who.is_empty() {
+                buf.push(' ');
+                buf.push_str(who);
+            }
+            buf
+        }
+        _ => who,
+    }
 }
 
 impl<C: Write, F: Write> Logger<'_, C, F> {
@@ -239,6 +264,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
 
     /// A line about something other than an output line.
     fn event(&mut self, route: Route, who: &str, mark: &str, paint: Paint, body: &str) {
+        let who = qualified(self.show_hosts, self.ledger.host(), &mut self.who_buf, who);
         let line = Line {
             stamp: self.stamp.as_bytes(),
             who: who.as_bytes(),
@@ -261,22 +287,30 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 let result = match decode::output(raw.line, &mut scratch, &self.last_id) {
                     Some(out) => {
+                        self.ledger.set_host(out.host);
                         if out.id != self.last_id {
                             self.last_id.clear();
                             self.last_id.push_str(out.id);
                         }
                         self.output(raw.lineno, decode::Fields::from(&out))
                     }
-                    None => view::<OutputView<'_>>(raw)
-                        .and_then(|out| self.output(raw.lineno, out.fields())),
+                    None => {
+                        self.ledger.set_host(host_of(raw.line).as_deref());
+                        view::<OutputView<'_>>(raw)
+                            .and_then(|out| self.output(raw.lineno, out.fields()))
+                    }
                 };
                 self.scratch = scratch;
                 result
             }
-            "summary" | "warning" | "trace" => self.text_line(raw, view(raw)?),
+            "summary" | "warning" | "trace" => {
+                self.ledger.set_host(host_of(raw.line).as_deref());
+                self.text_line(raw, view(raw)?)
+            }
             // Large, and only runners read it.
             "state" => Ok(()),
             _ => {
+                self.ledger.set_host(host_of(raw.line).as_deref());
                 match raw.decode()? {
                     Record::Begin(begin) => self.begin(&begin),
                     Record::Done(done) => self.done(&done),
@@ -329,9 +363,15 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             _ => (self.stamp.as_bytes(), &bytes[..]),
         };
         let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
+        let who = qualified(
+            self.show_hosts,
+            self.ledger.host(),
+            &mut self.who_buf,
+            out.id,
+        );
         let line = Line {
             stamp,
-            who: out.id.as_bytes(),
+            who: who.as_bytes(),
             mark: if stream == 1 { "!" } else { "|" },
             paint: Paint::Plain,
             body,
@@ -370,6 +410,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         };
         let (stamp, body) = leading_stamp(&bytes).unwrap_or((self.stamp.as_bytes(), &bytes[..]));
         let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
+        let who = qualified(self.show_hosts, self.ledger.host(), &mut self.who_buf, who);
         let line = Line {
             stamp,
             who: who.as_bytes(),
@@ -453,6 +494,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         }
         self.event(Route::Log, &what, "[skip]", Paint::Yellow, &body);
         self.ledger.entry_skip(EntrySkip {
+            host: None,
             what,
             reason: skip.reason.clone(),
             message: skip.message.clone(),
@@ -513,7 +555,8 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
 
     fn job(&mut self, job: &Job) {
         self.saw_time(&job.time);
-        self.ledger.jobs.record(job);
+        let host = self.ledger.host().map(str::to_owned);
+        self.ledger.jobs.record(host.as_deref(), job);
         let (who, body) = crate::jobs::log_line(job);
         let bad = matches!(job.status.as_deref(), Some("failed" | "lost" | "stopped"))
             || matches!(job.event.as_str(), "unwaited" | "unknown");
@@ -633,7 +676,10 @@ pub fn run<R: Read, C: Write, F: Write>(
         scratch: String::new(),
         last_id: String::new(),
         time_ms: None,
+        show_hosts: options.show_hosts,
+        who_buf: String::new(),
     };
+    logger.ledger.show_hosts = options.show_hosts;
     let (records_name, copy) = options.records.take().unzip();
     let (input, copy_failed, waiting_upto) = records::Tee::new(input, copy);
     let mut reader = RecordReader::new(input);

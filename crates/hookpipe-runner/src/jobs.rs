@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{getpgid, Pid};
 
-use crate::bytes;
-use crate::record::Job;
-use crate::time::{now_ms, now_rfc3339, rfc3339};
+use hookpipe::bytes;
+use hookpipe::record::Job;
+use hookpipe::time::{now_ms, now_rfc3339, rfc3339};
 
 /// The environment variable naming the run's async directory.
 pub const DIR_VARIABLE: &str = "HOOKPIPE_ASYNC_DIR";

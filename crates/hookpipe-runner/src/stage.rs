@@ -15,9 +15,6 @@
 //!
 //! What to call is the tool's [`Plan`]; how a call is reported is here, once.
 
-pub mod flags;
-pub mod session;
-
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -26,16 +23,17 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::bytes;
-use crate::cli::Stage;
-use crate::exit::{Fatal, Outcome};
-use crate::record::{End, Record, Skip, Start, State};
+use hookpipe::bytes;
+use hookpipe::cli::Stage;
+use hookpipe::exit::{Fatal, Outcome};
+use hookpipe::record::{End, Record, Skip, Start, State};
+use hookpipe::stream::{ReadError, RecordReader, RecordWriter};
+use hookpipe::time::now_rfc3339;
+use hookpipe::upstream::Upstream;
+
+use crate::session::{Batch, BatchEvent, CallEnd, Completion, Session, StopReason, Wait};
 use crate::signals::Signals;
 use crate::state::{Dump, StateFile};
-use crate::stream::{ReadError, RecordReader, RecordWriter};
-use crate::time::now_rfc3339;
-use crate::upstream::Upstream;
-use session::{Batch, BatchEvent, CallEnd, Completion, Session, StopReason, Wait};
 
 /// What a planned call does in the worker.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,9 +134,6 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
 }
 
-/// The default grace period between TERM and KILL.
-pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(5);
-
 /// Why the stage stopped calling hooks.
 #[derive(Debug, Clone)]
 enum Halt {
@@ -236,7 +231,7 @@ enum StageError {
 
 impl From<io::Error> for StageError {
     fn from(err: io::Error) -> StageError {
-        if crate::exit::is_broken_pipe(&err) {
+        if hookpipe::exit::is_broken_pipe(&err) {
             StageError::ReaderGone
         } else {
             StageError::Fatal(Fatal::bad_input(format!("writing records: {err}")))
@@ -496,7 +491,7 @@ impl<W: Write> Runner<'_, W> {
 
     /// A `warning` record from the runner itself.
     fn warn(&mut self, message: String) -> Result<(), StageError> {
-        self.out.write(&Record::Warning(crate::record::Line {
+        self.out.write(&Record::Warning(hookpipe::record::Line {
             id: None,
             text: Some(message),
             text_base64: None,
@@ -959,7 +954,7 @@ fn write_start<W: Write>(call: &Call, out: &mut RecordWriter<W>) -> io::Result<(
     }))?;
     for line in &call.preface {
         let (text, text_base64) = bytes::split(line);
-        out.write(&Record::Output(crate::record::Output {
+        out.write(&Record::Output(hookpipe::record::Output {
             id: call.id.clone(),
             stream: "stdout".into(),
             text,
@@ -1005,7 +1000,7 @@ fn end_record(call: &Call, end: &CallEnd) -> (End, CallStatus, Option<String>) {
         }
         Completion::Exited(exit) => {
             record.exited = true;
-            let (mut code, mut signal) = session::exit_parts(exit);
+            let (mut code, mut signal) = crate::session::exit_parts(exit);
             // The worker's TERM trap exits 143 to keep the state: report the signal.
             if let Some(trapped) = end.signalled {
                 code = None;
