@@ -42,6 +42,7 @@ struct Done {
     stage: String,
     status: i32,
     time: String,
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
