@@ -238,3 +238,77 @@ fn a_timeout_of_zero_is_a_usage_error_naming_the_flag_value() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 7. Records naming things that are not regular files.
+
+fn hook_record(name: &str, path: &Path) -> String {
+    json!({"type":"hook","name":name,"path":path.to_string_lossy(),"kind":"extras",
+           "seq":&name[..2],"dir":"/d"})
+    .to_string()
+}
+
+#[track_caller]
+fn assert_refused(stream: &[Value], id: &str, path: &Path) {
+    let skip = find(stream, "skip", id).unwrap_or_else(|| panic!("no skip of {id}"));
+    assert_eq!(skip["reason"], "not-regular", "{skip}");
+    let message = skip["message"].as_str().unwrap_or("");
+    assert!(message.contains(&*path.to_string_lossy()), "{skip}");
+    assert!(find(stream, "start", id).is_none(), "{id} started");
+}
+
+#[test]
+fn hook_and_hypervisor_records_naming_devices_fifos_or_directories_are_skipped_with_a_reason() {
+    let sb = Sandbox::new();
+    let fifo = sb.join("fifo.sh");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let good = sb.hook("extras.d", "50-good.sh", "echo-args.sh");
+    let zero = Path::new("/dev/zero");
+    let cases = [
+        ("10-zero.sh", zero),
+        ("20-fifo.sh", fifo.as_path()),
+        ("30-dir.sh", sb.path()),
+    ];
+    let mut input = String::new();
+    for (name, path) in cases {
+        input.push_str(&hook_record(name, path));
+        input.push('\n');
+    }
+    input.push_str(&hook_record("50-good.sh", &good));
+    input.push('\n');
+    let (status, out, stderr) = feed(
+        &sb,
+        "hook-run",
+        &["stack", "install", "--timeout", "20"],
+        input.as_bytes(),
+    );
+    assert_eq!(code(status), 0, "{stderr}");
+    let stream: Vec<Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect();
+    for (name, path) in cases {
+        for call in ["#source", ""] {
+            assert_refused(&stream, &format!("stack/install/{name}{call}"), path);
+        }
+    }
+    assert_eq!(texts_of(&stream, "stack/install/50-good.sh"), ["ran stack install"]);
+
+    let urandom = Path::new("/dev/urandom");
+    let record = json!({"type":"hypervisor","driver":"reliable","path":urandom.to_string_lossy(),
+                        "missing":[],"functions":["install_nova_hypervisor"]});
+    let (status, out, stderr) = feed(
+        &sb,
+        "hyp-call",
+        &["install", "--timeout", "20"],
+        format!("{record}\n").as_bytes(),
+    );
+    assert_eq!(code(status), 0, "{stderr}");
+    let stream: Vec<Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect();
+    assert_refused(&stream, "hypervisor/install/reliable", urandom);
+    sb.assert_no_process_left();
+}

@@ -68,6 +68,12 @@ _hp_exitdump=
 _hp_source() {
     local _hp_path=$1
     shift
+    # Checked again at the moment of sourcing (the runner refused it already if it was so
+    # when the batch began): a device never ends and a FIFO blocks.
+    if [[ ! -f $_hp_path && -e $_hp_path ]]; then
+        builtin printf 'hookpipe: %s is not a regular file: not sourced\n' "${_hp_path@Q}" >&2
+        return 126
+    fi
     if [[ $_hp_trace == on ]]; then set -x; fi
     # shellcheck disable=SC1090 # hooks are data: their paths come from the runner
     source "$_hp_path" "$@"
