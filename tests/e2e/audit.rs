@@ -261,7 +261,10 @@ fn assert_refused(stream: &[Value], id: &str, path: &Path) {
 fn hook_and_hypervisor_records_naming_devices_fifos_or_directories_are_skipped_with_a_reason() {
     let sb = Sandbox::new();
     let fifo = sb.join("fifo.sh");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
     assert!(made.success());
     let good = sb.hook("extras.d", "50-good.sh", "echo-args.sh");
     let zero = Path::new("/dev/zero");
@@ -293,7 +296,10 @@ fn hook_and_hypervisor_records_naming_devices_fifos_or_directories_are_skipped_w
             assert_refused(&stream, &format!("stack/install/{name}{call}"), path);
         }
     }
-    assert_eq!(texts_of(&stream, "stack/install/50-good.sh"), ["ran stack install"]);
+    assert_eq!(
+        texts_of(&stream, "stack/install/50-good.sh"),
+        ["ran stack install"]
+    );
 
     let urandom = Path::new("/dev/urandom");
     let record = json!({"type":"hypervisor","driver":"reliable","path":urandom.to_string_lossy(),
@@ -310,5 +316,140 @@ fn hook_and_hypervisor_records_naming_devices_fifos_or_directories_are_skipped_w
         .map(|line| serde_json::from_str(line).expect("a record"))
         .collect();
     assert_refused(&stream, "hypervisor/install/reliable", urandom);
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. A hook that breaks the builtins the worker lives on.
+
+/// Writes `extras.d/NAME` acting only in `stack` calls.
+fn inline_hook(sb: &Sandbox, name: &str, body: &str) {
+    let dir = sb.join("extras.d");
+    fs::create_dir_all(&dir).expect("create extras.d");
+    fs::write(
+        dir.join(name),
+        format!("if [[ $1 == stack ]]; then\n{body}\nfi\n"),
+    )
+    .expect("write a hook");
+}
+
+fn stdout_records(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect()
+}
+
+#[test]
+fn redefined_or_disabled_builtins_spoil_neither_the_stage_nor_its_state() {
+    let sb = Sandbox::new();
+    let breakers = [
+        "printf() { :; }",
+        "read() { :; }",
+        "source() { :; }",
+        "set() { :; }",
+        "declare() { :; }",
+        "builtin() { :; }",
+        "command() { :; }",
+        "exec() { :; }",
+        "enable -n read",
+        "enable -n printf",
+        "enable -n source",
+    ];
+    for (index, breaker) in breakers.iter().enumerate() {
+        inline_hook(&sb, &format!("{}-break.sh", 10 + index * 5), breaker);
+        inline_hook(
+            &sb,
+            &format!("{}-next.sh", 12 + index * 5),
+            &format!("echo \"next $2\"; NEXT_{index}=$2"),
+        );
+    }
+    let mut run = full_pipeline(
+        &sb,
+        &[
+            &["hook-run", "stack", "install", "--timeout", "20"],
+            &["hook-run", "stack", "extra", "--timeout", "20"],
+        ],
+        &[],
+    );
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(
+        codes(&statuses),
+        [0, 0, 0, 0, 0],
+        "{}",
+        run.report(&statuses)
+    );
+    let stream = records(&sb.join("records.ndjson"));
+    for (index, breaker) in breakers.iter().enumerate() {
+        for stage in ["install", "extra"] {
+            let id = format!("stack/{stage}/{}-next.sh", 12 + index * 5);
+            assert_eq!(
+                texts_of(&stream, &id),
+                [format!("next {stage}")],
+                "{id} after `{breaker}`"
+            );
+        }
+    }
+    let state = stream
+        .iter()
+        .rev()
+        .find(|r| r["type"] == "state" && r["stage"] == "stack/extra")
+        .expect("the last stage's state record");
+    let script = state["script"].as_str().unwrap_or("");
+    for index in 0..breakers.len() {
+        assert!(
+            script.contains(&format!("NEXT_{index}=\"extra\"")),
+            "NEXT_{index} is not in the state: {script}"
+        );
+    }
+    sb.assert_no_process_left();
+}
+
+#[test]
+fn a_state_the_worker_cannot_dump_or_a_readonly_worker_variable_fails_the_stage_by_name() {
+    let sb = Sandbox::new();
+    inline_hook(
+        &sb,
+        "10-undumpable.sh",
+        "enable -n declare; enable -n enable",
+    );
+    let mut input = String::new();
+    input.push_str(&hook_record(
+        "10-undumpable.sh",
+        &sb.join("extras.d/10-undumpable.sh"),
+    ));
+    input.push('\n');
+    let (status, out, stderr) = feed(&sb, "hook-run", &["stack", "install"], input.as_bytes());
+    assert_eq!(code(status), 1, "{stderr}");
+    let stream = stdout_records(&out);
+    assert!(
+        stream.iter().any(|r| r["type"] == "warning"
+            && r["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("shell state could not be dumped"))),
+        "no warning names the lost state: {stream:?}"
+    );
+    assert!(
+        !stream.iter().any(|r| r["type"] == "state"),
+        "an older state was passed on as this stage's"
+    );
+
+    inline_hook(&sb, "20-readonly.sh", "readonly _hp_status");
+    let input = format!(
+        "{}\n",
+        hook_record("20-readonly.sh", &sb.join("extras.d/20-readonly.sh"))
+    );
+    let (status, out, stderr) = feed(&sb, "hook-run", &["stack", "install"], input.as_bytes());
+    assert_eq!(code(status), 1, "{stderr}");
+    let stream = stdout_records(&out);
+    let end = end_of(&stream, "stack/install/20-readonly.sh");
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(
+        texts_of(&stream, "stack/install/20-readonly.sh")
+            .iter()
+            .any(|line| line.contains("_hp_status")),
+        "the failure does not name the variable: {stream:?}"
+    );
     sb.assert_no_process_left();
 }

@@ -825,6 +825,17 @@ impl<W: Write> Runner<'_, W> {
                     .ok()
                     .and_then(|bytes| Dump::parse(&bytes));
             }
+            if dump.is_none() {
+                // A live worker that cannot dump its shell (a hook broke something the dump
+                // needs) must not pass an older state on as if it were this stage's.
+                self.outcome = self.outcome.worst(Outcome::Negative);
+                self.warn(format!(
+                    "{}: the shell state could not be dumped at the end of the stage (did a \
+                     hook redefine or disable a builtin?); later stages start from an older \
+                     state",
+                    self.options.stage
+                ))?;
+            }
         }
         let dump = dump.or_else(|| self.last_dump.take());
         let (base, script, full) = match (&dump, &self.base) {
