@@ -95,24 +95,26 @@ impl std::error::Error for Fatal {}
 
 /// What `main` does with a tool's result: prints a fatal error as one stderr line and
 /// returns the exit status. A broken pipe is silent, whatever produced it.
+///
+/// Whatever the result, a tool that got SIGINT, SIGTERM or SIGHUP ends by it, so the calling
+/// shell sees an interrupted command and stops ([`crate::signals::end_by_received_signal`]);
+/// the status 128+N stays the fallback.
 pub fn finish(tool: &str, result: Result<Outcome, Fatal>) -> ExitCode {
-    match result {
+    let code = match result {
         Ok(Outcome::Signal(signal)) => {
-            // Ended by Ctrl-C or TERM: end by the same signal, so the calling shell sees an
-            // interrupted command and stops, rather than a status it may take as handled.
-            // What the tool wrote is flushed by now; the status 128+N stays the fallback.
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            let _ = signal_hook::low_level::emulate_default_handler(signal);
-            ExitCode::from(Outcome::Signal(signal).code())
+            crate::signals::note(signal);
+            Outcome::Signal(signal).code()
         }
-        Ok(outcome) => ExitCode::from(outcome.code()),
+        Ok(outcome) => outcome.code(),
         Err(fatal) => {
             if fatal.outcome != Outcome::BrokenPipe && !fatal.message.is_empty() {
                 eprintln!("{tool}: {}", fatal.message);
             }
-            ExitCode::from(fatal.outcome.code())
+            fatal.outcome.code()
         }
-    }
+    };
+    crate::signals::end_by_received_signal();
+    ExitCode::from(code)
 }
 
 /// Whether an I/O error means our reader went away.

@@ -72,3 +72,36 @@ impl Signals {
         WORKER_GROUP.store(group, Ordering::SeqCst);
     }
 }
+
+/// The signals the tools handle rather than die by at once.
+pub const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
+
+/// Notes `signal` as the one the process will end by, unless one was noted already: for
+/// handlers other than [`Signals`]' own (phase-log's). Async-signal-safe.
+pub fn note(signal: i32) {
+    let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// A tool's last act: if a handled signal arrived at any time, end the process by it.
+///
+/// A shell running a pipeline decides whether it was interrupted from how each member ended,
+/// and takes one that exited normally after Ctrl-C as having handled it: the script goes
+/// on. So no path may exit normally once a signal came, error paths included, and the
+/// window between the last look at the flag and the exit must be closed. Hence the order:
+/// every handled signal gets its default action back first, and only then is the flag read.
+/// A signal that came before the reset is in the flag; one that comes after kills the
+/// process by its default action. Either way the process ends by the signal.
+pub fn end_by_received_signal() {
+    for signal in HANDLED {
+        // SAFETY: resetting a disposition to its default is always sound; nothing after this
+        // relies on the handlers.
+        unsafe {
+            nix::libc::signal(signal, nix::libc::SIG_DFL);
+        }
+    }
+    let signal = RECEIVED.load(Ordering::SeqCst);
+    if signal != 0 {
+        let _ = io::Write::flush(&mut io::stdout());
+        let _ = signal_hook::low_level::emulate_default_handler(signal);
+    }
+}

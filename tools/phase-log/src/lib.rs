@@ -327,6 +327,10 @@ fn install_signals() -> io::Result<Arc<AtomicUsize>> {
         signal_hook::flag::register_conditional_default(signal, Arc::clone(&again))?;
         signal_hook::flag::register(signal, Arc::clone(&again))?;
         signal_hook::flag::register_usize(signal, Arc::clone(&got), signal as usize)?;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            signal_hook::low_level::register(signal, move || hookpipe::signals::note(signal))?;
+        }
     }
     Ok(got)
 }
@@ -450,12 +454,15 @@ pub fn main_with(args: &Args) -> ExitCode {
             }
             drop(stderr);
             if let Some(signal) = ending.raise {
-                // Ends the process as the signal would have, so the calling shell stops
-                // as with any Ctrl-C.
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-                return ExitCode::from(hookpipe::exit::Outcome::Signal(signal).code());
+                hookpipe::signals::note(signal);
             }
-            ExitCode::from(ending.code)
+            // Ends the process as the signal would have, so the calling shell stops as with
+            // any Ctrl-C; also for a signal that came after the log was finished.
+            hookpipe::signals::end_by_received_signal();
+            match ending.raise {
+                Some(signal) => ExitCode::from(hookpipe::exit::Outcome::Signal(signal).code()),
+                None => ExitCode::from(ending.code),
+            }
         }
         Err(fatal) => hookpipe::exit::finish("phase-log", Err(fatal)),
     }
