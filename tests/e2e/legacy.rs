@@ -384,7 +384,8 @@ fn ctrl_c_stops_the_caller_too() {
 /// caller after every phase.
 #[test]
 fn lib_hookpipe_knows_which_names_hook_run_does_not_carry() {
-    let state_rs = fs::read_to_string(repo_root().join("shared/src/state.rs")).unwrap();
+    let state_rs =
+        fs::read_to_string(repo_root().join("crates/hookpipe-runner/src/state.rs")).unwrap();
     let start = state_rs
         .find("pub const NOT_CARRIED")
         .expect("NOT_CARRIED in state.rs");

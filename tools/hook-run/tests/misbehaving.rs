@@ -139,16 +139,19 @@ fn ten_megabytes_without_a_newline_arrive_in_bounded_pieces() {
     let out = run(&tree, &["stack", "install"]);
     let recs = records(&out);
     let pieces = outputs(&recs, "stack/install/10-big.sh");
-    assert_eq!(
+    // 160 pieces of 64 KiB when the bytes flow without a pause; a writer that stalls for
+    // longer than the idle flush (a loaded machine) adds a shorter piece, never a longer one.
+    assert!(
+        pieces.len() >= 160,
+        "{} pieces\n{}",
         pieces.len(),
-        160,
-        "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(pieces.iter().all(|r| r["partial"] == true));
-    let total: usize = pieces
+    let sizes: Vec<usize> = pieces
         .iter()
         .map(|r| r["text"].as_str().unwrap().len())
-        .sum();
-    assert_eq!(total, 10_485_760);
+        .collect();
+    assert!(sizes.iter().all(|&size| size <= 64 * 1024), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 10_485_760);
 }

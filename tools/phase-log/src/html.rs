@@ -1,7 +1,8 @@
 //! `--html FILE`: a page for people, one file that opens anywhere: a timeline of the run
 //! (one row per hook call, grouped by stage in order, a bar from the call's start to its
 //! end on one time axis, coloured by status, its duration beside it and in the bar's
-//! `<title>` tooltip, a band per stage), then the run's result, the `echo_summary` lines,
+//! `<title>` tooltip, a band per stage; in a merged multi-node run a lane per host, headed
+//! by the host's name, result and span, holding that host's stages), then the run's result, the `echo_summary` lines,
 //! the failures with their last lines of output, timers, warnings and skips, and the whole
 //! text report folded away.
 //!
@@ -49,6 +50,9 @@ h3 { font-size: 13px; margin: 12px 0 4px; font-family: ui-monospace, monospace; 
 .ticks { flex: 1 1 auto; position: relative; height: 14px; font-size: 11px; color: #666; }
 .ticks span { position: absolute; top: 0; padding-left: 2px; border-left: 1px solid #bbb; }
 .band { fill: #e8eaf6; }
+.host { height: 22px; margin-top: 10px; background: #eceff1; border-top: 2px solid #90a4ae; }
+.host .label { font-weight: 700; }
+.hostband { fill: #90a4ae; }
 .ok { fill: #2e7d32; background: #2e7d32; }
 .failed { fill: #c62828; background: #c62828; }
 .timeout { fill: #ef6c00; background: #ef6c00; }
@@ -179,10 +183,19 @@ fn timeline(w: &mut Writer, axis: &Axis, stages: &[view::Stage<'_>]) {
     w.close("div");
     w.element("span", &[("class", "dur muted")], b"duration");
     w.close("div");
-    for stage in stages {
+    let mut lane = None;
+    for (at, stage) in stages.iter().enumerate() {
+        if stage.host.is_some() && lane != Some(stage.host) {
+            lane = Some(stage.host);
+            let same: Vec<&view::Stage<'_>> = stages[at..]
+                .iter()
+                .take_while(|next| next.host == stage.host)
+                .collect();
+            host_row(w, axis, stage.host.unwrap_or_default(), &same);
+        }
         stage_row(w, axis, stage);
         for row in &stage.rows {
-            call_row(w, axis, stage.name, row);
+            call_row(w, axis, stage, row);
         }
     }
     w.close("div");
@@ -197,6 +210,50 @@ fn svg_open(w: &mut Writer) {
             ("preserveAspectRatio", "none"),
         ],
     );
+}
+
+/// The head of a host's lane: its name, calls and failures, and a band over its span.
+fn host_row(w: &mut Writer, axis: &Axis, host: &str, stages: &[&view::Stage<'_>]) {
+    let rows = || stages.iter().flat_map(|stage| stage.rows.iter());
+    let calls = rows().count() as u64;
+    let bad = rows()
+        .filter(|row| !matches!(row.status(), "ok" | "skipped"))
+        .count();
+    let mut text = plural(calls, "call", "calls");
+    if bad > 0 {
+        text.push_str(&format!(", {bad} not ok"));
+    }
+    w.open("div", &[("class", "row host")]);
+    w.open("span", &[("class", "label"), ("title", host)]);
+    w.inline("span", &[], format!("host {host}").as_bytes());
+    w.raw(" ");
+    w.inline("span", &[("class", "count")], text.as_bytes());
+    w.raw("\n");
+    w.close("span");
+    svg_open(w);
+    let spans: Vec<(u64, u64)> = stages.iter().filter_map(|stage| stage.span()).collect();
+    if let (Some(from), Some(to)) = (
+        spans.iter().map(|span| span.0).min(),
+        spans.iter().map(|span| span.1).max(),
+    ) {
+        let (x, width) = axis.bar(from, to);
+        w.open(
+            "rect",
+            &[
+                ("class", "hostband"),
+                ("x", &num(x)),
+                ("y", "3"),
+                ("width", &num(width)),
+                ("height", "4"),
+            ],
+        );
+        let tip = format!("{host}: {text}, {}", secs(to.saturating_sub(from)));
+        w.element("title", &[], tip.as_bytes());
+        w.close("rect");
+    }
+    w.close("svg");
+    w.element("span", &[("class", "dur")], b"");
+    w.close("div");
 }
 
 fn stage_row(w: &mut Writer, axis: &Axis, stage: &view::Stage<'_>) {
@@ -253,13 +310,15 @@ fn stage_row(w: &mut Writer, axis: &Axis, stage: &view::Stage<'_>) {
     w.close("div");
 }
 
-fn call_row(w: &mut Writer, axis: &Axis, stage: &str, row: &Row<'_>) {
+fn call_row(w: &mut Writer, axis: &Axis, stage: &view::Stage<'_>, row: &Row<'_>) {
+    // A stage has a host only where hosts are shown (a merged run).
+    let show_hosts = stage.host.is_some();
     let status = row.status();
     w.open("div", &[("class", "row call")]);
     w.element(
         "span",
         &[("class", "label"), ("title", row.id())],
-        row.short_name(stage).as_bytes(),
+        row.short_name(stage.name).as_bytes(),
     );
     svg_open(w);
     let (label, tip) = match row {
@@ -268,7 +327,10 @@ fn call_row(w: &mut Writer, axis: &Axis, stage: &str, row: &Row<'_>) {
                 .end
                 .as_ref()
                 .map_or_else(|| "unfinished".to_owned(), |end| secs(end.duration_ms));
-            (label, format!("{}: {}", call.id, ending_text(call)))
+            (
+                label,
+                format!("{}: {}", call.label(show_hosts), ending_text(call)),
+            )
         }
         Row::Skipped(skip) => (
             "skipped".to_owned(),
@@ -347,7 +409,7 @@ fn failures(w: &mut Writer, ledger: &Ledger) {
         w.element(
             "h3",
             &[],
-            format!("{}: {}", call.id, ending_text(call)).as_bytes(),
+            format!("{}: {}", call.label(ledger.show_hosts), ending_text(call)).as_bytes(),
         );
         if call.ring.is_empty() {
             w.element("p", &[("class", "muted")], b"(no output)");

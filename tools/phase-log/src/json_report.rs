@@ -3,7 +3,14 @@
 //! text reports), from the [`Ledger`] alone: times come from the records, so replaying a
 //! stream (`phase-log < records.ndjson`) writes the same document.
 //!
-//! # Schema (`schema_version` 1)
+//! # Schema (`schema_version` 2)
+//!
+//! Version 2 added the hosts of a multi-node run (record contract, "Hosts";
+//! `phase-log --merge`): a `host` field (string, or null when the records named none) on
+//! every call, stage row, skipped call, listing entry, summary, warning, tool and failed
+//! tool, and the `hosts` array. A stage row is now per host and stage. Nothing was renamed
+//! or removed: a version 1 reader that ignores unknown fields reads a version 2 document of
+//! one host as before.
 //!
 //! Every field below is always present; `null` where the table says so. A later version
 //! may add fields (readers should ignore unknown ones); renaming or removing one, or
@@ -13,7 +20,7 @@
 //!
 //! | field | type | meaning |
 //! |---|---|---|
-//! | `schema_version` | 1 | this schema |
+//! | `schema_version` | 2 | this schema |
 //! | `tool`, `version` | string | `phase-log` and its version |
 //! | `result` | string | `ok`, `failed` or `interrupted`: the `=== Result ===` word |
 //! | `exit_status` | int | the status phase-log exits with (README, "Exit status") |
@@ -23,7 +30,7 @@
 //! | `log` | string or null | the log file named in the failure report |
 //! | `counts` | object | `calls` (hook calls seen), then one count per status: `ok`, `failed`, `timeout`, `killed`, `interrupted`, `unfinished` (no `end` record), and `skipped` (calls not run) |
 //! | `calls` | array | every hook call in arrival order (below) |
-//! | `stages` | array | `{stage, calls, duration_ms}` per stage, in first-seen order; `duration_ms` sums its calls |
+//! | `stages` | array | `{host, stage, calls, duration_ms}` per host and stage, in first-seen order; `duration_ms` sums its calls |
 //! | `skips` | object | below |
 //! | `timers` | array | `{name, ms, calls}` per `time_start`/`time_stop` name, most time first |
 //! | `summaries`, `warnings` | array | `{id, text, time}` per `echo_summary` / warning line: `id` is the call (for a listing warning, the entry's path), null for a tool's own warning; `time` null when unknown; the first 10,000 |
@@ -31,8 +38,9 @@
 //! | `tools` | array | `{tool, stage, status}` per `begin`/`done` pair; `status` null when the tool never wrote `done` |
 //! | `tools_failed` | array | `{tool, stage, status, vanished, message}`: tools that exited non-zero (unless a call of their stage failed, which says why) or `vanished` without a `done` |
 //! | `input_problems` | array of strings | malformed input lines (the first named, the rest counted), read errors |
+//! | `hosts` | array | per host, in the order they first appeared: `{host, result, exit_status, first_time, last_time, wall_ms, counts}`, each as the run's fields above over that host's records alone (`exit_status` is the status its records give, 0, 1 or a tool's 2 or more); one entry with `host` null for a stream without hosts; empty for empty input |
 //!
-//! A call: `id`, `stage`; `name` and `kind` (`extras`, `plugin`, `hypervisor`) from its
+//! A call: `host`, `id`, `stage`; `name` and `kind` (`extras`, `plugin`, `hypervisor`) from its
 //! `start`, null without one; `status` (`ok`, `failed`, `timeout`, `killed`,
 //! `interrupted`, or `unfinished` when no `end` came); `exit_code`, `signal` (int or null)
 //! and `exited` (bool) from its `end`; `duration_ms` (null when unfinished); `start` and
@@ -55,23 +63,28 @@
 //!
 //! ```text
 //! {
-//!   "schema_version": 1, "tool": "phase-log", "version": "0.1.0",
+//!   "schema_version": 2, "tool": "phase-log", "version": "0.1.0",
 //!   "result": "failed", "exit_status": 1, "signal": null,
 //!   "first_time": "2026-11-24T22:29:14.000Z", "last_time": "2026-11-24T22:29:14.007Z",
 //!   "wall_ms": 7, "log": null,
 //!   "counts": {"calls": 1, "ok": 0, "failed": 1, "timeout": 0, "killed": 0,
 //!              "interrupted": 0, "unfinished": 0, "skipped": 0},
-//!   "calls": [{"id": "stack/install/60-broken.sh", "stage": "stack/install",
+//!   "calls": [{"host": null, "id": "stack/install/60-broken.sh", "stage": "stack/install",
 //!              "name": "60-broken.sh", "kind": "extras", "status": "failed",
 //!              "exit_code": 3, "signal": null, "exited": false, "duration_ms": 5,
 //!              "start": "2026-11-24T22:29:14.001Z", "end": "2026-11-24T22:29:14.006Z",
 //!              "output_tail": [{"stream": "stderr", "text": "no such file", "cut": false}]}],
-//!   "stages": [{"stage": "stack/install", "calls": 1, "duration_ms": 5}],
+//!   "stages": [{"host": null, "stage": "stack/install", "calls": 1, "duration_ms": 5}],
 //!   "skips": {"total": 0, "groups": [], "calls": [], "entries": [], "entries_total": 0},
 //!   "timers": [], "summaries": [], "summaries_total": 0, "warnings": [],
 //!   "warnings_total": 0,
-//!   "tools": [{"tool": "hook-run", "stage": "stack/install", "status": 1}],
-//!   "tools_failed": [], "input_problems": []
+//!   "tools": [{"host": null, "tool": "hook-run", "stage": "stack/install", "status": 1}],
+//!   "tools_failed": [], "input_problems": [],
+//!   "hosts": [{"host": null, "result": "failed", "exit_status": 1,
+//!              "first_time": "2026-11-24T22:29:14.000Z",
+//!              "last_time": "2026-11-24T22:29:14.007Z", "wall_ms": 7,
+//!              "counts": {"calls": 1, "ok": 0, "failed": 1, "timeout": 0, "killed": 0,
+//!                         "interrupted": 0, "unfinished": 0, "skipped": 0}}]
 //! }
 //! ```
 
@@ -82,7 +95,7 @@ use serde::Serialize;
 use crate::ledger::{Kept, Ledger, Note};
 use crate::report::{self, status_of, Context};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -108,6 +121,18 @@ struct Document<'a> {
     tools: Vec<Tool<'a>>,
     tools_failed: Vec<ToolFailed<'a>>,
     input_problems: &'a [String],
+    hosts: Vec<Host<'a>>,
+}
+
+#[derive(Serialize)]
+struct Host<'a> {
+    host: Option<&'a str>,
+    result: &'static str,
+    exit_status: u8,
+    first_time: Option<String>,
+    last_time: Option<String>,
+    wall_ms: Option<u64>,
+    counts: Counts,
 }
 
 #[derive(Serialize)]
@@ -124,6 +149,7 @@ struct Counts {
 
 #[derive(Serialize)]
 struct Call<'a> {
+    host: Option<&'a str>,
     id: &'a str,
     stage: &'a str,
     name: Option<&'a str>,
@@ -150,6 +176,7 @@ struct TailLine {
 
 #[derive(Serialize)]
 struct Stage<'a> {
+    host: Option<&'a str>,
     stage: &'a str,
     calls: u64,
     duration_ms: u64,
@@ -173,6 +200,7 @@ struct Group {
 
 #[derive(Serialize)]
 struct SkippedCall<'a> {
+    host: Option<&'a str>,
     id: &'a str,
     stage: Option<&'a str>,
     reason: &'a str,
@@ -182,6 +210,7 @@ struct SkippedCall<'a> {
 
 #[derive(Serialize)]
 struct Entry<'a> {
+    host: Option<&'a str>,
     what: &'a str,
     reason: &'a str,
     message: &'a str,
@@ -196,6 +225,7 @@ struct Timer<'a> {
 
 #[derive(Serialize)]
 struct Text<'a> {
+    host: Option<&'a str>,
     id: Option<&'a str>,
     text: &'a str,
     time: Option<String>,
@@ -203,6 +233,7 @@ struct Text<'a> {
 
 #[derive(Serialize)]
 struct Tool<'a> {
+    host: Option<&'a str>,
     tool: &'a str,
     stage: &'a str,
     status: Option<i32>,
@@ -210,6 +241,7 @@ struct Tool<'a> {
 
 #[derive(Serialize)]
 struct ToolFailed<'a> {
+    host: Option<&'a str>,
     tool: &'a str,
     stage: &'a str,
     status: Option<i32>,
@@ -235,6 +267,7 @@ fn texts(notes: &[Note]) -> Vec<Text<'_>> {
     notes
         .iter()
         .map(|note| Text {
+            host: note.host.as_deref(),
             id: Some(note.who.as_str()).filter(|who| !who.is_empty()),
             text: &note.text,
             time: time(note.time_ms),
@@ -250,6 +283,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             let end = call.end.as_ref();
             let failed = end.is_none_or(|end| !end.ok());
             Call {
+                host: call.host.as_deref(),
                 id: &call.id,
                 stage: &call.stage,
                 name: call.name.as_deref(),
@@ -270,28 +304,49 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
         })
         .collect();
 
-    let count = |status: &str| calls.iter().filter(|call| call.status == status).count();
     let skipped: u64 = ledger.run_skips.values().sum();
-    let counts = Counts {
-        calls: calls.len(),
-        ok: count("ok"),
-        failed: count("failed"),
-        timeout: count("timeout"),
-        killed: count("killed"),
-        interrupted: count("interrupted"),
-        unfinished: count("unfinished"),
-        skipped,
-    };
+    let totals = count_calls(&calls, skipped);
+    let hosts = ledger
+        .hosts
+        .iter()
+        .map(|run| {
+            let host = run.name.as_deref();
+            let mine: Vec<&Call<'_>> = calls.iter().filter(|call| call.host == host).collect();
+            let skipped = ledger
+                .skipped
+                .iter()
+                .filter(|skip| skip.host.as_deref() == host)
+                .count() as u64;
+            let exit_status = ledger.host_status(run);
+            Host {
+                host,
+                result: report::host_verdict(exit_status),
+                exit_status,
+                first_time: time(run.first_ms),
+                last_time: time(run.last_ms),
+                wall_ms: run
+                    .first_ms
+                    .zip(run.last_ms)
+                    .map(|(first, last)| last.saturating_sub(first)),
+                counts: count_calls(mine, skipped),
+            }
+        })
+        .collect();
 
     let mut stages: Vec<Stage<'_>> = Vec::new();
     for call in &ledger.calls {
         let ms = call.end.as_ref().map_or(0, |end| end.duration_ms);
-        match stages.iter_mut().find(|row| row.stage == call.stage) {
+        let host = call.host.as_deref();
+        match stages
+            .iter_mut()
+            .find(|row| row.stage == call.stage && row.host == host)
+        {
             Some(row) => {
                 row.calls += 1;
                 row.duration_ms = row.duration_ms.saturating_add(ms);
             }
             None => stages.push(Stage {
+                host,
                 stage: &call.stage,
                 calls: 1,
                 duration_ms: ms,
@@ -324,6 +379,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             .skipped
             .iter()
             .map(|skip| SkippedCall {
+                host: skip.host.as_deref(),
                 id: &skip.id,
                 stage: skip.stage.as_deref(),
                 reason: &skip.reason,
@@ -335,6 +391,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             .entry_skips
             .iter()
             .map(|skip| Entry {
+                host: skip.host.as_deref(),
                 what: &skip.what,
                 reason: &skip.reason,
                 message: &skip.message,
@@ -357,7 +414,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             .zip(ledger.last_ms)
             .map(|(first, last)| last.saturating_sub(first)),
         log: ctx.log.map(|path| path.display().to_string()),
-        counts,
+        counts: totals,
         calls,
         stages,
         skips,
@@ -370,6 +427,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             .tools
             .iter()
             .map(|run| Tool {
+                host: run.host.as_deref(),
                 tool: &run.tool,
                 stage: &run.stage,
                 status: run.done,
@@ -378,6 +436,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
         tools_failed: report::tool_failures(ledger)
             .into_iter()
             .map(|(run, message)| ToolFailed {
+                host: run.host.as_deref(),
                 tool: &run.tool,
                 stage: &run.stage,
                 status: run.done,
@@ -386,7 +445,35 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             })
             .collect(),
         input_problems: &ctx.problems,
+        hosts,
     }
+}
+
+/// The counts of `calls` (one host's, or all), with `skipped` calls not run.
+fn count_calls<'c, 'a: 'c>(calls: impl IntoIterator<Item = &'c Call<'a>>, skipped: u64) -> Counts {
+    let mut counts = Counts {
+        calls: 0,
+        ok: 0,
+        failed: 0,
+        timeout: 0,
+        killed: 0,
+        interrupted: 0,
+        unfinished: 0,
+        skipped,
+    };
+    for call in calls {
+        counts.calls += 1;
+        match call.status {
+            "ok" => counts.ok += 1,
+            "failed" => counts.failed += 1,
+            "timeout" => counts.timeout += 1,
+            "killed" => counts.killed += 1,
+            "interrupted" => counts.interrupted += 1,
+            "unfinished" => counts.unfinished += 1,
+            _ => {}
+        }
+    }
+    counts
 }
 
 /// Writes the document, pretty-printed, with a final newline.

@@ -2,9 +2,10 @@
 //! step, GitLab's `artifacts:reports:junit`, Zuul's and GitHub's test-report actions).
 //! Written at the end of every run, like the text reports, from the [`Ledger`] alone.
 //!
-//! Layout: `<testsuites>` with one `<testsuite>` per stage (`name` the stage; `tests`,
+//! Layout: `<testsuites>` with one `<testsuite>` per stage of each host (`name` the stage,
+//! after its host in a merged run: `subnode1: stack/install`; `tests`,
 //! `failures`, `errors`, `skipped`, `time` in seconds summed over its calls), one
-//! `<testcase>` per hook call (`classname` the stage, `name` the id within the stage, such
+//! `<testcase>` per hook call (`classname` the suite's name, `name` the id within the stage, such
 //! as `50-template.sh` or `10-cat.sh#source`, `time` in seconds). A call that failed,
 //! timed out or was killed has a `<failure>`, one that was interrupted or never ended an
 //! `<error>`, with `message` saying how it ended and its last 20 lines of output as text
@@ -156,18 +157,20 @@ fn cases(ledger: &Ledger) -> Vec<(String, Vec<Case>)> {
                     }
                 };
                 Case {
-                    classname: stage.name.to_owned(),
+                    classname: stage.title(),
                     name: row.short_name(stage.name).to_owned(),
                     ms: row.duration_ms().unwrap_or(0),
                     outcome,
                 }
             })
             .collect();
-        suites.push((stage.name.to_owned(), cases));
+        suites.push((stage.title(), cases));
     }
     for (run, message) in report::tool_failures(ledger) {
+        let host = run.host.as_deref().filter(|_| ledger.show_hosts);
+        let suite = view::title(host, &run.stage);
         let case = Case {
-            classname: run.stage.clone(),
+            classname: suite.clone(),
             name: format!("{} (tool)", run.tool),
             ms: 0,
             outcome: Some((
@@ -181,9 +184,9 @@ fn cases(ledger: &Ledger) -> Vec<(String, Vec<Case>)> {
                 Vec::new(),
             )),
         };
-        match suites.iter_mut().find(|(name, _)| *name == run.stage) {
+        match suites.iter_mut().find(|(name, _)| *name == suite) {
             Some((_, cases)) => cases.push(case),
-            None => suites.push((run.stage.clone(), vec![case])),
+            None => suites.push((suite, vec![case])),
         }
     }
     if ledger.entry_skips_total > 0 {

@@ -5,6 +5,12 @@
 //! listed, the rest counted), the first and last record time. Output itself is never held,
 //! so memory stays flat however long the run; `report` turns this into text and the exit
 //! status, `json_report`, `junit` and `html` into files.
+//!
+//! Records of several hosts (a merged multi-node stream, `--merge`) are told apart by the
+//! record's `host`, which the logger hands over with [`Ledger::set_host`] before each
+//! record: calls, tools, skips and notes carry their host, a call is found by host and id,
+//! and each host has its own span and upstream state ([`HostRun`]). A stream without hosts
+//! is one host without a name, as before.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -114,6 +120,9 @@ impl Ended {
 /// One hook call.
 #[derive(Debug)]
 pub struct Call {
+    /// The host that made the call (record contract, "Hosts"); `None` in a stream without
+    /// hosts.
+    pub host: Option<String>,
     pub id: String,
     pub stage: String,
     /// The hook's name for people (`50-template.sh`, `plugin:foo`), from `start`.
@@ -134,12 +143,27 @@ pub struct Call {
     pub open: [Option<bool>; 2],
 }
 
+impl Call {
+    /// The call for people: its id, after its host in a merged run
+    /// (`subnode1 stack/install/50-template.sh`, [`Ledger::show_hosts`]), as log lines
+    /// show it.
+    pub fn label(&self, show_hosts: bool) -> std::borrow::Cow<'_, str> {
+        match &self.host {
+            Some(host) if show_hosts => format!("{host} {}", self.id).into(),
+            _ => self.id.as_str().into(),
+        }
+    }
+}
+
 /// A tool of the pipeline, from its `begin`/`done`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolRun {
+    pub host: Option<String>,
     pub tool: String,
     pub stage: String,
     pub done: Option<i32>,
+    /// Why it failed, from its `done` (a stage that could not start says so there).
+    pub message: Option<String>,
 }
 
 /// A timer bucket summed over the run.
@@ -152,6 +176,7 @@ pub struct Bucket {
 /// A call that did not run (a `skip` record with an `id`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkippedCall {
+    pub host: Option<String>,
     pub id: String,
     pub stage: Option<String>,
     pub reason: String,
@@ -164,6 +189,7 @@ pub struct SkippedCall {
 /// A summary or warning line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
+    pub host: Option<String>,
     /// The call (or tool, or path) it is about; empty for none.
     pub who: String,
     pub text: String,
@@ -173,16 +199,45 @@ pub struct Note {
 /// A listing entry that will not run and looks like a mistake.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntrySkip {
+    pub host: Option<String>,
     pub what: String,
     pub reason: String,
     pub message: String,
+}
+
+/// What is known of one host of the run: its span of record times and what its own
+/// stream said about failures upstream.
+#[derive(Debug, Default)]
+pub struct HostRun {
+    pub name: Option<String>,
+    pub first_ms: Option<u64>,
+    pub last_ms: Option<u64>,
+    pub upstream: Upstream,
+}
+
+/// `host` and `id` as one index key: ids never hold a NUL, so the key is unambiguous.
+fn key(host: Option<&str>, id: &str) -> String {
+    match host {
+        Some(host) => format!("{host}\0{id}"),
+        None => id.to_owned(),
+    }
 }
 
 /// Everything the reports need; see the module docs.
 #[derive(Debug, Default)]
 pub struct Ledger {
     pub calls: Vec<Call>,
+    /// Calls by [`key`].
     index: HashMap<String, usize>,
+    /// The host of the record being read.
+    host: Option<String>,
+    /// Every host seen, in the order they first appeared; index of the current one.
+    pub hosts: Vec<HostRun>,
+    /// Whether the text reports, JUnit and HTML name hosts: a merged run (`--merge`). A
+    /// single host's run with `HOOKPIPE_HOST` set keeps its plain ids; its JSON still says
+    /// the host.
+    pub show_hosts: bool,
+    current: usize,
     last: Option<usize>,
     pub tools: Vec<ToolRun>,
     pub timers: BTreeMap<String, Bucket>,
@@ -206,33 +261,83 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// A record's time, for the wall time of the run.
+    /// The host of the records that follow (`None`: the stream does not say).
+    pub fn set_host(&mut self, host: Option<&str>) {
+        if self.host.as_deref() == host && !self.hosts.is_empty() {
+            return;
+        }
+        self.host = host.map(str::to_owned);
+        self.current = match self
+            .hosts
+            .iter()
+            .position(|run| run.name.as_deref() == host)
+        {
+            Some(at) => at,
+            None => {
+                self.hosts.push(HostRun {
+                    name: self.host.clone(),
+                    ..HostRun::default()
+                });
+                self.hosts.len() - 1
+            }
+        };
+    }
+
+    /// The current host's entry, made on first use.
+    fn host_run(&mut self) -> &mut HostRun {
+        if self.hosts.is_empty() {
+            self.set_host(None);
+        }
+        &mut self.hosts[self.current]
+    }
+
+    /// The host of the record being read.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// A record's time, for the wall time of the run and of its host.
     pub fn saw_time(&mut self, ms: u64) {
         self.first_ms = Some(self.first_ms.map_or(ms, |first| first.min(ms)));
         self.last_ms = Some(self.last_ms.map_or(ms, |last| last.max(ms)));
+        let run = self.host_run();
+        run.first_ms = Some(run.first_ms.map_or(ms, |first| first.min(ms)));
+        run.last_ms = Some(run.last_ms.map_or(ms, |last| last.max(ms)));
     }
 
     pub fn begin(&mut self, begin: &Begin) {
         self.upstream.begin(begin);
+        self.host_run().upstream.begin(begin);
         self.tools.push(ToolRun {
+            host: self.host.clone(),
             tool: begin.tool.clone(),
             stage: begin.stage.clone(),
             done: None,
+            message: None,
         });
     }
 
     pub fn done(&mut self, done: &Done) {
         self.upstream.done(done);
-        let open = self
-            .tools
-            .iter_mut()
-            .find(|run| run.done.is_none() && run.tool == done.tool && run.stage == done.stage);
+        self.host_run().upstream.done(done);
+        let host = self.host.as_deref();
+        let open = self.tools.iter_mut().find(|run| {
+            run.done.is_none()
+                && run.tool == done.tool
+                && run.stage == done.stage
+                && run.host.as_deref() == host
+        });
         match open {
-            Some(run) => run.done = Some(done.status),
+            Some(run) => {
+                run.done = Some(done.status);
+                run.message.clone_from(&done.message);
+            }
             None => self.tools.push(ToolRun {
+                host: self.host.clone(),
                 tool: done.tool.clone(),
                 stage: done.stage.clone(),
                 done: Some(done.status),
+                message: done.message.clone(),
             }),
         }
     }
@@ -241,6 +346,7 @@ impl Ledger {
         let at = self.calls.len();
         self.seq += 1;
         self.calls.push(Call {
+            host: self.host.clone(),
             id: id.to_owned(),
             stage: stage.to_owned(),
             name: None,
@@ -252,7 +358,7 @@ impl Ledger {
             ring: Ring::default(),
             open: [None, None],
         });
-        self.index.insert(id.to_owned(), at);
+        self.index.insert(key(self.host.as_deref(), id), at);
         self.last = Some(at);
         at
     }
@@ -275,11 +381,15 @@ impl Ledger {
     /// is checked first, which spares hashing on nearly every line.
     pub fn lookup(&mut self, id: &str) -> Option<usize> {
         if let Some(last) = self.last {
-            if self.calls[last].id == id {
+            let call = &self.calls[last];
+            if call.id == id && call.host == self.host {
                 return Some(last);
             }
         }
-        let found = self.index.get(id).copied();
+        let found = match &self.host {
+            None => self.index.get(id).copied(),
+            Some(host) => self.index.get(&key(Some(host), id)).copied(),
+        };
         if found.is_some() {
             self.last = found;
         }
@@ -289,6 +399,7 @@ impl Ledger {
     /// A call ended: its lines are freed when it ended ok, kept otherwise.
     pub fn end(&mut self, end: &End) -> usize {
         self.upstream.end(end);
+        self.host_run().upstream.end(end);
         let at = match self.lookup(&end.id) {
             Some(at) if self.calls[at].end.is_none() => at,
             _ => self.add_call(&end.id, &end.stage),
@@ -323,7 +434,9 @@ impl Ledger {
         bucket.calls += 1;
     }
 
-    pub fn entry_skip(&mut self, skip: EntrySkip) {
+    /// A listing entry that looks like a mistake; its host is the current one.
+    pub fn entry_skip(&mut self, mut skip: EntrySkip) {
+        skip.host.clone_from(&self.host);
         self.entry_skips_total += 1;
         if self.entry_skips.len() < KEPT {
             self.entry_skips.push(skip);
@@ -336,6 +449,7 @@ impl Ledger {
         self.seq += 1;
         if self.skipped.len() < KEPT {
             self.skipped.push(SkippedCall {
+                host: self.host.clone(),
                 id: skip.id.clone().unwrap_or_default(),
                 stage: skip.stage.clone(),
                 reason: skip.reason.clone(),
@@ -350,6 +464,7 @@ impl Ledger {
         self.warnings_total += 1;
         if self.warnings.len() < KEPT {
             self.warnings.push(Note {
+                host: self.host.clone(),
                 who: who.to_owned(),
                 text,
                 time_ms,
@@ -361,6 +476,7 @@ impl Ledger {
         self.summaries_total += 1;
         if self.summaries.len() < KEPT {
             self.summaries.push(Note {
+                host: self.host.clone(),
                 who: who.to_owned(),
                 text,
                 time_ms,
@@ -371,31 +487,39 @@ impl Ledger {
     /// Call at the end of input.
     pub fn finish(&mut self) {
         self.upstream.finish();
-    }
-
-    /// Tools that wrote `begin` and never `done`.
-    pub fn vanished(&self) -> impl Iterator<Item = &ToolRun> {
-        self.tools.iter().filter(|run| run.done.is_none())
+        for run in &mut self.hosts {
+            run.upstream.finish();
+        }
     }
 
     /// The run's exit status from the stream (DESIGN rule 5): the highest `done` status of
     /// 2 or more (bad input, a signal); else 1 when anything was negative (a call not ok or
-    /// unfinished, a tool that vanished or ended with 1); else 0.
+    /// unfinished, a tool that vanished or ended with 1); else 0. Over every host.
     pub fn status(&self) -> u8 {
-        let highest = self
-            .tools
-            .iter()
-            .filter_map(|run| run.done)
-            .max()
-            .unwrap_or(0);
+        let negative =
+            self.upstream.negative() || self.hosts.iter().any(|run| run.upstream.negative());
+        self.status_where(|_| true, negative)
+    }
+
+    /// [`status`](Self::status) of one host's records alone.
+    pub fn host_status(&self, run: &HostRun) -> u8 {
+        let name = run.name.as_deref();
+        self.status_where(|host| host == name, run.upstream.negative())
+    }
+
+    fn status_where(&self, on: impl Fn(Option<&str>) -> bool, negative: bool) -> u8 {
+        let tools = || self.tools.iter().filter(|run| on(run.host.as_deref()));
+        let highest = tools().filter_map(|run| run.done).max().unwrap_or(0);
         if highest >= 2 {
             return u8::try_from(highest).unwrap_or(u8::MAX);
         }
         let call_not_ok = self
             .calls
             .iter()
+            .filter(|call| on(call.host.as_deref()))
             .any(|call| call.end.as_ref().is_none_or(|end| !end.ok()));
-        if call_not_ok || self.upstream.negative() || self.vanished().next().is_some() {
+        let vanished = tools().any(|run| run.done.is_none());
+        if call_not_ok || negative || vanished {
             hookpipe::exit::NEGATIVE
         } else {
             hookpipe::exit::OK
@@ -453,6 +577,7 @@ mod tests {
             stage: "s".into(),
             status,
             time: String::new(),
+            message: None,
         }
     }
 

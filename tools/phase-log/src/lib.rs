@@ -6,7 +6,8 @@
 //! This module owns the command line, the DevStack variables (VERBOSE, LOGFILE, LOGDAYS,
 //! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream
 //! (`decode` is its fast path for `output` records, `records` copies the input for
-//! `--records`), `ledger` keeps what the reports need, `report` writes the text reports,
+//! `--records`, `merge` reads several hosts' record files as one stream for `--merge`),
+//! `ledger` keeps what the reports need, `report` writes the text reports,
 //! `json_report`, `junit` and `html` (over `view` and `xml`) the file reports, `sink`
 //! shapes and routes lines, `progress` draws the live status line, `logfile` names, links
 //! and prunes log files, `render` holds the small text rules.
@@ -18,6 +19,7 @@ mod junit;
 mod ledger;
 mod logfile;
 mod logger;
+mod merge;
 mod progress;
 mod records;
 mod render;
@@ -30,13 +32,12 @@ use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use hookpipe::cli::ColorChoice;
-use hookpipe::exit::Fatal;
+use hookpipe::exit::{Fatal, Outcome};
 
 pub use logfile::{local_timestamp, prune, session_files, start_devstack_log, LogFiles};
 pub use logger::{run, Ending, Options, ReportFile, ReportKind};
@@ -65,13 +66,19 @@ hooks wrote; the console shows invalid UTF-8 as \\xNN.
 
 File reports, written at the end of every run (ok, failed or interrupted), from the
 records' times only, so a replay (`phase-log < RECORDS`) writes the same files:
-  --json-report FILE  one JSON document, \"schema_version\": 1 (schema: phase-log's
+  --json-report FILE  one JSON document, \"schema_version\": 2 (schema: phase-log's
                       json_report module docs): result, exit status, every call with its
                       times and status, skips, timers, summaries, warnings, failed tools
   --junit FILE        JUnit XML: a testsuite per stage, a testcase per hook call
   --html FILE         one self-contained page: a timeline of the calls, the result,
                       summaries and failures (no script, no network)
   --records FILE      the input stream byte for byte, written as it is read
+
+Several hosts (docs/multinode.md): --merge FILE... and --host NAME=FILE read the record files
+of a multi-node run instead of stdin, merged by time with the host as tie-break, each host's
+records kept in their own order whatever its clock says. Every line then names its host, the
+reports get a lane (HTML), a testsuite per host and stage (JUnit), a host on every call and a
+hosts list (JSON), and the text report a row per host; --records writes the merged stream.
 On a terminal, a status line on stderr shows the running call and its time (--progress).
 
 Environment (DevStack's; booleans as its trueorfalse: 1 yes true True... / 0 no false...):
@@ -152,7 +159,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// At the end, write the run as one JSON document (schema_version 1) to FILE.
+    /// At the end, write the run as one JSON document (schema_version 2) to FILE.
     #[arg(long, value_name = "FILE")]
     pub json_report: Option<PathBuf>,
 
@@ -172,6 +179,17 @@ pub struct Args {
     /// stderr is a terminal, never in a pipe or file.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub progress: ProgressChoice,
+
+    /// Read these hosts' record files instead of stdin, merged by time (host as
+    /// tie-break, each file kept in its own order); a record without a `host` takes the
+    /// first one its file names, else the file's path.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub merge: Vec<PathBuf>,
+
+    /// As --merge, for FILE whose records without a `host` are NAME's (repeatable;
+    /// together with --merge the files are merged in the order given, --host ones last).
+    #[arg(long = "host", value_name = "NAME=FILE", value_parser = merge::parse_host_source)]
+    pub hosts: Vec<merge::Source>,
 }
 
 /// `--progress` values.
@@ -329,7 +347,7 @@ fn install_signals() -> io::Result<Arc<AtomicUsize>> {
         signal_hook::flag::register_usize(signal, Arc::clone(&got), signal as usize)?;
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
-            signal_hook::low_level::register(signal, move || hookpipe::signals::note(signal))?;
+            signal_hook::low_level::register(signal, move || hookpipe::exit::note_signal(signal))?;
         }
     }
     Ok(got)
@@ -377,8 +395,7 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     if args.open_log {
         open_log(&config, &mut notes)?;
         return Ok(Ending {
-            code: hookpipe::exit::OK,
-            raise: None,
+            outcome: Outcome::Ok,
             messages: notes,
         });
     }
@@ -393,9 +410,25 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         )),
         None => None,
     };
+    let sources: Vec<merge::Source> = args
+        .merge
+        .iter()
+        .map(|path| merge::Source {
+            path: path.clone(),
+            host: None,
+        })
+        .chain(args.hosts.iter().cloned())
+        .collect();
+    let merged = if sources.is_empty() {
+        None
+    } else {
+        Some(merge::Merged::open(&sources)?)
+    };
     let got = install_signals()
         .map_err(|err| Fatal::bad_input(format!("cannot handle signals: {err}")))?;
-    widen_input_pipe();
+    if merged.is_none() {
+        widen_input_pipe();
+    }
     let color = args.color.for_stdout();
     let stderr_tty = io::stderr().is_terminal();
     let progress = match args.progress {
@@ -427,12 +460,16 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         reports,
         progress: handle,
         records,
+        show_hosts: merged.is_some(),
     };
     let signal = || match got.load(Ordering::SeqCst) {
         0 => None,
         signal => i32::try_from(signal).ok(),
     };
-    let mut ending = run(io::stdin().lock(), &mut router, &mut options, &signal);
+    let mut ending = match merged {
+        Some(merged) => run(merged, &mut router, &mut options, &signal),
+        None => run(io::stdin().lock(), &mut router, &mut options, &signal),
+    };
     drop(router);
     if let Some(progress) = progress {
         progress.finish();
@@ -442,29 +479,25 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     Ok(ending)
 }
 
-/// The whole program: what `main` calls. Messages go to stderr here, and a signal phase-log
-/// got is re-raised last, after every buffer was written.
-pub fn main_with(args: &Args) -> ExitCode {
-    match run_process(args) {
-        Ok(ending) => {
-            // Not eprintln!: a closed stderr must not turn into a panic.
-            let mut stderr = io::stderr().lock();
-            for message in &ending.messages {
-                let _ = writeln!(stderr, "phase-log: {message}");
-            }
-            drop(stderr);
-            if let Some(signal) = ending.raise {
-                hookpipe::signals::note(signal);
-            }
-            // Ends the process as the signal would have, so the calling shell stops as with
-            // any Ctrl-C; also for a signal that came after the log was finished.
-            hookpipe::signals::end_by_received_signal();
-            match ending.raise {
-                Some(signal) => ExitCode::from(hookpipe::exit::Outcome::Signal(signal).code()),
-                None => ExitCode::from(ending.code),
-            }
+/// phase-log for [`hookpipe::lifecycle::main`]: its stdout is for people, so it writes no
+/// `begin`/`done`; its exit status is the run's.
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "phase-log";
+    const USAGE_STAGE: Option<&'static str> = None;
+    type Args = Args;
+
+    /// Notes go to stderr here; a signal phase-log got is re-raised by the exit path, after
+    /// every buffer was written.
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        let ending = run_process(args)?;
+        // Not eprintln!: a closed stderr must not turn into a panic.
+        let mut stderr = io::stderr().lock();
+        for message in &ending.messages {
+            let _ = writeln!(stderr, "phase-log: {message}");
         }
-        Err(fatal) => hookpipe::exit::finish("phase-log", Err(fatal)),
+        Ok(ending.outcome)
     }
 }
 

@@ -19,7 +19,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use hookpipe::bytes::display;
-use hookpipe::record::{Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer};
+use hookpipe::exit::Outcome;
+use hookpipe::record::{host_of, Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer};
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
 
@@ -154,6 +155,9 @@ pub struct Options {
     pub progress: Option<Handle>,
     /// `--records FILE`: its name, for messages, and the file.
     pub records: Option<(String, File)>,
+    /// Put each record's host before who a log line is about (a merged run of several
+    /// hosts: `subnode1 stack/install/50-template.sh | text`).
+    pub show_hosts: bool,
 }
 
 /// Which file report.
@@ -193,11 +197,11 @@ impl ReportFile {
     }
 }
 
-/// How a run ends: the exit status, a signal to end by instead, and lines for stderr.
+/// How a run ends: the outcome ([`Outcome::Signal`] when phase-log itself got one and
+/// must end by it) and lines for stderr.
 #[derive(Debug, PartialEq)]
 pub struct Ending {
-    pub code: u8,
-    pub raise: Option<i32>,
+    pub outcome: Outcome,
     pub messages: Vec<String>,
 }
 
@@ -217,6 +221,26 @@ struct Logger<'r, C: Write, F: Write> {
     last_id: String,
     /// `stamp_from` in epoch milliseconds, when it parsed.
     time_ms: Option<u64>,
+    /// [`Options::show_hosts`].
+    show_hosts: bool,
+    /// Where a host-qualified `who` is built, reused from line to line.
+    who_buf: String,
+}
+
+/// `who` as a log line shows it: after the record's host when hosts are shown.
+fn qualified<'a>(show: bool, host: Option<&str>, buf: &'a mut String, who: &'a str) -> &'a str {
+    match host {
+        Some(host) if show => {
+            buf.clear();
+            buf.push_str(host);
+            if !who.is_empty() {
+                buf.push(' ');
+                buf.push_str(who);
+            }
+            buf
+        }
+        _ => who,
+    }
 }
 
 impl<C: Write, F: Write> Logger<'_, C, F> {
@@ -239,6 +263,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
 
     /// A line about something other than an output line.
     fn event(&mut self, route: Route, who: &str, mark: &str, paint: Paint, body: &str) {
+        let who = qualified(self.show_hosts, self.ledger.host(), &mut self.who_buf, who);
         let line = Line {
             stamp: self.stamp.as_bytes(),
             who: who.as_bytes(),
@@ -261,22 +286,30 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                 let mut scratch = std::mem::take(&mut self.scratch);
                 let result = match decode::output(raw.line, &mut scratch, &self.last_id) {
                     Some(out) => {
+                        self.ledger.set_host(out.host);
                         if out.id != self.last_id {
                             self.last_id.clear();
                             self.last_id.push_str(out.id);
                         }
                         self.output(raw.lineno, decode::Fields::from(&out))
                     }
-                    None => view::<OutputView<'_>>(raw)
-                        .and_then(|out| self.output(raw.lineno, out.fields())),
+                    None => {
+                        self.ledger.set_host(host_of(raw.line).as_deref());
+                        view::<OutputView<'_>>(raw)
+                            .and_then(|out| self.output(raw.lineno, out.fields()))
+                    }
                 };
                 self.scratch = scratch;
                 result
             }
-            "summary" | "warning" | "trace" => self.text_line(raw, view(raw)?),
+            "summary" | "warning" | "trace" => {
+                self.ledger.set_host(host_of(raw.line).as_deref());
+                self.text_line(raw, view(raw)?)
+            }
             // Large, and only runners read it.
             "state" => Ok(()),
             _ => {
+                self.ledger.set_host(host_of(raw.line).as_deref());
                 match raw.decode()? {
                     Record::Begin(begin) => self.begin(&begin),
                     Record::Done(done) => self.done(&done),
@@ -328,9 +361,15 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             _ => (self.stamp.as_bytes(), &bytes[..]),
         };
         let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
+        let who = qualified(
+            self.show_hosts,
+            self.ledger.host(),
+            &mut self.who_buf,
+            out.id,
+        );
         let line = Line {
             stamp,
-            who: out.id.as_bytes(),
+            who: who.as_bytes(),
             mark: if stream == 1 { "!" } else { "|" },
             paint: Paint::Plain,
             body,
@@ -369,6 +408,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         };
         let (stamp, body) = leading_stamp(&bytes).unwrap_or((self.stamp.as_bytes(), &bytes[..]));
         let console = console_form(matches!(bytes, Cow::Borrowed(_)), body);
+        let who = qualified(self.show_hosts, self.ledger.host(), &mut self.who_buf, who);
         let line = Line {
             stamp,
             who: who.as_bytes(),
@@ -452,6 +492,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         }
         self.event(Route::Log, &what, "[skip]", Paint::Yellow, &body);
         self.ledger.entry_skip(EntrySkip {
+            host: None,
             what,
             reason: skip.reason.clone(),
             message: skip.message.clone(),
@@ -622,7 +663,10 @@ pub fn run<R: Read, C: Write, F: Write>(
         scratch: String::new(),
         last_id: String::new(),
         time_ms: None,
+        show_hosts: options.show_hosts,
+        who_buf: String::new(),
     };
+    logger.ledger.show_hosts = options.show_hosts;
     let (records_name, copy) = options.records.take().unzip();
     let (input, copy_failed, waiting_upto) = records::Tee::new(input, copy);
     let mut reader = RecordReader::new(input);
@@ -670,15 +714,18 @@ pub fn run<R: Read, C: Write, F: Write>(
     ledger.finish();
     router.close_open_lines();
 
-    let mut code = ledger.status();
-    if problems.any() && code < 128 {
-        code = code.max(hookpipe::exit::BAD_INPUT);
+    let mut outcome = Outcome::Run(ledger.status());
+    // A problem of phase-log's own (bad input, a report it could not write) makes the run
+    // at least bad input, below a signal.
+    let own_problem = |outcome: &mut Outcome| *outcome = outcome.worst(Outcome::BadInput);
+    if problems.any() {
+        own_problem(&mut outcome);
     }
     let console_gone = |router: &Router<C, F>| router.console.error().is_some();
     let shown_exit = match noticed {
-        Some(sig) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
+        Some(sig) => Outcome::Signal(sig).code(),
         None if console_gone(router) => hookpipe::exit::BROKEN_PIPE,
-        None => code,
+        None => outcome.code(),
     };
     let context = Context {
         log: options.log_path.as_deref(),
@@ -694,37 +741,30 @@ pub fn run<R: Read, C: Write, F: Write>(
     let mut messages = problems.lines();
     if let (Some(err), Some(name)) = (copy_failed.borrow_mut().take(), records_name) {
         messages.push(format!("writing {name}: {err}"));
-        if code < 128 {
-            code = code.max(hookpipe::exit::BAD_INPUT);
-        }
+        own_problem(&mut outcome);
     }
     for report in &mut options.reports {
         if let Err(err) = report.write(&ledger, &context) {
             messages.push(format!("writing {}: {err}", report.name));
-            if code < 128 {
-                code = code.max(hookpipe::exit::BAD_INPUT);
-            }
+            own_problem(&mut outcome);
         }
     }
     for sink in router.logs.iter().chain(router.summary.as_ref()) {
         if let Some(err) = sink.error() {
             messages.push(format!("writing {}: {err}", sink.name));
-            if code < 128 {
-                code = code.max(hookpipe::exit::BAD_INPUT);
-            }
+            own_problem(&mut outcome);
         }
     }
     if let Some(err) = router.console.error() {
         if hookpipe::exit::is_broken_pipe(err) {
-            code = hookpipe::exit::BROKEN_PIPE;
+            outcome = Outcome::BrokenPipe;
         } else {
             messages.push(format!("writing to stdout: {err}"));
-            code = code.max(hookpipe::exit::BAD_INPUT);
+            outcome = Outcome::Run(outcome.code().max(hookpipe::exit::BAD_INPUT));
         }
     }
     Ending {
-        code,
-        raise: noticed,
+        outcome: noticed.map_or(outcome, Outcome::Signal),
         messages,
     }
 }
@@ -782,7 +822,7 @@ mod tests {
             "{console}"
         );
         assert!(log.contains("s/ghost.sh ! boo"), "{log}");
-        assert_eq!(ending.code, 0);
+        assert_eq!(ending.outcome.code(), 0);
     }
 
     #[test]
@@ -799,8 +839,7 @@ mod tests {
         assert_eq!(
             ending,
             Ending {
-                code: 0,
-                raise: None,
+                outcome: Outcome::Run(0),
                 messages: vec![]
             }
         );
@@ -812,7 +851,7 @@ mod tests {
             "{{\"type\":\"output\",\"id\":\"s/x.sh\",\"stream\":\"stdout\",\"text_base64\":\"***\",\"time\":\"{T}\"}}\n"
         );
         let (_, log, ending) = run_on(&input, true);
-        assert_eq!(ending.code, 2);
+        assert_eq!(ending.outcome.code(), 2);
         assert!(
             ending.messages[0].starts_with("input line 1: field text_base64"),
             "{:?}",

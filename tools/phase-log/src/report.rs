@@ -71,7 +71,12 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
                 .map_or("-".to_owned(), |end| secs(end.duration_ms))
         })
         .collect();
-    let id_w = width("call", ledger.calls.iter().map(|call| call.id.as_str()));
+    let labels: Vec<_> = ledger
+        .calls
+        .iter()
+        .map(|call| call.label(ledger.show_hosts))
+        .collect();
+    let id_w = width("call", labels.iter().map(|label| &**label));
     let stage_w = width("stage", ledger.calls.iter().map(|call| call.stage.as_str()));
     let status_w = width("status", ledger.calls.iter().map(status_of));
     let time_w = width("time", times.iter().map(String::as_str));
@@ -82,12 +87,12 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
         pad("status", status_w),
         "time"
     ))]);
-    for (call, time) in ledger.calls.iter().zip(&times) {
+    for ((call, time), label) in ledger.calls.iter().zip(&times).zip(&labels) {
         let status = status_of(call);
         out.push(vec![
             Seg::plain(format!(
                 "{}  {}  ",
-                pad(&call.id, id_w),
+                pad(label, id_w),
                 pad(&call.stage, stage_w)
             )),
             Seg::painted(status, Paint::of_status(status)),
@@ -100,22 +105,24 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
 }
 
 fn stage_totals(out: &mut Lines, ledger: &Ledger) {
-    let mut stages: Vec<(&str, u64, u64)> = Vec::new();
+    let mut stages: Vec<(String, u64, u64)> = Vec::new();
     for call in &ledger.calls {
         let ms = call.end.as_ref().map_or(0, |end| end.duration_ms);
-        match stages.iter_mut().find(|(stage, _, _)| *stage == call.stage) {
+        let host = call.host.as_deref().filter(|_| ledger.show_hosts);
+        let title = crate::view::title(host, &call.stage);
+        match stages.iter_mut().find(|(stage, _, _)| *stage == title) {
             Some(row) => {
                 row.1 += 1;
                 row.2 = row.2.saturating_add(ms);
             }
-            None => stages.push((&call.stage, 1, ms)),
+            None => stages.push((title, 1, ms)),
         }
     }
     if stages.is_empty() {
         return;
     }
     heading(out, "Time per stage");
-    let stage_w = width("stage", stages.iter().map(|row| row.0));
+    let stage_w = width("stage", stages.iter().map(|row| row.0.as_str()));
     let times: Vec<String> = stages.iter().map(|row| secs(row.2)).collect();
     let time_w = width("time", times.iter().map(String::as_str));
     out.push(vec![Seg::plain(format!(
@@ -132,10 +139,15 @@ fn stage_totals(out: &mut Lines, ledger: &Ledger) {
 }
 
 fn slowest(out: &mut Lines, ledger: &Ledger) {
-    let mut ended: Vec<(u64, &str)> = ledger
+    let mut ended: Vec<(u64, std::borrow::Cow<'_, str>)> = ledger
         .calls
         .iter()
-        .filter_map(|call| Some((call.end.as_ref()?.duration_ms, call.id.as_str())))
+        .filter_map(|call| {
+            Some((
+                call.end.as_ref()?.duration_ms,
+                call.label(ledger.show_hosts),
+            ))
+        })
         .collect();
     if ended.is_empty() {
         return;
@@ -256,22 +268,32 @@ pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
         .iter()
         .filter_map(|run| {
             let explained = ledger.calls.iter().any(|call| {
-                call.stage == run.stage && call.end.as_ref().is_none_or(|end| !end.ok())
+                call.stage == run.stage
+                    && call.host == run.host
+                    && call.end.as_ref().is_none_or(|end| !end.ok())
             });
+            let tool = match &run.host {
+                Some(host) if ledger.show_hosts => format!("{host}: {}", run.tool),
+                _ => run.tool.clone(),
+            };
             match run.done {
                 None => Some((
                     run,
                     format!(
-                        "{} ({}) ended without a done record: it crashed or was killed",
-                        run.tool, run.stage
+                        "{tool} ({}) ended without a done record: it crashed or was killed",
+                        run.stage
                     ),
                 )),
                 Some(0) => None,
                 Some(_) if explained => None,
-                Some(status) => Some((
-                    run,
-                    format!("{} ({}) exited with status {status}", run.tool, run.stage),
-                )),
+                Some(status) => {
+                    let mut line = format!("{tool} ({}) exited with status {status}", run.stage);
+                    if let Some(message) = &run.message {
+                        line.push_str(": ");
+                        line.push_str(message);
+                    }
+                    Some((run, line))
+                }
             }
         })
         .collect()
@@ -292,7 +314,7 @@ fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
     }
     heading(out, "Failures");
     for call in &bad_calls {
-        let mut line = vec![Seg::plain(format!("{}: ", call.id))];
+        let mut line = vec![Seg::plain(format!("{}: ", call.label(ledger.show_hosts)))];
         line.extend(how_it_ended(call));
         out.push(line);
         if call.ring.is_empty() {
@@ -382,6 +404,74 @@ pub fn verdict(ctx: &Context<'_>) -> (&'static str, Paint) {
     }
 }
 
+/// The result word of one host of a merged run, from the status its records give.
+pub fn host_verdict(status: u8) -> &'static str {
+    match status {
+        0 => "ok",
+        130 | 143 => "interrupted",
+        _ => "failed",
+    }
+}
+
+/// A merged run's row per host: its result, calls by status and wall time (from its own
+/// records' times, so a skewed clock shows in its own row only).
+fn hosts(out: &mut Lines, ledger: &Ledger) {
+    if !ledger.show_hosts {
+        return;
+    }
+    heading(out, "Hosts");
+    let names: Vec<&str> = ledger
+        .hosts
+        .iter()
+        .map(|run| run.name.as_deref().unwrap_or("(no host)"))
+        .collect();
+    let host_w = width("host", names.iter().copied());
+    for (run, name) in ledger.hosts.iter().zip(&names) {
+        let mine = || ledger.calls.iter().filter(|call| call.host == run.name);
+        let mut tally: Vec<(&str, u64)> = Vec::new();
+        for call in mine() {
+            let status = status_of(call);
+            match tally.iter_mut().find(|(seen, _)| *seen == status) {
+                Some(row) => row.1 += 1,
+                None => tally.push((status, 1)),
+            }
+        }
+        let skipped = ledger
+            .skipped
+            .iter()
+            .filter(|skip| skip.host == run.name)
+            .count() as u64;
+        if skipped > 0 {
+            tally.push(("skipped", skipped));
+        }
+        let parts: Vec<String> = tally
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        let calls = plural(mine().count() as u64, "hook call", "hook calls");
+        let wall = match (run.first_ms, run.last_ms) {
+            (Some(first), Some(last)) => format!(
+                ", {} ({} to {})",
+                secs(last.saturating_sub(first)),
+                stamp_of(first),
+                stamp_of(last)
+            ),
+            _ => String::new(),
+        };
+        let word = host_verdict(ledger.host_status(run));
+        let paint = if word == "ok" {
+            Paint::Green
+        } else {
+            Paint::Red
+        };
+        out.push(vec![
+            Seg::plain(format!("{}  ", pad(name, host_w))),
+            Seg::painted(word, paint),
+            Seg::plain(format!(": {calls}: {}{wall}", parts.join(", "))),
+        ]);
+    }
+}
+
 fn result(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
     heading(out, "Result");
     let (word, paint) = verdict(ctx);
@@ -447,6 +537,7 @@ pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     warnings(&mut out, ledger);
     failures(&mut out, ledger, ctx);
     run_skips(&mut out, ledger);
+    hosts(&mut out, ledger);
     result(&mut out, ledger, ctx);
     out
 }

@@ -1,5 +1,6 @@
 //! The run as the file reports (`junit`, `html`) lay it out: hook calls and skipped calls
-//! grouped by stage, stages in the order they first appeared, rows in arrival order, with
+//! grouped by host and stage (hosts, then each host's stages, in the order they first
+//! appeared: a lane per host in a merged run), rows in arrival order, with
 //! the status word, times and the name each report shows. Built from the [`Ledger`] at
 //! the end; nothing here reads a clock, so a replayed stream gives the same reports.
 
@@ -67,16 +68,30 @@ impl<'a> Row<'a> {
             Row::Skipped(skip) => skip.seq,
         }
     }
+
+    /// The host of the call (`None` in a stream without hosts).
+    pub fn host(&self) -> Option<&'a str> {
+        match self {
+            Row::Call(call) => call.host.as_deref(),
+            Row::Skipped(skip) => skip.host.as_deref(),
+        }
+    }
 }
 
-/// A stage and its rows.
+/// A stage of one host and its rows.
 #[derive(Debug)]
 pub struct Stage<'a> {
+    pub host: Option<&'a str>,
     pub name: &'a str,
     pub rows: Vec<Row<'a>>,
 }
 
 impl Stage<'_> {
+    /// The stage's name, after its host when it has one: `subnode1: stack/install`.
+    pub fn title(&self) -> String {
+        title(self.host, self.name)
+    }
+
     /// Sum of the calls' durations.
     pub fn duration_ms(&self) -> u64 {
         self.rows
@@ -105,6 +120,14 @@ impl Stage<'_> {
     }
 }
 
+/// `stage`, after `host` when there is one: `subnode1: stack/install`.
+pub fn title(host: Option<&str>, stage: &str) -> String {
+    match host {
+        Some(host) => format!("{host}: {stage}"),
+        None => stage.to_owned(),
+    }
+}
+
 /// The stage of a skipped call: its `stage` field, else the id up to its last `/`.
 fn skip_stage(skip: &SkippedCall) -> &str {
     skip.stage
@@ -129,14 +152,28 @@ pub fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
     rows.sort_by_key(|(_, row)| row.seq());
     let mut stages: Vec<Stage<'_>> = Vec::new();
     for (name, row) in rows {
-        match stages.iter_mut().find(|stage| stage.name == name) {
+        let host = row.host().filter(|_| ledger.show_hosts);
+        match stages
+            .iter_mut()
+            .find(|stage| stage.name == name && stage.host == host)
+        {
             Some(stage) => stage.rows.push(row),
             None => stages.push(Stage {
+                host,
                 name,
                 rows: vec![row],
             }),
         }
     }
+    // Each host's stages together, hosts in the order they appeared (stable: a host's
+    // stages keep theirs).
+    let mut hosts: Vec<Option<&str>> = Vec::new();
+    for stage in &stages {
+        if !hosts.contains(&stage.host) {
+            hosts.push(stage.host);
+        }
+    }
+    stages.sort_by_key(|stage| hosts.iter().position(|host| *host == stage.host));
     stages
 }
 
@@ -185,6 +222,34 @@ mod tests {
             [
                 ("b", vec![("1.sh", "ok"), ("3.sh#source", "unfinished")]),
                 ("a", vec![("2.sh", "unfinished"), ("9.sh", "skipped")]),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_host_gets_its_own_stages_together() {
+        let mut ledger = Ledger::default();
+        ledger.show_hosts = true;
+        for (host, id) in [("ctl", "s/1.sh"), ("sub", "s/1.sh"), ("ctl", "t/2.sh")] {
+            ledger.set_host(Some(host));
+            let stage = id.split('/').next().unwrap_or_default();
+            ledger.start(&Start {
+                id: id.into(),
+                stage: stage.into(),
+                time: "2026-11-24T22:29:14.000Z".into(),
+                ..Start::default()
+            });
+        }
+        let got: Vec<(String, usize)> = stages(&ledger)
+            .iter()
+            .map(|stage| (stage.title(), stage.rows.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ctl: s".to_owned(), 1),
+                ("ctl: t".to_owned(), 1),
+                ("sub: s".to_owned(), 1)
             ]
         );
     }

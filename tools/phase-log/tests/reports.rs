@@ -77,6 +77,24 @@ struct Doc {
     tools: Vec<Tool>,
     tools_failed: Vec<ToolFailed>,
     input_problems: Vec<String>,
+    hosts: Vec<HostRow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct HostRow {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
+    result: String,
+    exit_status: u8,
+    #[serde(deserialize_with = "nullable")]
+    first_time: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    last_time: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    wall_ms: Option<u64>,
+    counts: Counts,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -96,6 +114,8 @@ struct Counts {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct Call {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
     id: String,
     stage: String,
     #[serde(deserialize_with = "nullable")]
@@ -132,6 +152,8 @@ struct TailLine {
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct StageRow {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
     stage: String,
     calls: u64,
     duration_ms: u64,
@@ -159,6 +181,8 @@ struct Group {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct SkippedCall {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
     id: String,
     #[serde(deserialize_with = "nullable")]
     stage: Option<String>,
@@ -172,6 +196,8 @@ struct SkippedCall {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct Entry {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
     what: String,
     reason: String,
     message: String,
@@ -190,6 +216,8 @@ struct Timer {
 #[allow(dead_code)]
 struct Text {
     #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     id: Option<String>,
     text: String,
     #[serde(deserialize_with = "nullable")]
@@ -200,6 +228,8 @@ struct Text {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct Tool {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
     tool: String,
     stage: String,
     #[serde(deserialize_with = "nullable")]
@@ -210,6 +240,8 @@ struct Tool {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct ToolFailed {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
     tool: String,
     stage: String,
     #[serde(deserialize_with = "nullable")]
@@ -223,7 +255,7 @@ fn check_schema(path: &Path) -> Doc {
     let doc: Doc = serde_json::from_slice(&bytes).unwrap_or_else(|err| {
         panic!("{err}\n{}", String::from_utf8_lossy(&bytes));
     });
-    assert_eq!(doc.schema_version, 1);
+    assert_eq!(doc.schema_version, 2);
     assert_eq!(doc.tool, "phase-log");
     for call in &doc.calls {
         for tail in &call.output_tail {
@@ -292,11 +324,13 @@ fn json_report_follows_its_schema_and_tells_the_run() {
         doc.stages,
         [
             StageRow {
+                host: None,
                 stage: "override_defaults".into(),
                 calls: 1,
                 duration_ms: 4
             },
             StageRow {
+                host: None,
                 stage: "unstack".into(),
                 calls: 4,
                 duration_ms: 31_545

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::exit::Fatal;
-use crate::runner::{default_prelude, parse_seconds, parse_timeout, Options};
+use hookpipe::exit::Fatal;
+
+use crate::stage::{default_prelude, parse_seconds, parse_timeout, Options};
 
 /// How the hooks of a stage run.
 #[derive(Debug, Clone, clap::Args)]
@@ -71,7 +72,9 @@ impl RunnerFlags {
             if !file.is_file() {
                 return Err(Fatal::bad_input(format!(
                     "prelude {}: No such file",
-                    crate::bytes::display(std::os::unix::ffi::OsStrExt::as_bytes(file.as_os_str()))
+                    hookpipe::bytes::display(std::os::unix::ffi::OsStrExt::as_bytes(
+                        file.as_os_str()
+                    ))
                 )));
             }
         }

@@ -4,8 +4,7 @@
 //! `/dev/null` as stdin and the environment unchanged, wiring its descriptors (output,
 //! summaries, commands, events, trace; see the script's header), sending commands, and
 //! stopping its process group and every process its hooks started elsewhere ([`tree`]).
-//! What the bytes mean, and when to stop, is the runner's
-//! business ([`crate::runner`]).
+//! What the bytes mean, and when to stop, is the runner's business ([`crate::stage`]).
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -16,7 +15,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{pipe2, Pid};
 
-pub mod tree;
+use crate::tree;
 
 /// The worker script, embedded so the tools never depend on finding it at run time.
 pub const SCRIPT: &str = include_str!("worker.bash");

@@ -1,6 +1,6 @@
 //! One case table, two implementations: every line of `tests/services/cases.tsv` runs against
 //! `lib/services` (one bash per case, through `tests/services/run-case.sh`) and against
-//! `hookpipe::services`, and each must give the expected answer, so the shell and the Rust
+//! `hookpipe-services`, and each must give the expected answer, so the shell and the Rust
 //! side cannot drift from DevStack or from each other. `tests/services/ere.tsv` and
 //! `glob.tsv` do the same for the two pattern dialects, against bash itself.
 //!
@@ -10,13 +10,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hookpipe::ere::Regex;
-use hookpipe::services::{self, Answer, Hooks, ServiceList};
+use hookpipe_services::ere::Regex;
+use hookpipe_services::{self as services, Answer, Hooks, ServiceList};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the shared crate lives inside the repository")
+        .ancestors()
+        .nth(2)
+        .expect("the crate lives in crates/ inside the repository")
         .to_path_buf()
 }
 

@@ -381,7 +381,7 @@ impl StateFile {
 
 /// The path as bytes for messages.
 pub fn display_path(path: &Path) -> String {
-    crate::bytes::display(path.as_os_str().as_bytes())
+    hookpipe::bytes::display(path.as_os_str().as_bytes())
 }
 
 #[cfg(test)]

@@ -29,8 +29,8 @@ impl Signals {
     pub fn install() -> io::Result<Signals> {
         let (read, write) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         for signal in [SIGINT, SIGTERM, SIGHUP] {
-            // SAFETY: the handler only loads atomics and calls kill and _exit, which are
-            // async-signal-safe.
+            // SAFETY: the handler only uses atomics, kill, signal-hook's
+            // emulate_default_handler and _exit, which are async-signal-safe.
             unsafe {
                 signal_hook::low_level::register(signal, move || {
                     if RECEIVED.load(Ordering::SeqCst) != 0 {
@@ -38,9 +38,14 @@ impl Signals {
                         if group > 0 {
                             nix::libc::kill(-group, nix::libc::SIGKILL);
                         }
+                        // End by the signal itself, so the calling shell stops too; the
+                        // status is the fallback should it not kill.
+                        let _ = signal_hook::low_level::emulate_default_handler(signal);
                         nix::libc::_exit(128 + signal);
                     }
                     RECEIVED.store(signal, Ordering::SeqCst);
+                    // The exit path ends the process by it, whatever the result.
+                    hookpipe::exit::note_signal(signal);
                 })?;
             }
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
@@ -70,38 +75,5 @@ impl Signals {
     /// Names the process group a second signal must kill (0 for none).
     pub fn set_worker_group(&self, group: i32) {
         WORKER_GROUP.store(group, Ordering::SeqCst);
-    }
-}
-
-/// The signals the tools handle rather than die by at once.
-pub const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
-
-/// Notes `signal` as the one the process will end by, unless one was noted already: for
-/// handlers other than [`Signals`]' own (phase-log's). Async-signal-safe.
-pub fn note(signal: i32) {
-    let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
-}
-
-/// A tool's last act: if a handled signal arrived at any time, end the process by it.
-///
-/// A shell running a pipeline decides whether it was interrupted from how each member ended,
-/// and takes one that exited normally after Ctrl-C as having handled it: the script goes
-/// on. So no path may exit normally once a signal came, error paths included, and the
-/// window between the last look at the flag and the exit must be closed. Hence the order:
-/// every handled signal gets its default action back first, and only then is the flag read.
-/// A signal that came before the reset is in the flag; one that comes after kills the
-/// process by its default action. Either way the process ends by the signal.
-pub fn end_by_received_signal() {
-    for signal in HANDLED {
-        // SAFETY: resetting a disposition to its default is always sound; nothing after this
-        // relies on the handlers.
-        unsafe {
-            nix::libc::signal(signal, nix::libc::SIG_DFL);
-        }
-    }
-    let signal = RECEIVED.load(Ordering::SeqCst);
-    if signal != 0 {
-        let _ = io::Write::flush(&mut io::stdout());
-        let _ = signal_hook::low_level::emulate_default_handler(signal);
     }
 }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# hookpipe worker: the bash process a runner drives to source hooks (see worker/mod.rs).
+# hookpipe worker: the bash process a runner drives to source hooks (see worker.rs).
 #
 # The runner starts this script with `bash --noprofile --norc -c`, in a session of its own,
 # with these descriptors already open:

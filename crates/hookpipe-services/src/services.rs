@@ -34,11 +34,10 @@
 //! file (DevStack pathname-expands the words; `lib/services` does not), with `extglob` and
 //! `nocasematch` off.
 
-mod glob;
-
 use std::fmt;
 
 use crate::ere;
+use crate::glob;
 
 /// The in-tree `is_<svc>_enabled` functions DevStack's `lib/*` files define (reference
 /// section 4): keystone, nova, glance, cinder, swift, neutron (and neutron_legacy),

@@ -27,11 +27,12 @@ use bstr::ByteSlice;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
-use crate::bytes;
-use crate::record::{Line, Output, Record, Timer};
+use hookpipe::bytes;
+use hookpipe::record::{Line, Output, Record, Timer};
+use hookpipe::stream::RecordWriter;
+use hookpipe::time::now_rfc3339;
+
 use crate::signals::Signals;
-use crate::stream::RecordWriter;
-use crate::time::now_rfc3339;
 use crate::worker::{Channel, Worker};
 
 /// Output lines longer than this are cut into several `partial` records.
@@ -214,7 +215,7 @@ fn new_marker() -> Vec<u8> {
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
     if read.is_err() {
         // No /dev/urandom: the clock and pid still make a token no hook will guess.
-        let seed = crate::time::now_ms() ^ (u64::from(std::process::id()) << 32);
+        let seed = hookpipe::time::now_ms() ^ (u64::from(std::process::id()) << 32);
         random[..8].copy_from_slice(&seed.to_le_bytes());
     }
     let mut marker = b"hookpipe-mark-".to_vec();
@@ -796,11 +797,6 @@ impl Session {
             self.events.drain(..position + 6);
             self.batch_over = true;
         }
-    }
-
-    /// Whether the session has sent KILL.
-    pub fn killed(&self) -> bool {
-        self.killed
     }
 }
 

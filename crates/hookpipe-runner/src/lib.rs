@@ -1,0 +1,23 @@
+//! The stage runner `hook-run` and `hyp-call` share: read the record stream, run the planned
+//! calls in a bash worker, report them as records, and hand the shell state on.
+//!
+//! - `stage`: one stage from `begin` to `done` ([`run_stage`] with a tool's [`Plan`]).
+//! - [`flags`]: the command-line flags both tools take, and their translation into options.
+//! - `session`: one worker and the records its calls produce (output, summaries, traces).
+//! - `worker`: the bash process itself (`worker.bash`), its descriptors and process group.
+//! - `tree`: every process a worker's hooks started, wherever it went (the subreaper).
+//! - [`state`]: the shell state between stages and the `--state FILE` that carries it.
+//! - [`signals`]: SIGINT and SIGTERM, turned into an orderly stop.
+//!
+//! It builds on the core crate (`hookpipe`: records, streams, exit codes); nothing in the
+//! core depends on it, so `phase-log` and `hook-list` never link the runner.
+
+pub mod flags;
+mod session;
+pub mod signals;
+mod stage;
+pub mod state;
+mod tree;
+mod worker;
+
+pub use stage::{run_stage, Action, Call, Plan};
