@@ -61,11 +61,13 @@ _hp_restore() {
 # function can stand in for, and in POSIX mode the special builtin `unset` is found before
 # any function of that name.
 _hp_reclaim() {
+    _hp_reclaiming=yes
     POSIXLY_CORRECT=y
     unset -f builtin command 2>/dev/null
     builtin enable builtin command enable unset printf read source set declare mapfile local \
         shift return trap exit break echo exec 2>/dev/null
     unset POSIXLY_CORRECT
+    _hp_reclaiming=
 }
 
 # _hp_restore_commands: the command pipe too, after a command that ran hooks (between two
@@ -135,6 +137,8 @@ _hp_dump() {
 _hp_on_exit() {
     builtin local _hp_status="$?"
     builtin set +e +x
+    # A signal in the middle of _hp_reclaim: leave the POSIX mode it entered.
+    if [[ -n ${_hp_reclaiming:-} ]]; then unset POSIXLY_CORRECT; fi
     if [[ -n ${_hp_signal:-} ]]; then
         _hp_restore
         builtin printf 'signal\0%s\0' "$_hp_signal" >&61
