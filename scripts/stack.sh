@@ -20,6 +20,11 @@
 # that completed with nothing they depend on changed and runs the rest; --from STAGE runs
 # from STAGE on; --until STAGE stops after STAGE (README, "Resuming a failed run"). The
 # runners do it: lib/checkpoints only passes them the flags.
+#
+# DevStack's async jobs (lib/async) work across the stages: $DEST/async is emptied first
+# (DevStack's async_init), a runner stops the jobs still running when the run fails or is
+# interrupted, and at the end of a successful run the jobs nobody awaited are named and
+# collected (DevStack's async_cleanup, in run_pipeline).
 
 set -o pipefail
 
@@ -40,6 +45,9 @@ CK=("${HOOKPIPE_CHECKPOINT_FLAGS[@]}")
 # DevStack clones the plugins here (fetch_plugins); hookpipe expects them checked out, and
 # stops before any hook runs when one is not.
 check_plugin_checkouts
+
+# This shell leads the run: a job still running when it ends is stopped.
+async_init
 
 # stack_stages - every stage of the run but phase-log, in DevStack's order
 function stack_stages {

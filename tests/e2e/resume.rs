@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hookpipe_e2e::{bin_dir, copy_tree, lib_dir, processes_tagged, repo_root, scrub_env, Stack};
+use hookpipe_e2e::{bin_dir, copy_tree, lib_dir, repo_root, scrub_env, tagged_processes, Stack};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -437,7 +437,7 @@ fn ctrl_c_during_a_resumed_run_stops_it_and_leaves_no_process() {
     assert!(stdout.contains("interrupted"), "{stdout}");
     let deadline = Instant::now() + GONE;
     loop {
-        let left = processes_tagged("HOOKPIPE_RESUME_TEST_TAG", &tag);
+        let left = tagged_processes("HOOKPIPE_RESUME_TEST_TAG", std::ffi::OsStr::new(&tag));
         if left.is_empty() {
             break;
         }

@@ -108,6 +108,54 @@ impl Call {
             Action::Source { args, .. } | Action::Function { args, .. } => args,
         }
     }
+
+    /// The file the worker will source for this call, if any.
+    fn sourced(&self) -> Option<&[u8]> {
+        match &self.action {
+            Action::Source { path, .. } => Some(path),
+            Action::Function { path, .. } => path.as_deref(),
+        }
+    }
+
+    /// Why the file this call sources must not be sourced: it exists and is not a regular
+    /// file (or a link to one). A device never ends (`/dev/zero` grows the worker without
+    /// bound) and a FIFO blocks; `hook-list` refuses both, and a record naming one anyway is
+    /// refused here as late as possible, just before the batch starts. The worker checks
+    /// again at the moment of sourcing (`_hp_source`). A missing file is left to `source`,
+    /// whose error is the call's.
+    fn refusal(&self) -> Option<(String, String)> {
+        let path = Path::new(std::ffi::OsStr::from_bytes(self.sourced()?));
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_file() {
+            return None;
+        }
+        let kind = file_kind(&meta.file_type());
+        Some((
+            "not-regular".to_owned(),
+            format!(
+                "not run: {} is {kind}, not a regular file",
+                bytes::display(self.sourced()?)
+            ),
+        ))
+    }
+}
+
+/// What a file that is not a regular one is, for messages.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// What a tool decides: which records it consumes and what to call for them.
@@ -171,6 +219,8 @@ struct Runner<'a, W: Write> {
     prelude_failed: Option<String>,
     /// How each call of the stage ended, for its checkpoint.
     call_outcomes: Vec<CallOutcome>,
+    /// The `end` status of the first call that did not end `ok` (why the run stops).
+    failure_status: Option<String>,
 }
 
 /// Runs one stage between the `begin` and `done` that [`hookpipe::cli::Stage::run`] writes (the caller
@@ -203,6 +253,7 @@ pub fn run_stage<R: Read, W: Write>(
         outcome: Outcome::Ok,
         prelude_failed: None,
         call_outcomes: Vec::new(),
+        failure_status: None,
     };
     match runner.run(plan, input) {
         Ok(outcome) => Ok(outcome),
@@ -414,6 +465,7 @@ impl<W: Write> Runner<'_, W> {
         if matches!(halted, Some(Halt::Upstream(_) | Halt::Interrupted)) {
             self.outcome = self.outcome.worst(Outcome::Negative);
         }
+        self.stop_jobs(halted.as_ref())?;
 
         // Step 6. A stage that ran nothing hands the upstream state on unchanged (and
         // leaves the state file alone).
@@ -700,8 +752,8 @@ impl<W: Write> Runner<'_, W> {
                 next += 1;
                 continue;
             }
-            if let Some((code, message)) = &call.skip {
-                self.skip(call, code, message.clone())?;
+            if let Some((code, message)) = call.skip.clone().or_else(|| call.refusal()) {
+                self.skip(call, &code, message)?;
                 next += 1;
                 continue;
             }
@@ -721,6 +773,7 @@ impl<W: Write> Runner<'_, W> {
             while end < calls.len()
                 && calls[end].skip.is_none()
                 && calls[end].when_enabled.is_none()
+                && calls[end].refusal().is_none()
             {
                 end += 1;
             }
@@ -832,6 +885,7 @@ impl<W: Write> Runner<'_, W> {
             script: &script_path,
             stop_at_failure,
         };
+        let mut failure_status = self.failure_status.take();
         let ends =
             session.run_batch(
                 batch,
@@ -842,6 +896,9 @@ impl<W: Write> Runner<'_, W> {
                     BatchEvent::Start(index) => write_start(&calls[index], out),
                     BatchEvent::End(index, end) => {
                         let (record, status, warning) = end_record(&calls[index], end);
+                        if record.status != "ok" && failure_status.is_none() {
+                            failure_status = Some(record.status.clone());
+                        }
                         statuses.push(status);
                         warnings.extend(warning);
                         outcomes.push(CallOutcome {
@@ -853,6 +910,7 @@ impl<W: Write> Runner<'_, W> {
                 },
             );
         self.session = Some(session);
+        self.failure_status = failure_status;
         let ends = ends?;
         for warning in warnings {
             self.warn(warning)?;
@@ -892,6 +950,17 @@ impl<W: Write> Runner<'_, W> {
                 dump = std::fs::read(&path)
                     .ok()
                     .and_then(|bytes| Dump::parse(&bytes));
+            }
+            if dump.is_none() {
+                // A live worker that cannot dump its shell (a hook broke something the dump
+                // needs) must not pass an older state on as if it were this stage's.
+                self.outcome = self.outcome.worst(Outcome::Negative);
+                self.warn(format!(
+                    "{}: the shell state could not be dumped at the end of the stage (did a \
+                     hook redefine or disable a builtin?); later stages start from an older \
+                     state",
+                    self.options.stage
+                ))?;
             }
         }
         let dump = dump.or_else(|| self.last_dump.take());
@@ -998,6 +1067,31 @@ impl<W: Write> Runner<'_, W> {
         Ok(())
     }
 
+    /// The run is over without success (a failure that stops it, a timeout, an interrupt,
+    /// or one of those upstream): DevStack's async jobs still running are stopped, each with
+    /// a `job` record saying why (`jobs::stop_running`). A stage that keeps going after a
+    /// failure leaves them running.
+    fn stop_jobs(&mut self, halted: Option<&Halt>) -> Result<(), StageError> {
+        let (reason, message) = match halted {
+            _ if self.signals.received().is_some() => {
+                ("interrupted", "the run was interrupted".to_owned())
+            }
+            Some(Halt::Interrupted) => ("interrupted", "the run was interrupted".to_owned()),
+            Some(Halt::Failed(id)) => match &self.failure_status {
+                Some(status) if status == "timeout" => ("timeout", format!("{id} timed out")),
+                _ => ("failed", format!("{id} failed")),
+            },
+            Some(Halt::Upstream(failure)) => ("upstream-failed", format!("upstream {failure}")),
+            Some(Halt::Prelude(message)) => ("failed", message.clone()),
+            // --until: the run ends where it was asked to, not in failure.
+            None | Some(Halt::Until(_)) => return Ok(()),
+        };
+        for job in crate::jobs::stop_running(reason, &message, self.options.kill_after) {
+            self.out.write(&Record::Job(job))?;
+        }
+        Ok(())
+    }
+
     /// Lets the worker finish: it is idle, so closing its commands ends it.
     fn finish_worker(&mut self) {
         if let Some(mut session) = self.session.take() {
@@ -1039,6 +1133,10 @@ fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
         next += 1;
     };
     for call in calls {
+        // The call's id, for lib/async: a job records which hook started it.
+        script.push_str("printf -v _hp_call_id %s");
+        field(&mut script, call.id.as_bytes());
+        script.push('\n');
         if let Some((name, dir)) = &call.plugin {
             script.push_str("_hp_gitdir");
             field(&mut script, name);
