@@ -82,7 +82,14 @@ fn find_job<'a>(jobs: &'a [Value], event: &str, name: &str) -> &'a Value {
 #[test]
 fn the_80_tempest_pattern_runs_through_scripts_stack_sh() {
     let stack = fixture();
-    let out = stack.script("stack.sh", &[]);
+    let reports = stack.root().join("reports");
+    let report = |name: &str| reports.join(name).to_str().expect("UTF-8").to_owned();
+    let (json, junit, html) = (report("r.json"), report("r.xml"), report("r.html"));
+    fs::create_dir(&reports).expect("mkdir reports");
+    let out = stack.script(
+        "stack.sh",
+        &["--json-report", &json, "--junit", &junit, "--html", &html],
+    );
     out.assert_ok();
     // test-config configured what the job installed: the wait really waited.
     assert!(
@@ -133,6 +140,25 @@ fn the_80_tempest_pattern_runs_through_scripts_stack_sh() {
                 && line.contains("stack/test-config/80-tempest.sh")
                 && line.contains(" ok ")),
         "no async job row in the report:\n{out}"
+    );
+    // The reports: the job in the JSON report, as an `async` test case, as a bar.
+    let doc: Value = serde_json::from_str(&fs::read_to_string(&json).expect("r.json"))
+        .expect("the JSON report parses");
+    let job = &doc["jobs"][0];
+    assert_eq!(job["name"], "install_tempest", "{doc:#}");
+    assert_eq!(job["status"], "ok");
+    assert_eq!(job["started_by"], "stack/install/80-tempest.sh");
+    assert_eq!(job["awaited_by"], "stack/test-config/80-tempest.sh");
+    assert!(job["duration_ms"].as_u64().unwrap_or(0) >= 1900, "{job}");
+    let junit = fs::read_to_string(&junit).expect("r.xml");
+    assert!(
+        junit.contains(r#"<testcase classname="async" name="install_tempest""#),
+        "{junit}"
+    );
+    let html = fs::read_to_string(&html).expect("r.html");
+    assert!(
+        html.contains("job install_tempest") && html.contains("async job install_tempest: ok"),
+        "no bar of the job in the timeline"
     );
     // The ini file is collected, the log stays, as in DevStack.
     assert!(!stack.dest.join("async/install_tempest.ini").exists());
