@@ -531,3 +531,34 @@ fn a_job_whose_process_vanished_is_lost_not_awaited_forever() {
         "{out}"
     );
 }
+
+#[test]
+fn a_signal_to_the_supervisor_alone_stops_the_whole_job() {
+    // DevStack's exit_trap kills `jobs -p`: the supervisor's pid, not its group.
+    let out = bash_async(
+        "async_init\nasync_run victim sleep 300\npid=$(async_pidof victim)\nsleep 0.3\n\
+         kill -TERM \"$pid\"\nasync_wait victim\necho \"status $?\"\n",
+    );
+    assert!(out.stdout.contains("status 143"), "{out}");
+    assert!(
+        out.stdout.contains("stopped: its supervisor got a signal"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_job_stops_when_the_script_leading_the_run_is_killed() {
+    // The leader dies by SIGKILL: no trap, no runner; the supervisor notices by itself.
+    let started = Instant::now();
+    let out = bash_async(
+        "bash -c 'source \"$HOOKPIPE_LIB/functions\"; async_init; async_run orphan sleep 300; \
+         kill -KILL $$'\nwhile [[ ! -e \"$DEST/async/orphan.status\" ]]; do sleep 0.1; done\n\
+         cat \"$DEST/async/orphan.status\"\n",
+    );
+    assert!(
+        out.stdout
+            .contains("stopped: the run ended (its leader, PID"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
