@@ -504,3 +504,116 @@ fn interrupted_pipeline(delay_ms: u64) -> Option<String> {
         )
     })
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. State writes that fail, and state paths that are not regular files.
+
+#[test]
+fn a_state_path_that_is_a_fifo_or_a_device_is_refused_naming_it() {
+    let sb = Sandbox::new();
+    let hook = sb.hook("extras.d", "10-a.sh", "echo-args.sh");
+    let input = format!("{}\n", hook_record("10-a.sh", &hook));
+    let fifo = sb.join("state.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    for path in [fifo.to_string_lossy().into_owned(), "/dev/zero".to_owned()] {
+        let (status, _, stderr) = feed(
+            &sb,
+            "hook-run",
+            &["stack", "install", "--state", &path],
+            input.as_bytes(),
+        );
+        assert_eq!(code(status), 2, "{path}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path} is not a regular file")),
+            "{path}: {stderr}"
+        );
+    }
+    assert!(
+        !Path::new("/dev/zero.lock").exists(),
+        "a lock was created in /dev"
+    );
+}
+
+#[test]
+fn a_state_file_that_cannot_be_written_fails_the_stage_with_the_reason() {
+    let sb = Sandbox::new();
+    // The hook takes the state's directory away and leaves a file in its place: the write
+    // at the end of the stage cannot succeed (as on a full disk, it must not pass silently).
+    inline_hook(
+        &sb,
+        "10-spoil.sh",
+        "rm -rf \"$T/states\"; echo not a directory > \"$T/states\"",
+    );
+    let hook = sb.join("extras.d/10-spoil.sh");
+    fs::create_dir_all(sb.join("states")).unwrap();
+    let input = format!("{}\n", hook_record("10-spoil.sh", &hook));
+    let (status, out, stderr) = feed(
+        &sb,
+        "hook-run",
+        &["stack", "install", "--state", "states/state.sh"],
+        input.as_bytes(),
+    );
+    assert_eq!(code(status), 1, "{stderr}");
+    let stream = stdout_records(&out);
+    assert!(
+        stream.iter().any(|r| r["type"] == "warning"
+            && r["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("cannot write the state file states/state.sh"))),
+        "no warning gives the reason: {stream:?}"
+    );
+    assert_eq!(done_of(&stream, "stack/install").unwrap()["status"], 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Lost updates: concurrent pipelines on one state file.
+
+#[test]
+fn concurrent_pipelines_never_lose_an_update_silently() {
+    let sb = Sandbox::new();
+    // Each run adds 1 to COUNT, slowly enough that runs overlap.
+    inline_hook(&sb, "10-count.sh", "COUNT=$((${COUNT:-0} + 1)); sleep 0.3");
+    let hook = sb.join("extras.d/10-count.sh");
+    fs::write(
+        sb.join("input"),
+        format!("{}\n", hook_record("10-count.sh", &hook)),
+    )
+    .unwrap();
+    let runs: Vec<Pipeline> = (0..8)
+        .map(|index| {
+            let stage = sb.stage(&["hook-run", "stack", "install", "--state", "state.sh"]);
+            Pipeline::start(
+                vec![stage],
+                Some(&sb.join("input")),
+                &sb.join(format!("out.{index}")),
+            )
+        })
+        .collect();
+    let mut kept = 0;
+    let mut refused = 0;
+    for (index, mut run) in runs.into_iter().enumerate() {
+        let statuses = run.wait();
+        let out = read_bytes(&sb.join(format!("out.{index}")));
+        let said = stdout_records(&out).iter().any(|r| {
+            r["type"] == "warning"
+                && r["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("another run replaced it"))
+        });
+        match code(statuses[0]) {
+            0 => kept += 1,
+            1 if said => refused += 1,
+            other => panic!("run {index} ended {other}: {}", run.report(&statuses)),
+        }
+    }
+    let state = read_text(&sb.join("state.sh"));
+    assert!(
+        state.contains(&format!("COUNT=\"{kept}\"")),
+        "{kept} runs succeeded ({refused} refused) but the state says otherwise:\n{state}"
+    );
+    sb.assert_no_process_left();
+}
