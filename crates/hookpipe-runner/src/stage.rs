@@ -996,7 +996,7 @@ impl<W: Write> Runner<'_, W> {
                 if err.kind() == std::io::ErrorKind::AlreadyExists {
                     // Based on a generation another run has replaced: passing it on would
                     // let the next stage write it over that run's changes.
-                    return Ok(());
+                    return Ok(None);
                 }
             }
         }
