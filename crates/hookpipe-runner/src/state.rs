@@ -17,7 +17,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -176,12 +175,14 @@ impl Dump {
     }
 
     /// Whether a variable of this name is in the dump.
-    pub fn has_var(&self, name: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_var(&self, name: &str) -> bool {
         self.vars.contains_key(name)
     }
 
     /// Whether a function of this name is in the dump.
-    pub fn has_function(&self, name: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_function(&self, name: &str) -> bool {
         self.funcs.contains_key(name.as_bytes())
     }
 
@@ -276,7 +277,7 @@ const HEADER: &[u8] = b"# hookpipe state generation ";
 /// The header of a raw dump that a calling shell wrote into the state file itself (see
 /// `lib/hookpipe`): the same format as a worker's dump, so the caller's variables and
 /// functions are filtered by the same rules before any worker sees them.
-pub const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
+pub(crate) const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
 
 /// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
 ///
@@ -284,17 +285,13 @@ pub const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
 /// or replacing, never across a stage, so the stages of one pipeline cannot deadlock on it.
 /// Replacement is a write to a temporary file and a rename: a crash leaves the old state.
 #[derive(Debug, Clone)]
-pub struct StateFile {
+pub(crate) struct StateFile {
     path: PathBuf,
 }
 
 impl StateFile {
-    pub fn new(path: impl Into<PathBuf>) -> StateFile {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> StateFile {
         StateFile { path: path.into() }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn lock(&self) -> io::Result<Flock<File>> {
@@ -312,7 +309,7 @@ impl StateFile {
     }
 
     /// The generation and script in the file; `None` when there is no file yet.
-    pub fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
+    pub(crate) fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
         let _lock = self.lock()?;
         let mut bytes = Vec::new();
         match File::open(&self.path) {
@@ -343,7 +340,7 @@ impl StateFile {
 
     /// Replaces the file with `script` at `generation`, unless the file already holds a
     /// newer generation (a concurrent pipeline got further): then it is left alone.
-    pub fn write(&self, generation: u64, script: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&self, generation: u64, script: &[u8]) -> io::Result<()> {
         let _lock = self.lock()?;
         if let Ok(mut file) = File::open(&self.path) {
             let mut head = [0u8; 64];
@@ -377,11 +374,6 @@ impl StateFile {
         file.persist(&self.path).map_err(|err| err.error)?;
         Ok(())
     }
-}
-
-/// The path as bytes for messages.
-pub fn display_path(path: &Path) -> String {
-    hookpipe::bytes::display(path.as_os_str().as_bytes())
 }
 
 #[cfg(test)]

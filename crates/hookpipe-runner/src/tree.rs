@@ -17,11 +17,11 @@ use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
 /// The environment entry that marks a daemon started on purpose.
-pub const DAEMON_MARK: &[u8] = b"HOOKPIPE_DAEMON=1";
+pub(crate) const DAEMON_MARK: &[u8] = b"HOOKPIPE_DAEMON=1";
 
 /// Makes this process the reaper of its orphaned descendants. Failure (an old kernel) only
 /// means orphans go to init as before, out of reach: nothing to report at each call.
-pub fn become_subreaper() {
+pub(crate) fn become_subreaper() {
     let _ = nix::sys::prctl::set_child_subreaper(true);
 }
 
@@ -76,7 +76,7 @@ fn is_daemon(pid: i32) -> bool {
 }
 
 /// The live descendants of this process (the runner), daemons and their trees left out.
-pub fn hooks_processes() -> Vec<Pid> {
+pub(crate) fn hooks_processes() -> Vec<Pid> {
     let me = std::process::id() as i32;
     let table = snapshot();
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
@@ -100,7 +100,7 @@ pub fn hooks_processes() -> Vec<Pid> {
 }
 
 /// Sends `signal` to every process of the tree; returns how many there were.
-pub fn signal_all(signal: Signal) -> usize {
+pub(crate) fn signal_all(signal: Signal) -> usize {
     let processes = hooks_processes();
     for &pid in &processes {
         let _ = kill(pid, signal);
@@ -110,7 +110,7 @@ pub fn signal_all(signal: Signal) -> usize {
 
 /// Reaps every exited child of this process except `keep` (the worker, which its `Child`
 /// reaps): the orphans the runner inherited as subreaper.
-pub fn reap_inherited(keep: Pid) {
+pub(crate) fn reap_inherited(keep: Pid) {
     for child in own_children() {
         if child != keep {
             let _ = waitpid(child, Some(WaitPidFlag::WNOHANG));

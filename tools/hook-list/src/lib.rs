@@ -7,6 +7,9 @@
 //! `plugins` resolves DevStack's plugin list and `trust` finds hooks that others could change. All validation (plugin names, directories)
 //! happens before the first hook record, so a failed listing never looks like a short one.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 mod guard;
 mod plugins;
 mod scan;

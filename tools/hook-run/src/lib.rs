@@ -5,6 +5,9 @@
 //! contract). Running, reporting, state and signals are the shared runner's
 //! (`hookpipe-runner`), which `hyp-call` uses too.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 

@@ -8,6 +8,9 @@
 //! with `\xNN` escapes, as ids are ([`hookpipe::bytes::escaped`]); the plugin path follows
 //! the text-or-bytes rule (`path` or `path_base64`).
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 pub mod check;
 pub mod parse;
 pub mod plugin;
