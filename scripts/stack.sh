@@ -9,7 +9,10 @@
 # DevStack. Plugins enabled in localrc (enable_plugin) run after the extras.d hooks, in
 # enable order, from their checkouts (GITDIR[NAME]); a plugin that is not checked out stops
 # the run before any hook, where DevStack's clone would. The exit status is the run's, as
-# phase-log reports it.
+# phase-log reports it, or a failed stage's when phase-log could not see it (lib/pipeline).
+#
+# Usage: stack.sh [--junit FILE] [--json-report FILE] [--html FILE] [--records FILE]
+#        (or HOOKPIPE_REPORT_DIR=DIR for all four; see --help)
 
 set -o pipefail
 
@@ -18,20 +21,29 @@ HOOKPIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$HOOKPIPE_DIR/lib/stackrc"
 # shellcheck source=lib/toolchain
 source "$HOOKPIPE_DIR/lib/toolchain"
+# shellcheck source=lib/pipeline
+source "$HOOKPIPE_DIR/lib/pipeline"
+
+parse_script_args stack.sh "$@"
 
 # DevStack clones the plugins here (fetch_plugins); hookpipe expects them checked out, and
 # stops before any hook runs when one is not.
 check_plugin_checkouts
 
-list_hooks \
-    | "$HOOKPIPE_BIN/hook-run" override_defaults \
-    | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova source \
-    | "$HOOKPIPE_BIN/hook-run" source --verify-disabled \
-    | "$HOOKPIPE_BIN/hook-run" stack pre-install \
-    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu install configure \
-    | "$HOOKPIPE_BIN/hook-run" stack install \
-    | "$HOOKPIPE_BIN/hook-run" stack post-config \
-    | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu start \
-    | "$HOOKPIPE_BIN/hook-run" stack extra \
-    | "$HOOKPIPE_BIN/hook-run" stack test-config \
-    | "$HOOKPIPE_BIN/phase-log"
+# stack_stages - every stage of the run but phase-log, in DevStack's order
+function stack_stages {
+    list_hooks \
+        | "$HOOKPIPE_BIN/hook-run" override_defaults \
+        | "$HOOKPIPE_BIN/hyp-call" --when-enabled nova source \
+        | "$HOOKPIPE_BIN/hook-run" source --verify-disabled \
+        | "$HOOKPIPE_BIN/hook-run" stack pre-install \
+        | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu install configure \
+        | "$HOOKPIPE_BIN/hook-run" stack install \
+        | "$HOOKPIPE_BIN/hook-run" stack post-config \
+        | "$HOOKPIPE_BIN/hyp-call" --when-enabled n-cpu start \
+        | "$HOOKPIPE_BIN/hook-run" stack extra \
+        | "$HOOKPIPE_BIN/hook-run" stack test-config
+    hookpipe_stage_statuses "${PIPESTATUS[@]}"
+}
+
+run_pipeline stack.sh stack_stages "$LOGFILE"

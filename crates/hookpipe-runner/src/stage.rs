@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use hookpipe::bytes;
-use hookpipe::cli::Stage;
 use hookpipe::exit::{Fatal, Outcome};
 use hookpipe::record::{End, Record, Skip, Start, State};
 use hookpipe::stream::{ReadError, RecordReader, RecordWriter};
@@ -145,7 +144,7 @@ enum Halt {
 
 struct Runner<'a, W: Write> {
     options: &'a Options,
-    out: RecordWriter<W>,
+    out: &'a mut RecordWriter<W>,
     signals: &'a Signals,
     scratch: tempfile::TempDir,
     /// Replies the worker still owes for its set-up commands.
@@ -162,22 +161,22 @@ struct Runner<'a, W: Write> {
     prelude_failed: Option<String>,
 }
 
-/// Runs one stage. Library code: the caller maps the result to an exit status.
+/// Runs one stage between the `begin` and `done` that [`hookpipe::cli::Stage::run`] writes (the caller
+/// wraps this in it, with [`crate::lifecycle::ReaderGone::BrokenPipe`]).
 pub fn run_stage<R: Read, W: Write>(
     options: &Options,
     plan: &dyn Plan,
     input: R,
-    output: W,
+    out: &mut RecordWriter<W>,
     signals: &Signals,
 ) -> Result<Outcome, Fatal> {
-    let stage = Stage::new(options.tool, options.stage.clone());
     let scratch = tempfile::Builder::new()
         .prefix("hookpipe-")
         .tempdir()
-        .map_err(|err| Fatal::bad_input(format!("cannot create a scratch directory: {err}")))?;
+        .map_err(|err| Fatal::internal(format!("cannot create a scratch directory: {err}")))?;
     let mut runner = Runner {
         options,
-        out: RecordWriter::new(output),
+        out,
         signals,
         scratch,
         setup: Vec::new(),
@@ -191,33 +190,16 @@ pub fn run_stage<R: Read, W: Write>(
         outcome: Outcome::Ok,
         prelude_failed: None,
     };
-    let result = runner.run(&stage, plan, input);
-    let outcome = match result {
-        Ok(outcome) => outcome,
+    match runner.run(plan, input) {
+        Ok(outcome) => Ok(outcome),
         Err(StageError::ReaderGone) => {
             runner.stop_everything(StopReason::ReaderGone);
-            return Err(Fatal {
-                outcome: Outcome::BrokenPipe,
-                message: String::new(),
-            });
+            Err(Fatal::broken_pipe())
         }
         Err(StageError::Fatal(fatal)) => {
             runner.stop_everything(StopReason::ReaderGone);
-            let _ = runner.out.write(&stage.done(fatal.outcome));
-            let _ = runner.out.flush();
-            return Err(fatal);
+            Err(fatal)
         }
-    };
-    match runner
-        .out
-        .write(&stage.done(outcome))
-        .and_then(|()| runner.out.flush())
-    {
-        Ok(()) => Ok(outcome),
-        Err(_) => Err(Fatal {
-            outcome: Outcome::BrokenPipe,
-            message: String::new(),
-        }),
     }
 }
 
@@ -231,20 +213,13 @@ impl From<io::Error> for StageError {
         if hookpipe::exit::is_broken_pipe(&err) {
             StageError::ReaderGone
         } else {
-            StageError::Fatal(Fatal::bad_input(format!("writing records: {err}")))
+            StageError::Fatal(Fatal::internal(format!("writing records: {err}")))
         }
     }
 }
 
 impl<W: Write> Runner<'_, W> {
-    fn run<R: Read>(
-        &mut self,
-        stage: &Stage,
-        plan: &dyn Plan,
-        input: R,
-    ) -> Result<Outcome, StageError> {
-        self.out.write(&stage.begin())?;
-        self.out.flush()?;
+    fn run<R: Read>(&mut self, plan: &dyn Plan, input: R) -> Result<Outcome, StageError> {
         self.start_worker(None)?;
 
         // Steps 2 and 3: forward, collect, decide.
@@ -381,7 +356,7 @@ impl<W: Write> Runner<'_, W> {
     fn start_worker(&mut self, state: Option<&[u8]>) -> Result<(), StageError> {
         let prelude_id = format!("{}/prelude", self.options.stage);
         let mut session = Session::start(prelude_id).map_err(|err| {
-            StageError::Fatal(Fatal::bad_input(format!("cannot start bash: {err}")))
+            StageError::Fatal(Fatal::internal(format!("cannot start bash: {err}")))
         })?;
         session.traced = self.options.xtrace;
         self.signals.set_worker_group(session.worker.pid().as_raw());
@@ -418,7 +393,7 @@ impl<W: Write> Runner<'_, W> {
         if let Some(state) = state {
             let path = self.scratch.path().join("restart-state");
             std::fs::write(&path, state).map_err(|err| {
-                StageError::Fatal(Fatal::bad_input(format!("writing scratch state: {err}")))
+                StageError::Fatal(Fatal::internal(format!("writing scratch state: {err}")))
             })?;
             steps.push((Setup::Load, vec![b"load".to_vec(), path_bytes(&path)]));
         }
@@ -482,7 +457,7 @@ impl<W: Write> Runner<'_, W> {
                 "no bash worker is running",
             )));
         };
-        Ok(session.wait(&wait, self.signals, &mut self.out)?)
+        Ok(session.wait(&wait, self.signals, self.out)?)
     }
 
     /// A `warning` record from the runner itself.
@@ -537,7 +512,7 @@ impl<W: Write> Runner<'_, W> {
         .unwrap_or_default();
         let path = self.scratch.path().join("state-in");
         std::fs::write(&path, &script).map_err(|err| {
-            StageError::Fatal(Fatal::bad_input(format!("writing scratch state: {err}")))
+            StageError::Fatal(Fatal::internal(format!("writing scratch state: {err}")))
         })?;
         if let Some(session) = self.session.as_mut() {
             session.set_current(format!("{}/state", self.options.stage));
@@ -694,7 +669,7 @@ impl<W: Write> Runner<'_, W> {
         std::fs::write(&data_path, &data)
             .and_then(|()| std::fs::write(&script_path, &script))
             .map_err(|err| {
-                StageError::Fatal(Fatal::bad_input(format!("writing scratch batch: {err}")))
+                StageError::Fatal(Fatal::internal(format!("writing scratch batch: {err}")))
             })?;
         let ids: Vec<String> = calls.iter().map(|call| call.id.clone()).collect();
         let wait = Wait {
@@ -715,21 +690,22 @@ impl<W: Write> Runner<'_, W> {
             script: &script_path,
             stop_at_failure,
         };
-        let ends = session.run_batch(
-            batch,
-            &wait,
-            self.signals,
-            &mut self.out,
-            &mut |event, out| match event {
-                BatchEvent::Start(index) => write_start(&calls[index], out),
-                BatchEvent::End(index, end) => {
-                    let (record, status, warning) = end_record(&calls[index], end);
-                    statuses.push(status);
-                    warnings.extend(warning);
-                    out.write(&Record::End(record))
-                }
-            },
-        );
+        let ends =
+            session.run_batch(
+                batch,
+                &wait,
+                self.signals,
+                self.out,
+                &mut |event, out| match event {
+                    BatchEvent::Start(index) => write_start(&calls[index], out),
+                    BatchEvent::End(index, end) => {
+                        let (record, status, warning) = end_record(&calls[index], end);
+                        statuses.push(status);
+                        warnings.extend(warning);
+                        out.write(&Record::End(record))
+                    }
+                },
+            );
         self.session = Some(session);
         let ends = ends?;
         for warning in warnings {

@@ -1,5 +1,5 @@
 //! What every tool's command line and lifecycle share: the `begin`/`done` pair that tells
-//! later stages a tool ran and how it ended, and the colour choice of people-facing output
+//! later stages a tool ran and how it ended (written by [`crate::lifecycle`]), and the colour choice of people-facing output
 //! (`--color`, `NO_COLOR`, terminal detection, as fd and hyperfine do).
 
 use std::io::IsTerminal;
@@ -37,13 +37,15 @@ impl Stage {
         })
     }
 
-    /// The `done` record, written last, carrying the exit status about to be returned.
-    pub fn done(&self, outcome: Outcome) -> Record {
+    /// The `done` record, written last, carrying the exit status about to be returned and,
+    /// for a failure, why.
+    pub fn done(&self, outcome: Outcome, message: Option<String>) -> Record {
         Record::Done(Done {
             tool: self.tool.to_owned(),
             stage: self.stage.clone(),
             status: outcome.status(),
             time: now_rfc3339(),
+            message,
         })
     }
 }
@@ -90,7 +92,7 @@ mod tests {
     #[test]
     fn done_carries_the_exit_status() {
         let stage = Stage::new("hook-run", "stack/install");
-        match stage.done(Outcome::Signal(2)) {
+        match stage.done(Outcome::Signal(2), None) {
             Record::Done(done) => assert_eq!(done.status, 130),
             other => panic!("{other:?}"),
         }

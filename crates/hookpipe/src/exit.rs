@@ -1,8 +1,9 @@
 //! The one exit-status table of all five tools (DESIGN.md rule 5, README "Exit status").
-//! Tools build an [`Outcome`] or a [`Fatal`] error; only `main` turns it into a process
-//! status, here, so the mapping exists once.
+//! Tools build an [`Outcome`] or a [`Fatal`] error of a [`Kind`]; only [`finish`] turns it
+//! into a process status, so the mapping exists once.
 
 use std::fmt;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Everything went as it should.
@@ -28,6 +29,9 @@ pub enum Outcome {
     Signal(i32),
     /// Exit 141 without a message.
     BrokenPipe,
+    /// Exit with the run's status as found in the stream (phase-log passes on the worst
+    /// `done` status, 130 included, without ending itself by a signal it never got).
+    Run(u8),
 }
 
 impl Outcome {
@@ -39,6 +43,7 @@ impl Outcome {
             Outcome::BadInput => BAD_INPUT,
             Outcome::Signal(signal) => 128u8.saturating_add(signal.clamp(0, 127) as u8),
             Outcome::BrokenPipe => BROKEN_PIPE,
+            Outcome::Run(code) => code,
         }
     }
 
@@ -48,7 +53,7 @@ impl Outcome {
     }
 
     /// The worse of two outcomes: a signal beats everything, bad input beats a negative
-    /// result, which beats success.
+    /// result, which beats success. A [`Outcome::Run`] status ranks with its row.
     pub fn worst(self, other: Outcome) -> Outcome {
         fn rank(outcome: Outcome) -> u8 {
             match outcome {
@@ -57,6 +62,12 @@ impl Outcome {
                 Outcome::BadInput => 2,
                 Outcome::BrokenPipe => 3,
                 Outcome::Signal(_) => 4,
+                Outcome::Run(code) => match code {
+                    0 | 1 => code,
+                    2..=127 => 2,
+                    BROKEN_PIPE => 3,
+                    _ => 4,
+                },
             }
         }
         if rank(other) > rank(self) {
@@ -67,21 +78,77 @@ impl Outcome {
     }
 }
 
-/// A fatal error: one line on stderr (`<tool>: <message>`), then exit with `outcome`
-/// (usually [`Outcome::BadInput`]).
+/// Why a tool could not do its work. Each tool types its errors as one of these; the
+/// mapping to the exit table is [`Kind::outcome`], here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The command line is wrong: an unknown flag or phase, a bad value (`--timeout 5x`).
+    Usage,
+    /// The input is wrong: a malformed record, a missing directory or prelude, an
+    /// unreadable state file.
+    BadInput,
+    /// The tool could not work although its input was fine: bash would not start, no
+    /// scratch directory, a write to stdout that failed for another reason than its reader
+    /// leaving. Exit 2 as well (the table has no separate row), but said as such.
+    Internal,
+    /// An ending that is not an error of the tool's own: a signal, or its reader left.
+    Outcome(Outcome),
+}
+
+impl Kind {
+    /// The one mapping from error kinds to the exit table.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Kind::Usage | Kind::BadInput | Kind::Internal => Outcome::BadInput,
+            Kind::Outcome(outcome) => outcome,
+        }
+    }
+}
+
+/// A fatal error: one line on stderr (`<tool>: <message>`), and in the stream the `done`
+/// record's `message`; the exit status is its kind's row of the table.
 #[derive(Debug)]
 pub struct Fatal {
-    pub outcome: Outcome,
+    pub kind: Kind,
     pub message: String,
 }
 
 impl Fatal {
-    /// Bad usage or bad input (exit 2).
-    pub fn bad_input(message: impl Into<String>) -> Fatal {
+    /// Bad usage (exit 2).
+    pub fn usage(message: impl Into<String>) -> Fatal {
         Fatal {
-            outcome: Outcome::BadInput,
+            kind: Kind::Usage,
             message: message.into(),
         }
+    }
+
+    /// Bad input (exit 2).
+    pub fn bad_input(message: impl Into<String>) -> Fatal {
+        Fatal {
+            kind: Kind::BadInput,
+            message: message.into(),
+        }
+    }
+
+    /// The tool itself could not work (exit 2).
+    pub fn internal(message: impl Into<String>) -> Fatal {
+        Fatal {
+            kind: Kind::Internal,
+            message: message.into(),
+        }
+    }
+
+    /// The reader went away (exit 141, silent).
+    pub fn broken_pipe() -> Fatal {
+        Fatal {
+            kind: Kind::Outcome(Outcome::BrokenPipe),
+            message: String::new(),
+        }
+    }
+
+    /// The outcome this error ends the tool with.
+    pub fn outcome(&self) -> Outcome {
+        self.kind.outcome()
     }
 }
 
@@ -93,26 +160,28 @@ impl fmt::Display for Fatal {
 
 impl std::error::Error for Fatal {}
 
-/// What `main` does with a tool's result: prints a fatal error as one stderr line and
-/// returns the exit status. A broken pipe is silent, whatever produced it.
+/// The one exit path of every tool (`main` calls it through [`crate::lifecycle`]): prints a
+/// fatal error as one stderr line and returns the exit status; a signal is re-raised after
+/// stdout is flushed. A broken pipe is silent, whatever produced it.
 pub fn finish(tool: &str, result: Result<Outcome, Fatal>) -> ExitCode {
-    match result {
-        Ok(Outcome::Signal(signal)) => {
-            // Ended by Ctrl-C or TERM: end by the same signal, so the calling shell sees an
-            // interrupted command and stops, rather than a status it may take as handled.
-            // What the tool wrote is flushed by now; the status 128+N stays the fallback.
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            let _ = signal_hook::low_level::emulate_default_handler(signal);
-            ExitCode::from(Outcome::Signal(signal).code())
-        }
-        Ok(outcome) => ExitCode::from(outcome.code()),
+    let outcome = match result {
+        Ok(outcome) => outcome,
         Err(fatal) => {
-            if fatal.outcome != Outcome::BrokenPipe && !fatal.message.is_empty() {
-                eprintln!("{tool}: {}", fatal.message);
+            if fatal.outcome() != Outcome::BrokenPipe && !fatal.message.is_empty() {
+                // Not eprintln!: a closed stderr must not turn into a panic.
+                let _ = writeln!(std::io::stderr().lock(), "{tool}: {}", fatal.message);
             }
-            ExitCode::from(fatal.outcome.code())
+            fatal.outcome()
         }
+    };
+    if let Outcome::Signal(signal) = outcome {
+        // Ended by Ctrl-C or TERM: end by the same signal, so the calling shell sees an
+        // interrupted command and stops, rather than a status it may take as handled.
+        // What the tool wrote is flushed by now; the status 128+N stays the fallback.
+        let _ = std::io::stdout().flush();
+        let _ = signal_hook::low_level::emulate_default_handler(signal);
     }
+    ExitCode::from(outcome.code())
 }
 
 /// Whether an I/O error means our reader went away.
@@ -140,11 +209,26 @@ mod tests {
     }
 
     #[test]
+    fn kinds_map_to_the_table() {
+        assert_eq!(Fatal::usage("x").outcome().code(), 2);
+        assert_eq!(Fatal::bad_input("x").outcome().code(), 2);
+        assert_eq!(Fatal::internal("x").outcome().code(), 2);
+        assert_eq!(Fatal::broken_pipe().outcome().code(), 141);
+    }
+
+    #[test]
     fn worst_prefers_signals() {
         assert_eq!(Outcome::Ok.worst(Outcome::Negative), Outcome::Negative);
         assert_eq!(
             Outcome::Signal(2).worst(Outcome::BadInput),
             Outcome::Signal(2)
         );
+        // A problem of phase-log's own raises the run's status to 2, never above a signal.
+        assert_eq!(Outcome::Run(1).worst(Outcome::BadInput), Outcome::BadInput);
+        assert_eq!(
+            Outcome::Run(130).worst(Outcome::BadInput),
+            Outcome::Run(130)
+        );
+        assert_eq!(Outcome::Run(5).worst(Outcome::BadInput).code(), 5);
     }
 }

@@ -53,7 +53,7 @@
 //! | type | written by | meaning |
 //! |---|---|---|
 //! | `begin` | every tool but phase-log | a tool started: `tool`, `stage`, `pid`, `version`, `time` |
-//! | `done` | every tool but phase-log | a tool ended: `tool`, `stage`, `status` (its exit status), `time` |
+//! | `done` | every tool but phase-log | a tool ended: `tool`, `stage`, `status` (its exit status), `time`, and `message` when it failed |
 //! | `hook` | hook-list | a hook to dispatch, in dispatch order (see [`Hook`]) |
 //! | `skip` | all | an entry or call that will not run, with `reason` and `message` (see [`Skip`]) |
 //! | `hypervisor` | hyp-resolve | a hypervisor plugin and which functions it defines (see [`Hypervisor`]) |
@@ -164,13 +164,18 @@ pub struct Begin {
 }
 
 /// `done`: a tool ended; `status` is the exit status it is about to return (README, "Exit
-/// status"). The last record a tool writes.
+/// status"). The last record a tool writes. `message` says why a tool failed (status 2: a
+/// usage error, bad input, a prelude that is missing, bash that would not start), the
+/// same line the tool prints on stderr; absent otherwise. A tool that cannot start still
+/// writes `begin` and this `done`, so the end of the pipeline knows why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Done {
     pub tool: String,
     pub stage: String,
     pub status: i32,
     pub time: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
 }
 
 /// `hook`: one hook to dispatch, written by `hook-list` in dispatch order.

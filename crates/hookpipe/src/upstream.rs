@@ -12,11 +12,12 @@ use crate::record::{Begin, Done, End};
 pub enum Failure {
     /// A hook call ended with a status other than `ok`.
     Hook { id: String, status: String },
-    /// A tool ended with status 2 or more, or by a signal.
+    /// A tool ended with status 2 or more, or by a signal; `message` is its `done`'s.
     Tool {
         tool: String,
         stage: String,
         status: i32,
+        message: Option<String>,
     },
     /// A tool wrote `begin` and never `done`: it crashed or was killed.
     Vanished { tool: String, stage: String },
@@ -31,7 +32,14 @@ impl Failure {
                 tool,
                 stage,
                 status,
+                message: None,
             } => format!("{tool} ({stage}) exited with status {status}"),
+            Failure::Tool {
+                tool,
+                stage,
+                status,
+                message: Some(message),
+            } => format!("{tool} ({stage}) exited with status {status}: {message}"),
             Failure::Vanished { tool, stage } => {
                 format!("{tool} ({stage}) ended without a done record")
             }
@@ -69,6 +77,7 @@ impl Upstream {
                 tool: done.tool.clone(),
                 stage: done.stage.clone(),
                 status: done.status,
+                message: done.message.clone(),
             });
         }
     }
@@ -138,6 +147,7 @@ mod tests {
             stage: "s".into(),
             status,
             time: String::new(),
+            message: None,
         }
     }
 

@@ -37,6 +37,7 @@ struct Done {
     stage: String,
     status: i32,
     time: String,
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]

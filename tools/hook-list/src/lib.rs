@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use hookpipe::bytes::{display, split};
 use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
+use hookpipe::lifecycle::ReaderGone;
 use hookpipe::record::{Hook, Line, Record, Skip};
 use hookpipe::stream::RecordWriter;
 use hookpipe_services::{guard_enabled, ServiceList};
@@ -175,6 +176,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// hook-list for [`hookpipe::lifecycle::main`].
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "hook-list";
+    const USAGE_STAGE: Option<&'static str> = Some("list");
+    type Args = Args;
+
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        run(args, io::stdout().lock())
+    }
+}
+
 /// Writes the listing to `out`: `begin`, the hooks and skips, `done`, judging guards by the
 /// service lists of the environment. A reader that goes away ends the listing quietly with
 /// [`Outcome::Ok`], as a lister should.
@@ -195,30 +209,14 @@ pub fn run_with(
     out: impl Write,
 ) -> Result<Outcome, Fatal> {
     let stage = Stage::new("hook-list", "list");
-    let mut writer = RecordWriter::new(out);
-    let result = writer
-        .write(&stage.begin())
-        .map_err(Error::Write)
-        .and_then(|()| list(args, services, &mut writer))
-        .and_then(|outcome| {
-            writer
-                .write(&stage.done(outcome))
-                .and_then(|()| writer.flush())
-                .map_err(Error::Write)
-                .map(|()| outcome)
-        });
-    match result {
-        Ok(outcome) => Ok(outcome),
-        Err(Error::Write(err)) if is_broken_pipe(&err) => Ok(Outcome::Ok),
-        Err(err @ Error::Write(_)) => Err(Fatal::bad_input(err.to_string())),
-        Err(err) => {
-            // The stream must say so too: later stages see the failed `done`, not silence.
-            let _ = writer
-                .write(&stage.done(Outcome::BadInput))
-                .and_then(|()| writer.flush());
-            Err(Fatal::bad_input(err.to_string()))
+    stage.run(out, ReaderGone::Quiet, |writer| {
+        match list(args, services, writer) {
+            Ok(outcome) => Ok(outcome),
+            Err(Error::Write(err)) if is_broken_pipe(&err) => Err(Fatal::broken_pipe()),
+            Err(err @ Error::Write(_)) => Err(Fatal::internal(err.to_string())),
+            Err(err) => Err(Fatal::usage(err.to_string())),
         }
-    }
+    })
 }
 
 fn list<W: Write>(
@@ -559,7 +557,7 @@ mod tests {
         let missing = tmp.path().join("nope");
         let (result, records) = listing(&[missing.as_os_str()]);
         let fatal = result.unwrap_err();
-        assert_eq!(fatal.outcome, Outcome::BadInput);
+        assert_eq!(fatal.outcome(), Outcome::BadInput);
         assert!(fatal.message.ends_with("nope: No such file or directory"));
         assert_eq!(records.len(), 2);
         assert!(matches!(records.last(), Some(Record::Done(done)) if done.status == 2));

@@ -1,7 +1,8 @@
-//! `hook-list`: find the hooks to dispatch. Everything lives in the library's `run`.
-use clap::Parser;
+//! `hook-list`: find the hooks to dispatch.
+//!
+//! Every tool's `main` is this same line: the lifecycle and the exit path live once, in
+//! `hookpipe::lifecycle`; the tool itself lives in its library.
 
 fn main() -> std::process::ExitCode {
-    let args = hook_list::Args::parse();
-    hookpipe::exit::finish("hook-list", hook_list::run(&args, std::io::stdout().lock()))
+    hookpipe::lifecycle::main::<hook_list::Tool>()
 }

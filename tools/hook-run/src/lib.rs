@@ -12,7 +12,9 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 
 use hookpipe::bytes;
+use hookpipe::cli::Stage;
 use hookpipe::exit::{Fatal, Outcome};
+use hookpipe::lifecycle::ReaderGone;
 use hookpipe::record::{Hook, Record};
 use hookpipe_runner::flags::RunnerFlags;
 use hookpipe_runner::signals::Signals;
@@ -78,18 +80,18 @@ pub fn check_phase(mode: &str, phase: Option<&str>) -> Result<(), Fatal> {
         .collect::<Vec<_>>()
         .join(", ");
     let Some((_, phases)) = MODES.iter().find(|(name, _)| *name == mode) else {
-        return Err(Fatal::bad_input(format!(
+        return Err(Fatal::usage(format!(
             "unknown mode `{mode}`; valid: {valid} (or --any-phase)"
         )));
     };
     match phase {
         None if phases.is_empty() => Ok(()),
-        None => Err(Fatal::bad_input(format!(
+        None => Err(Fatal::usage(format!(
             "mode `{mode}` needs a phase: {}",
             phases.join(", ")
         ))),
         Some(phase) if phases.contains(&phase) => Ok(()),
-        Some(phase) => Err(Fatal::bad_input(format!(
+        Some(phase) => Err(Fatal::usage(format!(
             "unknown phase `{phase}` for mode `{mode}`; valid: {valid} (or --any-phase)"
         ))),
     }
@@ -249,25 +251,55 @@ impl HookPlan {
     }
 }
 
-/// Runs the stage: the caller passes its stdin and stdout.
-pub fn run(args: &Args, input: impl Read, output: impl Write) -> Result<Outcome, Fatal> {
-    if !args.any_phase {
-        check_phase(&args.mode, args.phase.as_deref())?;
-    } else if args.mode.is_empty() || args.mode.contains('/') {
-        return Err(Fatal::bad_input(
-            "MODE must be a non-empty word without `/`",
-        ));
+/// hook-run for [`hookpipe::lifecycle::main`].
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "hook-run";
+    const USAGE_STAGE: Option<&'static str> = Some("unknown");
+    type Args = Args;
+
+    /// `stack/install` from `hook-run --timeout 5x stack install`, so the failed stage is
+    /// named as in a good run.
+    fn usage_stage() -> Option<String> {
+        use clap::CommandFactory;
+        let matches = Args::command().ignore_errors(true).try_get_matches().ok()?;
+        let word = |name: &str| matches.try_get_one::<String>(name).ok().flatten().cloned();
+        let stage = match (word("mode"), word("phase")) {
+            (Some(mode), Some(phase)) => format!("{mode}/{phase}"),
+            (Some(mode), None) => mode,
+            _ => return Self::USAGE_STAGE.map(str::to_owned),
+        };
+        Some(stage)
     }
+
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        run(args, std::io::stdin().lock(), std::io::stdout().lock())
+    }
+}
+
+/// Runs the stage: the caller passes its stdin and stdout. Everything that can refuse to
+/// start (the phase, the flags, the prelude, signal handlers) happens after `begin`, so
+/// the stream says why.
+pub fn run(args: &Args, input: impl Read, output: impl Write) -> Result<Outcome, Fatal> {
     let plan = HookPlan {
         mode: args.mode.clone(),
         phase: args.phase.clone(),
         verify_disabled: args.verify_disabled,
     };
-    let teardown = matches!(args.mode.as_str(), "unstack" | "clean");
-    let options = args.runner.options("hook-run", plan.stage(), teardown)?;
-    let signals = Signals::install()
-        .map_err(|err| Fatal::bad_input(format!("cannot install signal handlers: {err}")))?;
-    run_stage(&options, &plan, input, output, &signals)
+    let stage = Stage::new("hook-run", plan.stage());
+    stage.run(output, ReaderGone::BrokenPipe, |out| {
+        if !args.any_phase {
+            check_phase(&args.mode, args.phase.as_deref())?;
+        } else if args.mode.is_empty() || args.mode.contains('/') {
+            return Err(Fatal::usage("MODE must be a non-empty word without `/`"));
+        }
+        let teardown = matches!(args.mode.as_str(), "unstack" | "clean");
+        let options = args.runner.options("hook-run", plan.stage(), teardown)?;
+        let signals = Signals::install()
+            .map_err(|err| Fatal::internal(format!("cannot install signal handlers: {err}")))?;
+        run_stage(&options, &plan, input, out, &signals)
+    })
 }
 
 #[cfg(test)]

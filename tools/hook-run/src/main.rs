@@ -1,8 +1,8 @@
-//! `hook-run`: run every hook of one phase. Everything lives in the library's `run`.
-use clap::Parser;
+//! `hook-run`: run every hook of one phase.
+//!
+//! Every tool's `main` is this same line: the lifecycle and the exit path live once, in
+//! `hookpipe::lifecycle`; the tool itself lives in its library.
 
 fn main() -> std::process::ExitCode {
-    let args = hook_run::Args::parse();
-    let result = hook_run::run(&args, std::io::stdin().lock(), std::io::stdout().lock());
-    hookpipe::exit::finish("hook-run", result)
+    hookpipe::lifecycle::main::<hook_run::Tool>()
 }

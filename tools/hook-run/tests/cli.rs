@@ -320,16 +320,22 @@ fn partial_long_and_invalid_lines_arrive_byte_exact() {
         .iter()
         .filter(|r| r["text"].as_str().is_some_and(|t| t.starts_with('x')))
         .collect();
-    assert_eq!(long.len(), 16);
-    assert!(long[..15].iter().all(|r| r["partial"] == true));
+    // 16 pieces, or more when the machine is so loaded that `tr` paused past the idle time
+    // (50 ms) and the runner sent what it had: the framing is the point, not the count.
+    assert!(long.len() >= 16, "{}", long.len());
+    assert!(long
+        .iter()
+        .all(|r| r["text"].as_str().is_some_and(|t| t.len() <= 65_536)));
+    let (last, rest) = long.split_last().expect("pieces");
+    assert!(rest.iter().all(|r| r["partial"] == true));
     // The line ends with the last piece, or (when the writer paused longer than the idle
     // flush after the last byte, as on a loaded machine) with an empty record right after.
     let after = outputs
         .iter()
-        .position(|r| std::ptr::eq(*r, *long[15]))
-        .map(|at| outputs[at + 1]);
+        .position(|r| std::ptr::eq(*r, **last))
+        .and_then(|at| outputs.get(at + 1));
     assert!(
-        long[15].get("partial").is_none()
+        last.get("partial").is_none()
             || after.is_some_and(|r| r["text"] == "" && r.get("partial").is_none()),
         "{}",
         explain(&out)

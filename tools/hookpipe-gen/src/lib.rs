@@ -98,11 +98,25 @@ pub fn completion(mut cmd: clap::Command, shell: Shell) -> Vec<u8> {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Fatal> {
     let cannot =
-        |err: io::Error| Fatal::bad_input(format!("cannot write {}: {err}", path.display()));
+        |err: io::Error| Fatal::internal(format!("cannot write {}: {err}", path.display()));
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(cannot)?;
     }
     fs::write(path, bytes).map_err(cannot)
+}
+
+/// hookpipe-gen for [`hookpipe::lifecycle::main`]; its stdout is a list of paths, not a
+/// record stream.
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "hookpipe-gen";
+    const USAGE_STAGE: Option<&'static str> = None;
+    type Args = Args;
+
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        run(args, io::stdout().lock())
+    }
 }
 
 /// Writes every file and prints each path on `output`, one per line.

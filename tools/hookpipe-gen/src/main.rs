@@ -1,9 +1,8 @@
-//! `hookpipe-gen`: write the tools' man pages and completions. Everything lives in the
-//! library's `run`.
-use clap::Parser;
+//! `hookpipe-gen`: write the tools' man pages and completions.
+//!
+//! Every tool's `main` is this same line: the lifecycle and the exit path live once, in
+//! `hookpipe::lifecycle`; the tool itself lives in its library.
 
 fn main() -> std::process::ExitCode {
-    let args = hookpipe_gen::Args::parse();
-    let result = hookpipe_gen::run(&args, std::io::stdout().lock());
-    hookpipe::exit::finish("hookpipe-gen", result)
+    hookpipe::lifecycle::main::<hookpipe_gen::Tool>()
 }

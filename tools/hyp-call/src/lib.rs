@@ -12,7 +12,9 @@
 use std::io::{Read, Write};
 
 use hookpipe::bytes;
+use hookpipe::cli::Stage;
 use hookpipe::exit::{Fatal, Outcome};
+use hookpipe::lifecycle::ReaderGone;
 use hookpipe::record::Record;
 use hookpipe_runner::flags::RunnerFlags;
 use hookpipe_runner::signals::Signals;
@@ -145,16 +147,33 @@ impl Plan for HypervisorPlan {
     }
 }
 
-/// Runs the stage: the caller passes its stdin and stdout.
+/// hyp-call for [`hookpipe::lifecycle::main`].
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "hyp-call";
+    const USAGE_STAGE: Option<&'static str> = Some("hypervisor");
+    type Args = Args;
+
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        run(args, std::io::stdin().lock(), std::io::stdout().lock())
+    }
+}
+
+/// Runs the stage: the caller passes its stdin and stdout. What can refuse to start (the
+/// flags, the prelude) happens after `begin`, so the stream says why.
 pub fn run(args: &Args, input: impl Read, output: impl Write) -> Result<Outcome, Fatal> {
     let plan = HypervisorPlan {
         actions: args.actions.clone(),
         when_enabled: args.when_enabled.clone(),
         always_start: args.always_start,
     };
-    let teardown = args.actions.iter().all(|a| a == "stop" || a == "cleanup");
-    let options = args.runner.options("hyp-call", plan.stage(), teardown)?;
-    let signals = Signals::install()
-        .map_err(|err| Fatal::bad_input(format!("cannot install signal handlers: {err}")))?;
-    run_stage(&options, &plan, input, output, &signals)
+    let stage = Stage::new("hyp-call", plan.stage());
+    stage.run(output, ReaderGone::BrokenPipe, |out| {
+        let teardown = args.actions.iter().all(|a| a == "stop" || a == "cleanup");
+        let options = args.runner.options("hyp-call", plan.stage(), teardown)?;
+        let signals = Signals::install()
+            .map_err(|err| Fatal::internal(format!("cannot install signal handlers: {err}")))?;
+        run_stage(&options, &plan, input, out, &signals)
+    })
 }

@@ -1,8 +1,8 @@
-//! `hyp-call`: call a hypervisor plugin's functions. Everything lives in the library's `run`.
-use clap::Parser;
+//! `hyp-call`: call a hypervisor plugin's functions.
+//!
+//! Every tool's `main` is this same line: the lifecycle and the exit path live once, in
+//! `hookpipe::lifecycle`; the tool itself lives in its library.
 
 fn main() -> std::process::ExitCode {
-    let args = hyp_call::Args::parse();
-    let result = hyp_call::run(&args, std::io::stdin().lock(), std::io::stdout().lock());
-    hookpipe::exit::finish("hyp-call", result)
+    hookpipe::lifecycle::main::<hyp_call::Tool>()
 }

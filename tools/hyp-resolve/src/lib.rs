@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use hookpipe::bytes::{display, escaped, split};
 use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
+use hookpipe::lifecycle::ReaderGone;
 use hookpipe::record::{Hypervisor, Line, Record, Skip};
 use hookpipe::stream::RecordWriter;
 use hookpipe::time::now_rfc3339;
@@ -127,14 +128,11 @@ impl fmt::Display for Error {
 
 impl From<Error> for Fatal {
     fn from(err: Error) -> Fatal {
-        let message = match &err {
-            // Already said, one line per file.
-            Error::Unusable { .. } => String::new(),
-            _ => err.to_string(),
-        };
-        Fatal {
-            outcome: Outcome::BadInput,
-            message,
+        let message = err.to_string();
+        match err {
+            Error::BadDriver { .. } => Fatal::usage(message),
+            Error::Output(_) => Fatal::internal(message),
+            _ => Fatal::bad_input(message),
         }
     }
 }
@@ -143,37 +141,29 @@ fn path_text(path: &Path) -> String {
     display(path.as_os_str().as_bytes())
 }
 
-/// Runs hyp-resolve: records to `out`, words for people to `err`.
-pub fn run(args: &Args, out: impl Write, mut err: impl Write) -> Result<Outcome, Fatal> {
-    let stage = Stage::new("hyp-resolve", "hypervisor");
-    let mut writer = RecordWriter::new(out);
-    if let Err(error) = writer.write(&stage.begin()) {
-        return quiet_or(error);
+/// hyp-resolve for [`hookpipe::lifecycle::main`].
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "hyp-resolve";
+    const USAGE_STAGE: Option<&'static str> = Some("hypervisor");
+    type Args = Args;
+
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        run(args, io::stdout().lock(), io::stderr())
     }
-    let result = match resolve(args, &mut writer, &mut err) {
-        Err(Error::Output(error)) => return quiet_or(error),
-        other => other,
-    };
-    let outcome = match &result {
-        Ok(outcome) => *outcome,
-        Err(_) => Outcome::BadInput,
-    };
-    if let Err(error) = writer
-        .write(&stage.done(outcome))
-        .and_then(|()| writer.flush())
-    {
-        return quiet_or(error);
-    }
-    result.map_err(Fatal::from)
 }
 
-/// A closed stdout ends a lister quietly with status 0 (DESIGN.md rule 5).
-fn quiet_or(error: io::Error) -> Result<Outcome, Fatal> {
-    if is_broken_pipe(&error) {
-        Ok(Outcome::Ok)
-    } else {
-        Err(Error::Output(error).into())
-    }
+/// Runs hyp-resolve: records to `out`, words for people to `err`. A reader that goes away
+/// ends it quietly with status 0, as a lister should (DESIGN.md rule 5).
+pub fn run(args: &Args, out: impl Write, mut err: impl Write) -> Result<Outcome, Fatal> {
+    let stage = Stage::new("hyp-resolve", "hypervisor");
+    stage.run(out, ReaderGone::Quiet, |writer| {
+        match resolve(args, writer, &mut err) {
+            Err(Error::Output(error)) if is_broken_pipe(&error) => Err(Fatal::broken_pipe()),
+            other => other.map_err(Fatal::from),
+        }
+    })
 }
 
 /// Where plugins live: the canonical directory and, when known, the DevStack top

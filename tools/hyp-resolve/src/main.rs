@@ -1,8 +1,8 @@
-//! `hyp-resolve`: find a driver's hypervisor plugin. Everything lives in the library's `run`.
-use clap::Parser;
+//! `hyp-resolve`: find a driver's hypervisor plugin.
+//!
+//! Every tool's `main` is this same line: the lifecycle and the exit path live once, in
+//! `hookpipe::lifecycle`; the tool itself lives in its library.
 
 fn main() -> std::process::ExitCode {
-    let args = hyp_resolve::Args::parse();
-    let result = hyp_resolve::run(&args, std::io::stdout().lock(), std::io::stderr());
-    hookpipe::exit::finish("hyp-resolve", result)
+    hookpipe::lifecycle::main::<hyp_resolve::Tool>()
 }

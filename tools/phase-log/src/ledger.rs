@@ -162,6 +162,8 @@ pub struct ToolRun {
     pub tool: String,
     pub stage: String,
     pub done: Option<i32>,
+    /// Why it failed, from its `done` (a stage that could not start says so there).
+    pub message: Option<String>,
 }
 
 /// A timer bucket summed over the run.
@@ -311,6 +313,7 @@ impl Ledger {
             tool: begin.tool.clone(),
             stage: begin.stage.clone(),
             done: None,
+            message: None,
         });
     }
 
@@ -325,12 +328,16 @@ impl Ledger {
                 && run.host.as_deref() == host
         });
         match open {
-            Some(run) => run.done = Some(done.status),
+            Some(run) => {
+                run.done = Some(done.status);
+                run.message.clone_from(&done.message);
+            }
             None => self.tools.push(ToolRun {
                 host: self.host.clone(),
                 tool: done.tool.clone(),
                 stage: done.stage.clone(),
                 done: Some(done.status),
+                message: done.message.clone(),
             }),
         }
     }
@@ -570,6 +577,7 @@ mod tests {
             stage: "s".into(),
             status,
             time: String::new(),
+            message: None,
         }
     }
 

@@ -32,13 +32,12 @@ use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use hookpipe::cli::ColorChoice;
-use hookpipe::exit::Fatal;
+use hookpipe::exit::{Fatal, Outcome};
 
 pub use logfile::{local_timestamp, prune, session_files, start_devstack_log, LogFiles};
 pub use logger::{run, Ending, Options, ReportFile, ReportKind};
@@ -392,8 +391,7 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     if args.open_log {
         open_log(&config, &mut notes)?;
         return Ok(Ending {
-            code: hookpipe::exit::OK,
-            raise: None,
+            outcome: Outcome::Ok,
             messages: notes,
         });
     }
@@ -477,26 +475,25 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     Ok(ending)
 }
 
-/// The whole program: what `main` calls. Messages go to stderr here, and a signal phase-log
-/// got is re-raised last, after every buffer was written.
-pub fn main_with(args: &Args) -> ExitCode {
-    match run_process(args) {
-        Ok(ending) => {
-            // Not eprintln!: a closed stderr must not turn into a panic.
-            let mut stderr = io::stderr().lock();
-            for message in &ending.messages {
-                let _ = writeln!(stderr, "phase-log: {message}");
-            }
-            drop(stderr);
-            if let Some(signal) = ending.raise {
-                // Ends the process as the signal would have, so the calling shell stops
-                // as with any Ctrl-C.
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
-                return ExitCode::from(hookpipe::exit::Outcome::Signal(signal).code());
-            }
-            ExitCode::from(ending.code)
+/// phase-log for [`hookpipe::lifecycle::main`]: its stdout is for people, so it writes no
+/// `begin`/`done`; its exit status is the run's.
+pub struct Tool;
+
+impl hookpipe::lifecycle::Tool for Tool {
+    const NAME: &'static str = "phase-log";
+    const USAGE_STAGE: Option<&'static str> = None;
+    type Args = Args;
+
+    /// Notes go to stderr here; a signal phase-log got is re-raised by the exit path, after
+    /// every buffer was written.
+    fn run(args: &Args) -> Result<Outcome, Fatal> {
+        let ending = run_process(args)?;
+        // Not eprintln!: a closed stderr must not turn into a panic.
+        let mut stderr = io::stderr().lock();
+        for message in &ending.messages {
+            let _ = writeln!(stderr, "phase-log: {message}");
         }
-        Err(fatal) => hookpipe::exit::finish("phase-log", Err(fatal)),
+        Ok(ending.outcome)
     }
 }
 

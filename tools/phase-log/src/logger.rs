@@ -19,6 +19,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use hookpipe::bytes::display;
+use hookpipe::exit::Outcome;
 use hookpipe::record::{host_of, Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer};
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
@@ -196,11 +197,11 @@ impl ReportFile {
     }
 }
 
-/// How a run ends: the exit status, a signal to end by instead, and lines for stderr.
+/// How a run ends: the outcome ([`Outcome::Signal`] when phase-log itself got one and
+/// must end by it) and lines for stderr.
 #[derive(Debug, PartialEq)]
 pub struct Ending {
-    pub code: u8,
-    pub raise: Option<i32>,
+    pub outcome: Outcome,
     pub messages: Vec<String>,
 }
 
@@ -713,15 +714,18 @@ pub fn run<R: Read, C: Write, F: Write>(
     ledger.finish();
     router.close_open_lines();
 
-    let mut code = ledger.status();
-    if problems.any() && code < 128 {
-        code = code.max(hookpipe::exit::BAD_INPUT);
+    let mut outcome = Outcome::Run(ledger.status());
+    // A problem of phase-log's own (bad input, a report it could not write) makes the run
+    // at least bad input, below a signal.
+    let own_problem = |outcome: &mut Outcome| *outcome = outcome.worst(Outcome::BadInput);
+    if problems.any() {
+        own_problem(&mut outcome);
     }
     let console_gone = |router: &Router<C, F>| router.console.error().is_some();
     let shown_exit = match noticed {
-        Some(sig) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
+        Some(sig) => Outcome::Signal(sig).code(),
         None if console_gone(router) => hookpipe::exit::BROKEN_PIPE,
-        None => code,
+        None => outcome.code(),
     };
     let context = Context {
         log: options.log_path.as_deref(),
@@ -737,37 +741,30 @@ pub fn run<R: Read, C: Write, F: Write>(
     let mut messages = problems.lines();
     if let (Some(err), Some(name)) = (copy_failed.borrow_mut().take(), records_name) {
         messages.push(format!("writing {name}: {err}"));
-        if code < 128 {
-            code = code.max(hookpipe::exit::BAD_INPUT);
-        }
+        own_problem(&mut outcome);
     }
     for report in &mut options.reports {
         if let Err(err) = report.write(&ledger, &context) {
             messages.push(format!("writing {}: {err}", report.name));
-            if code < 128 {
-                code = code.max(hookpipe::exit::BAD_INPUT);
-            }
+            own_problem(&mut outcome);
         }
     }
     for sink in router.logs.iter().chain(router.summary.as_ref()) {
         if let Some(err) = sink.error() {
             messages.push(format!("writing {}: {err}", sink.name));
-            if code < 128 {
-                code = code.max(hookpipe::exit::BAD_INPUT);
-            }
+            own_problem(&mut outcome);
         }
     }
     if let Some(err) = router.console.error() {
         if hookpipe::exit::is_broken_pipe(err) {
-            code = hookpipe::exit::BROKEN_PIPE;
+            outcome = Outcome::BrokenPipe;
         } else {
             messages.push(format!("writing to stdout: {err}"));
-            code = code.max(hookpipe::exit::BAD_INPUT);
+            outcome = Outcome::Run(outcome.code().max(hookpipe::exit::BAD_INPUT));
         }
     }
     Ending {
-        code,
-        raise: noticed,
+        outcome: noticed.map_or(outcome, Outcome::Signal),
         messages,
     }
 }
@@ -825,7 +822,7 @@ mod tests {
             "{console}"
         );
         assert!(log.contains("s/ghost.sh ! boo"), "{log}");
-        assert_eq!(ending.code, 0);
+        assert_eq!(ending.outcome.code(), 0);
     }
 
     #[test]
@@ -842,8 +839,7 @@ mod tests {
         assert_eq!(
             ending,
             Ending {
-                code: 0,
-                raise: None,
+                outcome: Outcome::Run(0),
                 messages: vec![]
             }
         );
@@ -855,7 +851,7 @@ mod tests {
             "{{\"type\":\"output\",\"id\":\"s/x.sh\",\"stream\":\"stdout\",\"text_base64\":\"***\",\"time\":\"{T}\"}}\n"
         );
         let (_, log, ending) = run_on(&input, true);
-        assert_eq!(ending.code, 2);
+        assert_eq!(ending.outcome.code(), 2);
         assert!(
             ending.messages[0].starts_with("input line 1: field text_base64"),
             "{:?}",

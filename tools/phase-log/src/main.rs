@@ -1,7 +1,8 @@
-//! `phase-log`: the end of every pipeline. Everything lives in the library's `run`.
-use clap::Parser;
+//! `phase-log`: the end of every pipeline.
+//!
+//! Every tool's `main` is this same line: the lifecycle and the exit path live once, in
+//! `hookpipe::lifecycle`; the tool itself lives in its library.
 
 fn main() -> std::process::ExitCode {
-    let args = phase_log::Args::parse();
-    phase_log::main_with(&args)
+    hookpipe::lifecycle::main::<phase_log::Tool>()
 }

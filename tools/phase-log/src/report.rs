@@ -286,10 +286,14 @@ pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
                 )),
                 Some(0) => None,
                 Some(_) if explained => None,
-                Some(status) => Some((
-                    run,
-                    format!("{tool} ({}) exited with status {status}", run.stage),
-                )),
+                Some(status) => {
+                    let mut line = format!("{tool} ({}) exited with status {status}", run.stage);
+                    if let Some(message) = &run.message {
+                        line.push_str(": ");
+                        line.push_str(message);
+                    }
+                    Some((run, line))
+                }
             }
         })
         .collect()

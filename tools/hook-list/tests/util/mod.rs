@@ -199,7 +199,7 @@ impl Run {
             let object = record.as_object().expect("a JSON object");
             let allowed: &[&str] = match object["type"].as_str() {
                 Some("begin") => &["type", "tool", "stage", "pid", "version", "time"],
-                Some("done") => &["type", "tool", "stage", "status", "time"],
+                Some("done") => &["type", "tool", "stage", "status", "time", "message"],
                 Some("hook") => &[
                     "type",
                     "name",
