@@ -1,7 +1,7 @@
 #!/bin/bash
 #
 # tests/services/devstack-hooks.sh - the in-tree is_<svc>_enabled functions that DevStack's
-# lib/<svc> files define, as reference section 4 describes them. Cases whose "hooks" column
+# lib/<svc> files define, as docs/devstack.md §4 describes them. Cases whose "hooks" column
 # is "yes" source this after lib/functions; crates/hookpipe-services/src/services.rs answers Unknown for these
 # names (DEVSTACK_HOOKS) wherever no other rule already says true.
 

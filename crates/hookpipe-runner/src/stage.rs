@@ -2,7 +2,7 @@
 //! not ours, collect what is (the barrier), then run the planned calls in a bash worker and
 //! report them, and hand the shell state on.
 //!
-//! The order of a stage (DESIGN.md, "One stream, many stages"):
+//! The order of a stage (docs/architecture.md, "The order of a stage"):
 //! 1. `begin`; start the worker and queue the prelude, before any input arrives;
 //! 2. forward every record we do not consume as it arrives, flushing whenever input would
 //!    block; keep the `state` with the highest generation;

@@ -3,7 +3,7 @@
 //! hook guarded by `is_service_enabled` will act; `tests/services/cases.tsv` drives this module
 //! and the shell one through the same cases so they cannot drift.
 //!
-//! The rules (reference section 4), for `ENABLED_SERVICES` E and `DISABLED_SERVICES` D:
+//! The rules (docs/devstack.md §4), for `ENABLED_SERVICES` E and `DISABLED_SERVICES` D:
 //!
 //! - Arguments are joined and split on spaces, tabs and newlines; commas are not split.
 //! - [`is_service_enabled`] is true if, for any word w: `,E,` matches the POSIX extended
@@ -39,8 +39,8 @@ use std::fmt;
 use crate::ere;
 use crate::glob;
 
-/// The in-tree `is_<svc>_enabled` functions DevStack's `lib/*` files define (reference
-/// section 4): keystone, nova, glance, cinder, swift, neutron (and neutron_legacy),
+/// The in-tree `is_<svc>_enabled` functions DevStack's `lib/*` files define (docs/devstack.md
+/// §4): keystone, nova, glance, cinder, swift, neutron (and neutron_legacy),
 /// placement, and the OVN agent's, which also enables `q-ovn-agent` as a side effect.
 pub const DEVSTACK_HOOKS: &[&str] = &[
     "keystone",

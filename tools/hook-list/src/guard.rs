@@ -1,7 +1,7 @@
 //! Recognising a hook's service guard without running it.
 //!
 //! DevStack's template puts a hook's whole body inside `if is_service_enabled svc...; then`
-//! (reference/devstack.md section 2). When a file's first command has exactly that shape,
+//! (docs/devstack.md §2). When a file's first command has exactly that shape,
 //! [`services`] returns the guard's words so `hook-list` can put them in the `services` field;
 //! deciding whether they are enabled is left to the shared service-list code and, at run
 //! time, to the hook itself. Anything less plain (quotes, expansions, globs, `[[`, `!`, `&&`,

@@ -256,7 +256,7 @@ fn list<W: Write>(
         trust: Trust::new(),
         untrusted: false,
     };
-    // Byte order, never the locale's collation (reference/devstack.md section 9, item 3);
+    // Byte order, never the locale's collation (docs/devstack.md §9, item 3);
     // for one name, the earliest directory comes first and wins.
     entries.sort_by(|a, b| {
         a.name

@@ -1,7 +1,7 @@
 //! DevStack external plugins: which are enabled, in which order, and what each one has.
 //!
 //! DevStack records `enable_plugin` calls in `DEVSTACK_PLUGINS` (`,a,b`) and each plugin's
-//! checkout in `GITDIR[name]`, by default `$DEST/<name>` (reference/devstack.md section 3).
+//! checkout in `GITDIR[name]`, by default `$DEST/<name>` (docs/devstack.md §3).
 //! An associative array cannot be exported, so `--plugin NAME=DIR` plays `GITDIR`'s part:
 //! [`resolve`] merges both into one list in enable order, and [`inspect`] reports what a
 //! plugin directory holds. Turning that into records is `lib.rs`'s business.

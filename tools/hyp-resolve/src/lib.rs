@@ -155,7 +155,7 @@ impl hookpipe::lifecycle::Tool for Tool {
 }
 
 /// Runs hyp-resolve: records to `out`, words for people to `err`. A reader that goes away
-/// ends it quietly with status 0, as a lister should (DESIGN.md rule 5).
+/// ends it quietly with status 0, as a lister should (docs/architecture.md rule 5).
 pub fn run(args: &Args, out: impl Write, mut err: impl Write) -> Result<Outcome, Fatal> {
     let stage = Stage::new("hyp-resolve", "hypervisor");
     stage.run(out, ReaderGone::Quiet, |writer| {
