@@ -243,3 +243,214 @@ fn clean_sh_prints_one_report() {
     );
     assert!(out.stdout.contains("clean/"), "{out}");
 }
+
+/// `run_phase` (lib/hookpipe) returns the failing hook's own status even when the caller has
+/// no errexit (unstack.sh, clean.sh), where DevStack's would return 0: a failed phase never
+/// looks ok at the call site.
+#[test]
+fn run_phase_without_errexit_returns_the_failing_hooks_status() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let extras = dir.path().join("extras.d");
+    fs::create_dir(&extras).expect("mkdir extras.d");
+    fs::write(
+        extras.join("10-fail.sh"),
+        "if [[ $1 == unstack ]]; then echo failing; return 3; fi\n",
+    )
+    .expect("write a hook");
+    fs::write(
+        extras.join("20-ok.sh"),
+        "if [[ $1 == unstack ]]; then echo fine; fi\n",
+    )
+    .expect("write a hook");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(
+        "TOP_DIR=$PWD\nsource \"$LIB/hookpipe\"\nrun_phase unstack\necho \"run_phase returned $?\"",
+    );
+    scrub_env(&mut cmd);
+    cmd.current_dir(dir.path())
+        .env("HOOKPIPE_BIN", bin_dir())
+        .env("LIB", lib_dir());
+    let out = run(cmd, PIPE_TIMEOUT);
+    assert!(out.stdout.ends_with("run_phase returned 3\n"), "{out}");
+    assert!(
+        out.stdout.contains("fine"),
+        "the next hook still ran\n{out}"
+    );
+}
+
+/// An element of the schema: its name, required attributes, optional attributes, and the
+/// elements it may hold.
+type Element = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// What Jenkins' junit-10.xsd allows (the rules are listed in docs/reports.md).
+const JUNIT_10: &[Element] = &[
+    (
+        "testsuites",
+        &[],
+        &["name", "time", "tests", "failures", "disabled", "errors"],
+        &["testsuite"],
+    ),
+    (
+        "testsuite",
+        &["tests"],
+        &[
+            "name",
+            "failures",
+            "errors",
+            "time",
+            "disabled",
+            "skipped",
+            "skips",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "assertions",
+            "file",
+            "skip",
+            "log",
+            "url",
+        ],
+        &[
+            "testsuite",
+            "properties",
+            "testcase",
+            "system-out",
+            "system-err",
+        ],
+    ),
+    (
+        "testcase",
+        &["name"],
+        &[
+            "assertions",
+            "time",
+            "timestamp",
+            "classname",
+            "status",
+            "class",
+            "file",
+            "line",
+            "log",
+            "group",
+            "url",
+        ],
+        &[
+            "skipped",
+            "error",
+            "failure",
+            "rerunFailure",
+            "rerunError",
+            "system-out",
+            "system-err",
+        ],
+    ),
+    ("failure", &[], &["type", "message"], &[]),
+    ("error", &[], &["type", "message"], &[]),
+    ("skipped", &[], &["type", "message"], &[]),
+    ("properties", &[], &[], &["property"]),
+    ("property", &["name", "value"], &[], &[]),
+    ("system-out", &[], &[], &[]),
+    ("system-err", &[], &[], &[]),
+];
+
+/// Parses `xml` with a real XML parser and checks every element against [`JUNIT_10`].
+fn assert_junit_10(xml: &str) -> roxmltree::Document<'_> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|err| panic!("not XML: {err}\n{xml}"));
+    assert_eq!(doc.root_element().tag_name().name(), "testsuites", "{xml}");
+    for node in doc.descendants().filter(roxmltree::Node::is_element) {
+        let name = node.tag_name().name();
+        let (_, required, optional, children) = JUNIT_10
+            .iter()
+            .find(|(element, ..)| *element == name)
+            .unwrap_or_else(|| panic!("<{name}> is not in junit-10.xsd\n{xml}"));
+        for attr in node.attributes() {
+            assert!(
+                required.contains(&attr.name()) || optional.contains(&attr.name()),
+                "<{name} {}> is not allowed by junit-10.xsd\n{xml}",
+                attr.name()
+            );
+        }
+        for attr in *required {
+            assert!(node.has_attribute(*attr), "<{name}> needs {attr}\n{xml}");
+        }
+        for child in node.children().filter(roxmltree::Node::is_element) {
+            assert!(
+                children.contains(&child.tag_name().name()),
+                "<{}> inside <{name}>\n{xml}",
+                child.tag_name().name()
+            );
+        }
+    }
+    doc
+}
+
+/// One failed hook is one failure in the JUnit file: the stages after it that only stopped
+/// because of it are not errors, their calls are skipped with the reason; and the file
+/// validates against junit-10.xsd.
+#[test]
+fn one_failed_hook_is_one_junit_failure_and_the_file_is_junit_10() {
+    let stack = Stack::fixture("failing");
+    let junit = stack.root().join("junit.xml");
+    let json_path = stack.root().join("report.json");
+    let out = stack.script(
+        "stack.sh",
+        &[
+            "--junit",
+            junit.to_str().expect("utf-8 temp path"),
+            "--json-report",
+            json_path.to_str().expect("utf-8 temp path"),
+        ],
+    );
+    assert_eq!(out.code(), 1, "{out}");
+    let xml = fs::read_to_string(&junit).expect("the JUnit file");
+    let doc = assert_junit_10(&xml);
+    let root = doc.root_element();
+    assert_eq!(root.attribute("failures"), Some("1"), "{xml}");
+    assert_eq!(root.attribute("errors"), Some("0"), "{xml}");
+    let red: Vec<_> = doc
+        .descendants()
+        .filter(|node| matches!(node.tag_name().name(), "failure" | "error"))
+        .collect();
+    assert_eq!(red.len(), 1, "{xml}");
+    assert_eq!(
+        red[0].parent().and_then(|case| case.attribute("name")),
+        Some("20-fail.sh"),
+        "{xml}"
+    );
+    let skipped: Vec<_> = doc
+        .descendants()
+        .filter(|node| node.tag_name().name() == "skipped")
+        .collect();
+    assert!(!skipped.is_empty(), "{xml}");
+    assert!(
+        skipped.iter().all(|node| node
+            .attribute("message")
+            .is_some_and(|m| m.contains("20-fail.sh"))),
+        "every skip names the failure it follows\n{xml}"
+    );
+    // The console's Failures section and the JSON report say the same: one failure.
+    assert!(!out.stdout.contains("exited with status 1"), "{out}");
+    let report = json(&json_path);
+    assert_eq!(report["tools_failed"], serde_json::json!([]), "{report}");
+}
+
+/// A stage that cannot start: one error, and still a valid junit-10 file.
+#[test]
+fn a_stage_that_cannot_start_is_one_junit_error_in_a_valid_file() {
+    let (out, dir) = pipeline(
+        "$B/hook-list extras.d | $B/hook-run stack instal | $B/phase-log --junit r.xml",
+        &[],
+        true,
+    );
+    assert_eq!(out.code(), 2, "{out}");
+    let xml = fs::read_to_string(dir.path().join("r.xml")).expect("r.xml");
+    let doc = assert_junit_10(&xml);
+    assert_eq!(doc.root_element().attribute("errors"), Some("1"), "{xml}");
+    assert_eq!(doc.root_element().attribute("failures"), Some("0"), "{xml}");
+}

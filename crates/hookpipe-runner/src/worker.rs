@@ -50,6 +50,8 @@ impl Channel {
 /// A running worker.
 pub(crate) struct Worker {
     child: Child,
+    /// `worker.bash` as a file bash runs, removed when the worker goes.
+    _script: tempfile::TempPath,
     pidfd: OwnedFd,
     commands: Option<File>,
     channels: [File; 5],
@@ -85,6 +87,18 @@ fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `worker.bash` written to a temporary file for bash to run as a script. Not `bash -c
+/// SCRIPT`: that puts `c` in `$-`, which DevStack's hooks never see, and a plugin that saves
+/// and restores its flags (`set -$saved`, as octavia's does) would fail on `set -c`.
+fn script_file() -> io::Result<tempfile::TempPath> {
+    let mut file = tempfile::Builder::new()
+        .prefix("hookpipe-worker-")
+        .suffix(".bash")
+        .tempfile()?;
+    io::Write::write_all(&mut file, SCRIPT.as_bytes())?;
+    Ok(file.into_temp_path())
+}
+
 impl Worker {
     /// Starts a worker. Nothing is sourced yet: the runner sends the prelude as commands.
     pub(crate) fn spawn() -> io::Result<Worker> {
@@ -114,9 +128,11 @@ impl Worker {
             trace_r.as_raw_fd(),
             cmd_w.as_raw_fd(),
         ];
+        let script = script_file()?;
         let mut command = Command::new("bash");
         command
-            .args(["--noprofile", "--norc", "-c", SCRIPT, "hookpipe-worker"])
+            .args(["--noprofile", "--norc"])
+            .arg(&script)
             .args(ends.map(|n| n.to_string()))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_w.try_clone()?))
@@ -146,6 +162,7 @@ impl Worker {
         }
         Ok(Worker {
             child,
+            _script: script,
             pidfd,
             commands: Some(File::from(cmd_w)),
             channels,

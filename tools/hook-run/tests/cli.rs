@@ -684,3 +684,33 @@ fn a_stage_that_runs_nothing_leaves_the_state_file_alone() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(fs::read(tree.path().join("st.sh")).unwrap(), before);
 }
+
+/// Hooks see DevStack's `$-`: the worker runs a script file, not `bash -c`, so there is no
+/// `c`, and a plugin that saves and restores its flags (`set -$saved`, as octavia's does)
+/// works.
+#[test]
+fn hooks_see_devstacks_flags_and_can_restore_them() {
+    let mut tree = Tree::new();
+    tree.hook(
+        "10-flags.sh",
+        "if [[ $1 == stack ]]; then\n\
+           echo \"flags=$-\"\n\
+           saved=$-\n\
+           set +o xtrace\n\
+           set -$saved\n\
+           echo restored\n\
+         fi\n",
+    );
+    let out = run(&tree, &["stack", "install"]);
+    let recs = records(&out);
+    let lines = lines_of(&recs, "stack/install/10-flags.sh");
+    assert_eq!(lines.len(), 2, "{}", explain(&out));
+    let flags = lines[0].strip_prefix("flags=").expect("the flags line");
+    assert!(!flags.contains('c'), "{flags}");
+    assert!(
+        flags.contains('e') && flags.contains('h') && flags.contains('B'),
+        "{flags}"
+    );
+    assert_eq!(lines[1], "restored");
+    assert_eq!(end_of(&recs, "stack/install/10-flags.sh")["status"], "ok");
+}

@@ -2,7 +2,11 @@
 //! step, GitLab's `artifacts:reports:junit`, Zuul's and GitHub's test-report actions).
 //! Written at the end of every run, like the text reports, from the [`Ledger`] alone.
 //!
-//! Layout: `<testsuites>` with one `<testsuite>` per stage of each host (`name` the stage,
+//! The file validates against Jenkins' `junit-10.xsd` (the rules are listed in
+//! docs/reports.md; `tests/junit_schema.rs` checks them with a real XML parser).
+//!
+//! Layout: `<testsuites>` (`name`, `tests`, `failures`, `errors`, `time`: that schema has no
+//! `skipped` there) with one `<testsuite>` per stage of each host (`name` the stage,
 //! after its host in a merged run: `subnode1: stack/install`; `tests`,
 //! `failures`, `errors`, `skipped`, `time` in seconds summed over its calls), one
 //! `<testcase>` per hook call (`classname` the suite's name, `name` the id within the stage, such
@@ -11,7 +15,9 @@
 //! `<error>`, with `message` saying how it ended and its last 20 lines of output as text
 //! (`| ` stdout, `! ` stderr); a skipped call has `<skipped message="reason: message">`.
 //! So CI never shows green for a broken run, a tool that failed or vanished with no failed
-//! call to say why is a `<testcase>` of its stage named `<tool> (tool)` with an `<error>`,
+//! call to say why is a `<testcase>` of its stage named `<tool> (tool)` with an `<error>`
+//! (a runner that only stopped because a stage before it failed is not: its calls are
+//! `<skipped>` with that reason, so one failed hook is one red entry),
 //! listing entries skipped as mistakes (`bad-prefix`...) are skipped cases of a `list`
 //! suite, and malformed input is an error case `input` of a `phase-log` suite.
 //!
@@ -235,7 +241,13 @@ pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Res
     }
     let attrs = total.attrs();
     let mut all = vec![("name", "hookpipe")];
-    all.extend(attrs.iter().map(|(key, value)| (*key, value.as_str())));
+    // junit-10.xsd (Jenkins) allows `skipped` on <testsuite> but not on <testsuites>.
+    all.extend(
+        attrs
+            .iter()
+            .filter(|(key, _)| *key != "skipped")
+            .map(|(key, value)| (*key, value.as_str())),
+    );
     w.open("testsuites", &all);
     for (name, cases) in &suites {
         suite(&mut w, name, cases);

@@ -12,7 +12,7 @@
 //! and each host has its own span and upstream state ([`HostRun`]). A stream without hosts
 //! is one host without a name, as before.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hookpipe::record::{Begin, Done, End, Skip, Start};
 use hookpipe::time::parse_rfc3339;
@@ -224,6 +224,9 @@ fn key(host: Option<&str>, id: &str) -> String {
 }
 
 /// Everything the reports need; see the module docs.
+/// The `skip` reason of a call a runner did not make because a stage before it failed.
+pub const UPSTREAM_FAILED: &str = "upstream-failed";
+
 #[derive(Debug, Default)]
 pub struct Ledger {
     pub calls: Vec<Call>,
@@ -258,6 +261,9 @@ pub struct Ledger {
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
     pub upstream: Upstream,
+    /// The stages (host, stage) that skipped calls because a stage before them failed: a
+    /// runner's status 1 there is that failure's consequence, not a failure of its own.
+    pub stopped_by_upstream: HashSet<(Option<String>, String)>,
 }
 
 impl Ledger {
@@ -446,6 +452,12 @@ impl Ledger {
     /// A call that will not run: `skip` has an `id`.
     pub fn run_skip(&mut self, skip: &Skip) {
         *self.run_skips.entry(skip.reason.clone()).or_default() += 1;
+        if skip.reason == UPSTREAM_FAILED {
+            if let Some(stage) = &skip.stage {
+                self.stopped_by_upstream
+                    .insert((self.host.clone(), stage.clone()));
+            }
+        }
         self.seq += 1;
         if self.skipped.len() < KEPT {
             self.skipped.push(SkippedCall {

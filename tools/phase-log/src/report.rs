@@ -261,17 +261,36 @@ fn how_it_ended(call: &Call) -> Vec<Seg> {
 }
 
 /// Tools that ended badly (status 1 or more, or no `done`), each with a line for people,
-/// unless a call of their stage already says why.
+/// unless a call of their stage already says why, or the tool is a runner that only stopped
+/// because a stage before it failed (its calls are skipped with that reason): one failed
+/// hook is one failure, in every report.
 pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
+    let something_failed = ledger
+        .calls
+        .iter()
+        .any(|call| call.end.as_ref().is_none_or(|end| !end.ok()))
+        || ledger
+            .tools
+            .iter()
+            .any(|run| run.done.is_none_or(|status| status >= 2));
     ledger
         .tools
         .iter()
         .filter_map(|run| {
-            let explained = ledger.calls.iter().any(|call| {
-                call.stage == run.stage
-                    && call.host == run.host
-                    && call.end.as_ref().is_none_or(|end| !end.ok())
-            });
+            let own_calls = || {
+                ledger
+                    .calls
+                    .iter()
+                    .filter(|call| call.stage == run.stage && call.host == run.host)
+            };
+            let explained = own_calls().any(|call| call.end.as_ref().is_none_or(|end| !end.ok()));
+            let runner = matches!(run.tool.as_str(), "hook-run" | "hyp-call");
+            let consequence = run.done == Some(1)
+                && runner
+                && (ledger
+                    .stopped_by_upstream
+                    .contains(&(run.host.clone(), run.stage.clone()))
+                    || (something_failed && own_calls().next().is_none()));
             let tool = match &run.host {
                 Some(host) if ledger.show_hosts => format!("{host}: {}", run.tool),
                 _ => run.tool.clone(),
@@ -285,7 +304,7 @@ pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
                     ),
                 )),
                 Some(0) => None,
-                Some(_) if explained => None,
+                Some(_) if explained || consequence => None,
                 Some(status) => {
                     let mut line = format!("{tool} ({}) exited with status {status}", run.stage);
                     if let Some(message) = &run.message {
