@@ -238,3 +238,269 @@ fn a_timeout_of_zero_is_a_usage_error_naming_the_flag_value() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 7. Records naming things that are not regular files.
+
+fn hook_record(name: &str, path: &Path) -> String {
+    json!({"type":"hook","name":name,"path":path.to_string_lossy(),"kind":"extras",
+           "seq":&name[..2],"dir":"/d"})
+    .to_string()
+}
+
+#[track_caller]
+fn assert_refused(stream: &[Value], id: &str, path: &Path) {
+    let skip = find(stream, "skip", id).unwrap_or_else(|| panic!("no skip of {id}"));
+    assert_eq!(skip["reason"], "not-regular", "{skip}");
+    let message = skip["message"].as_str().unwrap_or("");
+    assert!(message.contains(&*path.to_string_lossy()), "{skip}");
+    assert!(find(stream, "start", id).is_none(), "{id} started");
+}
+
+#[test]
+fn hook_and_hypervisor_records_naming_devices_fifos_or_directories_are_skipped_with_a_reason() {
+    let sb = Sandbox::new();
+    let fifo = sb.join("fifo.sh");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let good = sb.hook("extras.d", "50-good.sh", "echo-args.sh");
+    let zero = Path::new("/dev/zero");
+    let cases = [
+        ("10-zero.sh", zero),
+        ("20-fifo.sh", fifo.as_path()),
+        ("30-dir.sh", sb.path()),
+    ];
+    let mut input = String::new();
+    for (name, path) in cases {
+        input.push_str(&hook_record(name, path));
+        input.push('\n');
+    }
+    input.push_str(&hook_record("50-good.sh", &good));
+    input.push('\n');
+    let (status, out, stderr) = feed(
+        &sb,
+        "hook-run",
+        &["stack", "install", "--timeout", "20"],
+        input.as_bytes(),
+    );
+    assert_eq!(code(status), 0, "{stderr}");
+    let stream: Vec<Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect();
+    for (name, path) in cases {
+        for call in ["#source", ""] {
+            assert_refused(&stream, &format!("stack/install/{name}{call}"), path);
+        }
+    }
+    assert_eq!(
+        texts_of(&stream, "stack/install/50-good.sh"),
+        ["ran stack install"]
+    );
+
+    let urandom = Path::new("/dev/urandom");
+    let record = json!({"type":"hypervisor","driver":"reliable","path":urandom.to_string_lossy(),
+                        "missing":[],"functions":["install_nova_hypervisor"]});
+    let (status, out, stderr) = feed(
+        &sb,
+        "hyp-call",
+        &["install", "--timeout", "20"],
+        format!("{record}\n").as_bytes(),
+    );
+    assert_eq!(code(status), 0, "{stderr}");
+    let stream: Vec<Value> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect();
+    assert_refused(&stream, "hypervisor/install/reliable", urandom);
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. A hook that breaks the builtins the worker lives on.
+
+/// Writes `extras.d/NAME` acting only in `stack` calls.
+fn inline_hook(sb: &Sandbox, name: &str, body: &str) {
+    let dir = sb.join("extras.d");
+    fs::create_dir_all(&dir).expect("create extras.d");
+    fs::write(
+        dir.join(name),
+        format!("if [[ $1 == stack ]]; then\n{body}\nfi\n"),
+    )
+    .expect("write a hook");
+}
+
+fn stdout_records(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect()
+}
+
+#[test]
+fn redefined_or_disabled_builtins_spoil_neither_the_stage_nor_its_state() {
+    let sb = Sandbox::new();
+    let breakers = [
+        "printf() { :; }",
+        "read() { :; }",
+        "source() { :; }",
+        "set() { :; }",
+        "declare() { :; }",
+        "builtin() { :; }",
+        "command() { :; }",
+        "exec() { :; }",
+        "enable -n read",
+        "enable -n printf",
+        "enable -n source",
+    ];
+    for (index, breaker) in breakers.iter().enumerate() {
+        inline_hook(&sb, &format!("{}-break.sh", 10 + index * 5), breaker);
+        inline_hook(
+            &sb,
+            &format!("{}-next.sh", 12 + index * 5),
+            &format!("echo \"next $2\"; NEXT_{index}=$2"),
+        );
+    }
+    let mut run = full_pipeline(
+        &sb,
+        &[
+            &["hook-run", "stack", "install", "--timeout", "20"],
+            &["hook-run", "stack", "extra", "--timeout", "20"],
+        ],
+        &[],
+    );
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    assert_eq!(
+        codes(&statuses),
+        [0, 0, 0, 0, 0],
+        "{}",
+        run.report(&statuses)
+    );
+    let stream = records(&sb.join("records.ndjson"));
+    for (index, breaker) in breakers.iter().enumerate() {
+        for stage in ["install", "extra"] {
+            let id = format!("stack/{stage}/{}-next.sh", 12 + index * 5);
+            assert_eq!(
+                texts_of(&stream, &id),
+                [format!("next {stage}")],
+                "{id} after `{breaker}`"
+            );
+        }
+    }
+    let state = stream
+        .iter()
+        .rev()
+        .find(|r| r["type"] == "state" && r["stage"] == "stack/extra")
+        .expect("the last stage's state record");
+    let script = state["script"].as_str().unwrap_or("");
+    for index in 0..breakers.len() {
+        assert!(
+            script.contains(&format!("NEXT_{index}=\"extra\"")),
+            "NEXT_{index} is not in the state: {script}"
+        );
+    }
+    sb.assert_no_process_left();
+}
+
+#[test]
+fn a_state_the_worker_cannot_dump_or_a_readonly_worker_variable_fails_the_stage_by_name() {
+    let sb = Sandbox::new();
+    inline_hook(
+        &sb,
+        "10-undumpable.sh",
+        "enable -n declare; enable -n enable",
+    );
+    let mut input = String::new();
+    input.push_str(&hook_record(
+        "10-undumpable.sh",
+        &sb.join("extras.d/10-undumpable.sh"),
+    ));
+    input.push('\n');
+    let (status, out, stderr) = feed(&sb, "hook-run", &["stack", "install"], input.as_bytes());
+    assert_eq!(code(status), 1, "{stderr}");
+    let stream = stdout_records(&out);
+    assert!(
+        stream.iter().any(|r| r["type"] == "warning"
+            && r["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("shell state could not be dumped"))),
+        "no warning names the lost state: {stream:?}"
+    );
+    assert!(
+        !stream.iter().any(|r| r["type"] == "state"),
+        "an older state was passed on as this stage's"
+    );
+
+    inline_hook(&sb, "20-readonly.sh", "readonly _hp_status");
+    let input = format!(
+        "{}\n",
+        hook_record("20-readonly.sh", &sb.join("extras.d/20-readonly.sh"))
+    );
+    let (status, out, stderr) = feed(&sb, "hook-run", &["stack", "install"], input.as_bytes());
+    assert_eq!(code(status), 1, "{stderr}");
+    let stream = stdout_records(&out);
+    let end = end_of(&stream, "stack/install/20-readonly.sh");
+    assert_eq!(end["status"], "failed", "{end}");
+    assert!(
+        texts_of(&stream, "stack/install/20-readonly.sh")
+            .iter()
+            .any(|line| line.contains("_hp_status")),
+        "the failure does not name the variable: {stream:?}"
+    );
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Ctrl-C at any moment stops the calling script.
+
+// Bash takes a pipeline member that exited normally after its SIGINT as having handled it,
+// and runs the script's next command. The audit caught a runner exiting 141 (its reader had
+// died by the signal) in 2 of 44 runs. Every tool now ends by the signal on every path, with
+// no window between its last look at the signal and its exit. The sweep lands the signal
+// at start-up, while hooks are listed, while one runs and while stages wind down, with the
+// eleven delays running at once (load widens the windows), three times.
+#[test]
+fn ctrl_c_at_any_moment_stops_the_calling_script() {
+    let mut went_on = Vec::new();
+    for _round in 0..3 {
+        let runs: Vec<thread::JoinHandle<Option<String>>> = (0..=500u64)
+            .step_by(50)
+            .map(|delay_ms| thread::spawn(move || interrupted_pipeline(delay_ms)))
+            .collect();
+        went_on.extend(
+            runs.into_iter()
+                .filter_map(|run| run.join().expect("a sweep run")),
+        );
+    }
+    assert!(
+        went_on.is_empty(),
+        "the script went on after Ctrl-C: {went_on:?}"
+    );
+}
+
+/// One run of the sweep: `Some` says how the script went on after SIGINT at `delay_ms`.
+fn interrupted_pipeline(delay_ms: u64) -> Option<String> {
+    let sb = Sandbox::new();
+    interrupt_tree(&sb);
+    let script = "set -o pipefail; hook-list extras.d \
+        | hook-run stack install --kill-after 1 | hook-run stack extra --kill-after 1 \
+        | phase-log -o run.log > console.txt; echo \"${PIPESTATUS[*]}\" > status";
+    let mut run = Pipeline::start(vec![sb.bash(script)], None, &sb.join("bash.out"));
+    thread::sleep(Duration::from_millis(delay_ms));
+    run.signal_group(Signal::SIGINT);
+    let statuses = run.wait();
+    run.assert_no_panic(&statuses);
+    sb.assert_no_process_left();
+    let status = sb.join("status");
+    (statuses[0].signal() != Some(2) || status.exists()).then(|| {
+        format!(
+            "{delay_ms} ms: {}, statuses {}",
+            describe(statuses[0]),
+            read_text(&status).trim()
+        )
+    })
+}

@@ -911,6 +911,7 @@ fn is_worker_trace(line: &[u8]) -> bool {
         Some(i) => text[i..].trim_ascii_start(),
         None => return false,
     };
+    let body = body.strip_prefix(b"builtin ").unwrap_or(body);
     body.starts_with(b"_hp_") || body == b"set +e +x" || body == b"set +x"
 }
 
@@ -962,6 +963,7 @@ mod tests {
     fn worker_trace_lines_are_recognised() {
         assert!(is_worker_trace(b"+ _hp_status=0"));
         assert!(is_worker_trace(b"++ set +x"));
+        assert!(is_worker_trace(b"+ builtin set +e +x"));
         assert!(!is_worker_trace(b"++ echo hi"));
     }
 

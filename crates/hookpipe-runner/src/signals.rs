@@ -29,8 +29,8 @@ impl Signals {
     pub fn install() -> io::Result<Signals> {
         let (read, write) = pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         for signal in [SIGINT, SIGTERM, SIGHUP] {
-            // SAFETY: the handler only loads atomics and calls kill and _exit, which are
-            // async-signal-safe.
+            // SAFETY: the handler only uses atomics, kill, signal-hook's
+            // emulate_default_handler and _exit, which are async-signal-safe.
             unsafe {
                 signal_hook::low_level::register(signal, move || {
                     if RECEIVED.load(Ordering::SeqCst) != 0 {
@@ -38,9 +38,14 @@ impl Signals {
                         if group > 0 {
                             nix::libc::kill(-group, nix::libc::SIGKILL);
                         }
+                        // End by the signal itself, so the calling shell stops too; the
+                        // status is the fallback should it not kill.
+                        let _ = signal_hook::low_level::emulate_default_handler(signal);
                         nix::libc::_exit(128 + signal);
                     }
                     RECEIVED.store(signal, Ordering::SeqCst);
+                    // The exit path ends the process by it, whatever the result.
+                    hookpipe::exit::note_signal(signal);
                 })?;
             }
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;

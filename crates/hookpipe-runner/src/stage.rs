@@ -104,6 +104,54 @@ impl Call {
             Action::Source { args, .. } | Action::Function { args, .. } => args,
         }
     }
+
+    /// The file the worker will source for this call, if any.
+    fn sourced(&self) -> Option<&[u8]> {
+        match &self.action {
+            Action::Source { path, .. } => Some(path),
+            Action::Function { path, .. } => path.as_deref(),
+        }
+    }
+
+    /// Why the file this call sources must not be sourced: it exists and is not a regular
+    /// file (or a link to one). A device never ends (`/dev/zero` grows the worker without
+    /// bound) and a FIFO blocks; `hook-list` refuses both, and a record naming one anyway is
+    /// refused here as late as possible, just before the batch starts. The worker checks
+    /// again at the moment of sourcing (`_hp_source`). A missing file is left to `source`,
+    /// whose error is the call's.
+    fn refusal(&self) -> Option<(String, String)> {
+        let path = Path::new(std::ffi::OsStr::from_bytes(self.sourced()?));
+        let meta = std::fs::metadata(path).ok()?;
+        if meta.is_file() {
+            return None;
+        }
+        let kind = file_kind(&meta.file_type());
+        Some((
+            "not-regular".to_owned(),
+            format!(
+                "not run: {} is {kind}, not a regular file",
+                bytes::display(self.sourced()?)
+            ),
+        ))
+    }
+}
+
+/// What a file that is not a regular one is, for messages.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// What a tool decides: which records it consumes and what to call for them.
@@ -563,8 +611,8 @@ impl<W: Write> Runner<'_, W> {
                 next += 1;
                 continue;
             }
-            if let Some((code, message)) = &call.skip {
-                self.skip(call, code, message.clone())?;
+            if let Some((code, message)) = call.skip.clone().or_else(|| call.refusal()) {
+                self.skip(call, &code, message)?;
                 next += 1;
                 continue;
             }
@@ -584,6 +632,7 @@ impl<W: Write> Runner<'_, W> {
             while end < calls.len()
                 && calls[end].skip.is_none()
                 && calls[end].when_enabled.is_none()
+                && calls[end].refusal().is_none()
             {
                 end += 1;
             }
@@ -746,6 +795,17 @@ impl<W: Write> Runner<'_, W> {
                 dump = std::fs::read(&path)
                     .ok()
                     .and_then(|bytes| Dump::parse(&bytes));
+            }
+            if dump.is_none() {
+                // A live worker that cannot dump its shell (a hook broke something the dump
+                // needs) must not pass an older state on as if it were this stage's.
+                self.outcome = self.outcome.worst(Outcome::Negative);
+                self.warn(format!(
+                    "{}: the shell state could not be dumped at the end of the stage (did a \
+                     hook redefine or disable a builtin?); later stages start from an older \
+                     state",
+                    self.options.stage
+                ))?;
             }
         }
         let dump = dump.or_else(|| self.last_dump.take());

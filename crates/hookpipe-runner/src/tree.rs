@@ -28,6 +28,7 @@ pub(crate) fn become_subreaper() {
 /// One process as `/proc/PID/stat` describes it.
 struct Entry {
     parent: i32,
+    group: i32,
     zombie: bool,
 }
 
@@ -55,13 +56,15 @@ fn snapshot() -> HashMap<i32, Entry> {
             .into_iter()
             .flatten();
         let state = fields.next().unwrap_or("");
-        let Some(parent) = fields.next().and_then(|ppid| ppid.parse().ok()) else {
+        let mut number = || fields.next().and_then(|field| field.parse().ok());
+        let (Some(parent), Some(group)) = (number(), number()) else {
             continue;
         };
         table.insert(
             pid,
             Entry {
                 parent,
+                group,
                 zombie: state == "Z" || state == "X",
             },
         );
@@ -77,6 +80,11 @@ fn is_daemon(pid: i32) -> bool {
 
 /// The live descendants of this process (the runner), daemons and their trees left out.
 pub(crate) fn hooks_processes() -> Vec<Pid> {
+    descendants(None)
+}
+
+/// [`hooks_processes`], less the members of process group `skip` (when given).
+fn descendants(skip: Option<Pid>) -> Vec<Pid> {
     let me = std::process::id() as i32;
     let table = snapshot();
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
@@ -90,7 +98,10 @@ pub(crate) fn hooks_processes() -> Vec<Pid> {
             if is_daemon(child) {
                 continue;
             }
-            if table.get(&child).is_some_and(|entry| !entry.zombie) {
+            let wanted = table.get(&child).is_some_and(|entry| {
+                !entry.zombie && skip.is_none_or(|group| entry.group != group.as_raw())
+            });
+            if wanted {
                 found.push(Pid::from_raw(child));
             }
             stack.push(child);
@@ -99,9 +110,12 @@ pub(crate) fn hooks_processes() -> Vec<Pid> {
     found
 }
 
-/// Sends `signal` to every process of the tree; returns how many there were.
-pub(crate) fn signal_all(signal: Signal) -> usize {
-    let processes = hooks_processes();
+/// Sends `signal` to every process of the tree outside process group `signalled` (which
+/// the caller signals as a whole: a process signalled twice, such as a bash worker whose
+/// EXIT trap is writing its state, could be cut short by the second one); returns how many
+/// there were.
+pub(crate) fn signal_all(signal: Signal, signalled: Pid) -> usize {
+    let processes = descendants(Some(signalled));
     for &pid in &processes {
         let _ = kill(pid, signal);
     }

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# hookpipe worker: the bash process a runner drives to source hooks (see worker/mod.rs).
+# hookpipe worker: the bash process a runner drives to source hooks (see worker.rs).
 #
 # The runner starts this script with `bash --noprofile --norc -c`, in a session of its own,
 # with these descriptors already open:
@@ -44,6 +44,7 @@ exec 63>&1 64>&2
 # (write-only here), so nothing the hook did in this process can stand in the way. A runner
 # that is gone leaves nothing to report to: the worker ends.
 _hp_restore() {
+    _hp_reclaim
     command exec 0</dev/null \
         63>"$_hp_ends/$_hp_fd_out" 64>"$_hp_ends/$_hp_fd_err" 6>"$_hp_ends/$_hp_fd_summary" \
         61>"$_hp_ends/$_hp_fd_events" 62>"$_hp_ends/$_hp_fd_trace" 1>&63 2>&64 3>&63 ||
@@ -51,6 +52,22 @@ _hp_restore() {
     # A hook that pointed xtrace elsewhere (or unset it) gets it back; assigning the same
     # number again would make bash close the descriptor, so only when it differs.
     if [[ ${BASH_XTRACEFD:-} != 62 ]]; then BASH_XTRACEFD=62; fi
+}
+
+# _hp_reclaim: the builtins the worker needs, whatever the last call did. The worker calls
+# every builtin through `builtin` (a hook's function named `printf`, `read`, `source` or `set`
+# is never called by it); a function named `builtin` or `command` is removed and builtins
+# disabled with `enable -n` are enabled again. POSIXLY_CORRECT is an assignment, which no
+# function can stand in for, and in POSIX mode the special builtin `unset` is found before
+# any function of that name.
+_hp_reclaim() {
+    _hp_reclaiming=yes
+    POSIXLY_CORRECT=y
+    unset -f builtin command 2>/dev/null
+    builtin enable builtin command enable unset printf read source set declare mapfile local \
+        shift return trap exit break echo exec 2>/dev/null
+    unset POSIXLY_CORRECT
+    _hp_reclaiming=
 }
 
 # _hp_restore_commands: the command pipe too, after a command that ran hooks (between two
@@ -66,42 +83,51 @@ _hp_exitdump=
 # top-level `declare X` in the hook stays local to the call. With no ARG the hook sees $# = 0:
 # the function's own parameters are empty by then.
 _hp_source() {
-    local _hp_path=$1
-    shift
-    if [[ $_hp_trace == on ]]; then set -x; fi
+    # Behind `builtin`, bash parses `local`'s arguments as plain words, split and globbed:
+    # every value is quoted.
+    builtin local _hp_path="$1"
+    builtin shift
+    # Checked again at the moment of sourcing (the runner refused it already if it was so
+    # when the batch began): a device never ends and a FIFO blocks.
+    if [[ ! -f $_hp_path && -e $_hp_path ]]; then
+        builtin printf 'hookpipe: %s is not a regular file: not sourced\n' "${_hp_path@Q}" >&2
+        builtin return 126
+    fi
+    if [[ $_hp_trace == on ]]; then builtin set -x; fi
     # shellcheck disable=SC1090 # hooks are data: their paths come from the runner
-    source "$_hp_path" "$@"
+    builtin source "$_hp_path" "$@"
 }
 
 # _hp_call PATH FUNC ARG...: call FUNC with the arguments, sourcing PATH first when FUNC is
 # not defined yet (a plugin whose functions arrived through the state is not re-sourced).
 _hp_call() {
-    local _hp_path=$1 _hp_func=$2
-    shift 2
+    builtin local _hp_path="$1" _hp_func="$2"
+    builtin shift 2
     if [[ -n $_hp_path ]] && ! declare -F -- "$_hp_func" >/dev/null; then
-        _hp_source "$_hp_path" || return
-        set +x
+        _hp_source "$_hp_path" || builtin return
+        builtin set +x
     fi
     if ! declare -F -- "$_hp_func" >/dev/null; then
-        echo "hookpipe: function $_hp_func is not defined${_hp_path:+ by $_hp_path}" >&2
-        return 127
+        builtin echo "hookpipe: function $_hp_func is not defined${_hp_path:+ by $_hp_path}" >&2
+        builtin return 127
     fi
-    if [[ $_hp_trace == on ]]; then set -x; fi
+    if [[ $_hp_trace == on ]]; then builtin set -x; fi
     "$_hp_func" "$@"
 }
 
 # _hp_dump FILE: the shell state in three NUL-separated sections, `declare -F` (the function
 # names, in the order `declare -f` prints them), `declare -p` (one line per variable) and
 # `declare -f`, then a NUL and `end`, so a reader can tell a dump cut short by a KILL. Only
-# builtins: a dump costs no fork.
+# builtins: a dump costs no fork. A section that fails (a builtin a hook disabled for
+# good) leaves no `end`, and the dump's status says so.
 _hp_dump() {
     {
-        declare -F
-        printf '\0'
-        declare -p
-        printf '\0'
-        declare -f
-        printf '\0end\n'
+        builtin declare -F &&
+            builtin printf '\0' &&
+            builtin declare -p &&
+            builtin printf '\0' &&
+            builtin declare -f &&
+            builtin printf '\0end\n'
     } >"$1"
 }
 
@@ -109,35 +135,37 @@ _hp_dump() {
 # the runner, which continues in a new worker from it.
 # shellcheck disable=SC2317 # run by the EXIT trap
 _hp_on_exit() {
-    local _hp_status=$?
-    set +e +x
+    builtin local _hp_status="$?"
+    builtin set +e +x
+    # A signal in the middle of _hp_reclaim: leave the POSIX mode it entered.
+    if [[ -n ${_hp_reclaiming:-} ]]; then unset POSIXLY_CORRECT; fi
     if [[ -n ${_hp_signal:-} ]]; then
         _hp_restore
-        printf 'signal\0%s\0' "$_hp_signal" >&61
+        builtin printf 'signal\0%s\0' "$_hp_signal" >&61
     fi
     if [[ -n $_hp_exitdump ]]; then
         _hp_dump "$_hp_exitdump" 2>/dev/null
     fi
-    return "$_hp_status"
+    builtin return "$_hp_status"
 }
-trap _hp_on_exit EXIT
+builtin trap _hp_on_exit EXIT
 # TERM ends the worker through the EXIT trap (so the state is kept) and says so, so the
 # runner reports a signal rather than a hook's `exit 143`.
-trap '_hp_signal=15; exit 143' TERM
+builtin trap '_hp_signal=15; builtin exit 143' TERM
 
 # _hp_read_operands FD: read "PATH [FUNC] N ARG..." of a source or call command (whose op is
 # in _hp_op) from FD into _hp_path, _hp_func and _hp_args.
 _hp_read_operands() {
-    local _hp_fd=$1 _hp_n _hp_arg
+    builtin local _hp_fd="$1" _hp_n _hp_arg
     _hp_func=
     _hp_args=()
-    IFS= read -r -d '' -u "$_hp_fd" _hp_path || return 1
+    IFS= builtin read -r -d '' -u "$_hp_fd" _hp_path || builtin return 1
     if [[ $_hp_op == call ]]; then
-        IFS= read -r -d '' -u "$_hp_fd" _hp_func || return 1
+        IFS= builtin read -r -d '' -u "$_hp_fd" _hp_func || builtin return 1
     fi
-    IFS= read -r -d '' -u "$_hp_fd" _hp_n || return 1
+    IFS= builtin read -r -d '' -u "$_hp_fd" _hp_n || builtin return 1
     while ((_hp_n-- > 0)); do
-        IFS= read -r -d '' -u "$_hp_fd" _hp_arg || return 1
+        IFS= builtin read -r -d '' -u "$_hp_fd" _hp_arg || builtin return 1
         _hp_args+=("$_hp_arg")
     done
 }
@@ -155,7 +183,7 @@ _hp_invoke() {
 _hp_done() {
     _hp_restore
     _hp_restore_commands
-    printf 'done\0%s\0\0\0' "$1" >&61
+    builtin printf 'done\0%s\0\0\0' "$1" >&61
 }
 
 # _hp_batch DATA SCRIPT MODE: run a batch of calls without waiting for the runner between
@@ -166,13 +194,13 @@ _hp_done() {
 # hooks). MODE `stop` ends the batch at the first non-zero status; under errexit a failure
 # ends the shell itself.
 _hp_batch() {
-    local -a _hp_fields
+    builtin local -a _hp_fields
     _hp_batch_mode=$3
     _hp_stop=0
-    mapfile -d '' -t _hp_fields <"$1"
+    builtin mapfile -d '' -t _hp_fields <"$1"
     # shellcheck disable=SC1090 # the batch script is written by the runner
-    source "$2"
-    printf 'batch\0' >&61
+    builtin source "$2"
+    builtin printf 'batch\0' >&61
 }
 
 # _hp_batch_source PATH ARG... and _hp_batch_call PATH FUNC ARG...: one call of a batch.
@@ -181,21 +209,21 @@ _hp_batch() {
 # shellcheck disable=SC2317 # called from the runner-written batch script
 _hp_batch_source() {
     _hp_t0=$EPOCHREALTIME
-    if [[ $_hp_errexit == on ]]; then set -e; fi
+    if [[ $_hp_errexit == on ]]; then builtin set -e; fi
     _hp_source "$@"
     # Under errexit a non-zero status has already ended the shell.
     _hp_status=$?
-    set +e +x
+    builtin set +e +x
     _hp_batch_mark
 }
 
 # shellcheck disable=SC2317 # called from the runner-written batch script
 _hp_batch_call() {
     _hp_t0=$EPOCHREALTIME
-    if [[ $_hp_errexit == on ]]; then set -e; fi
+    if [[ $_hp_errexit == on ]]; then builtin set -e; fi
     _hp_call "$@"
     _hp_status=$?
-    set +e +x
+    builtin set +e +x
     _hp_batch_mark
 }
 
@@ -203,7 +231,7 @@ _hp_batch_call() {
 # shellcheck disable=SC2317 # called from the runner-written batch script
 _hp_gitdir() {
     if ! declare -p GITDIR >/dev/null 2>&1; then
-        declare -g -A GITDIR
+        builtin declare -g -A GITDIR
     fi
     if [[ -z ${GITDIR[$1]:-} ]]; then
         GITDIR[$1]=$2
@@ -213,58 +241,69 @@ _hp_gitdir() {
 # shellcheck disable=SC2317 # called from the runner-written batch script
 _hp_batch_mark() {
     _hp_restore
-    printf '\0%s\0' "$_hp_marker" >&63
-    printf '\0%s\0' "$_hp_marker" >&64
-    printf '\0%s\0' "$_hp_marker" >&6
+    builtin printf '\0%s\0' "$_hp_marker" >&63
+    builtin printf '\0%s\0' "$_hp_marker" >&64
+    builtin printf '\0%s\0' "$_hp_marker" >&6
     if [[ $_hp_trace == on ]]; then
-        printf '\0%s\0' "$_hp_marker" >&62
+        builtin printf '\0%s\0' "$_hp_marker" >&62
     fi
-    printf 'done\0%s\0%s\0%s\0' "$_hp_status" "$_hp_t0" "$EPOCHREALTIME" >&61
+    builtin printf 'done\0%s\0%s\0%s\0' "$_hp_status" "$_hp_t0" "$EPOCHREALTIME" >&61
     if ((_hp_status != 0)) && [[ $_hp_batch_mode == stop ]]; then
         _hp_stop=1
     fi
 }
 
-while IFS= read -r -d '' -u 60 _hp_op; do
+# The loop and the line after it are one command: a fatal error inside the loop (bash ends
+# the whole top-level command when a hook made one of the worker's variables readonly and
+# the worker assigns it) skips _hp_clean_end, and the worker says it lost its state.
+{
+while IFS= builtin read -r -d '' -u 60 _hp_op; do
     case $_hp_op in
         source | call)
-            _hp_read_operands 60 || break
-            if [[ $_hp_errexit == on ]]; then set -e; fi
+            _hp_read_operands 60 || builtin break
+            if [[ $_hp_errexit == on ]]; then builtin set -e; fi
             _hp_invoke 1>&63 2>&64 60<&-
             _hp_status=$?
-            set +e +x
+            builtin set +e +x
             _hp_done "$_hp_status"
             ;;
         batch)
-            IFS= read -r -d '' -u 60 _hp_path || break
-            IFS= read -r -d '' -u 60 _hp_script || break
-            IFS= read -r -d '' -u 60 _hp_mode || break
+            IFS= builtin read -r -d '' -u 60 _hp_path || builtin break
+            IFS= builtin read -r -d '' -u 60 _hp_script || builtin break
+            IFS= builtin read -r -d '' -u 60 _hp_mode || builtin break
             # A hook that closes or redirects its stdout spoils the rest of its batch only.
             _hp_batch "$_hp_path" "$_hp_script" "$_hp_mode" 1>&63 2>&64 60<&-
             _hp_restore_commands
             ;;
         check)
-            IFS= read -r -d '' -u 60 _hp_service || break
+            IFS= builtin read -r -d '' -u 60 _hp_service || builtin break
             if is_service_enabled "$_hp_service" 60<&-; then _hp_done 0; else _hp_done 1; fi
             ;;
         load)
-            IFS= read -r -d '' -u 60 _hp_path || break
+            IFS= builtin read -r -d '' -u 60 _hp_path || builtin break
             # shellcheck disable=SC1090 # the state script is written by the runner
-            source "$_hp_path" 60<&-
+            builtin source "$_hp_path" 60<&-
             _hp_done "$?"
             ;;
         dump)
-            IFS= read -r -d '' -u 60 _hp_path || break
+            IFS= builtin read -r -d '' -u 60 _hp_path || builtin break
             _hp_dump "$_hp_path"
             _hp_done "$?"
             ;;
-        errexit) IFS= read -r -d '' -u 60 _hp_errexit || break; _hp_done 0 ;;
-        trace) IFS= read -r -d '' -u 60 _hp_trace || break; _hp_done 0 ;;
-        exitdump) IFS= read -r -d '' -u 60 _hp_exitdump || break; _hp_done 0 ;;
-        marker) IFS= read -r -d '' -u 60 _hp_marker || break; _hp_done 0 ;;
-        exit) break ;;
+        errexit) IFS= builtin read -r -d '' -u 60 _hp_errexit || builtin break; _hp_done 0 ;;
+        trace) IFS= builtin read -r -d '' -u 60 _hp_trace || builtin break; _hp_done 0 ;;
+        exitdump) IFS= builtin read -r -d '' -u 60 _hp_exitdump || builtin break; _hp_done 0 ;;
+        marker) IFS= builtin read -r -d '' -u 60 _hp_marker || builtin break; _hp_done 0 ;;
+        exit) builtin break ;;
         *) _hp_done 2 ;;
     esac
 done
+_hp_clean_end=yes
+}
 _hp_exitdump=
-exit 0
+if [[ -z ${_hp_clean_end:-} ]]; then
+    _hp_restore
+    builtin printf 'hookpipe: the worker lost its own state (a hook made one of its _hp_ variables readonly or broke a builtin it needs)\n' >&64
+    builtin exit 70
+fi
+builtin exit 0

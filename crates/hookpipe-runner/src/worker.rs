@@ -213,7 +213,7 @@ impl Worker {
     /// left alone. Returns false when none of them exists any more.
     pub(crate) fn signal_group(&self, signal: Signal) -> bool {
         let group = killpg(self.pid(), signal).is_ok();
-        tree::signal_all(signal) > 0 || group
+        tree::signal_all(signal, self.pid()) > 0 || group
     }
 
     /// Whether any process of the worker's group or of the runner's tree is still alive.

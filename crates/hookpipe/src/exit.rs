@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Everything went as it should.
 pub const OK: u8 = 0;
@@ -175,13 +176,54 @@ pub fn finish(tool: &str, result: Result<Outcome, Fatal>) -> ExitCode {
         }
     };
     if let Outcome::Signal(signal) = outcome {
-        // Ended by Ctrl-C or TERM: end by the same signal, so the calling shell sees an
-        // interrupted command and stops, rather than a status it may take as handled.
-        // What the tool wrote is flushed by now; the status 128+N stays the fallback.
+        note_signal(signal);
+    }
+    // Ended by Ctrl-C, TERM or HUP, whatever the result: end by the same signal, so the
+    // calling shell sees an interrupted command and stops, rather than a status it may take
+    // as handled. The status 128+N stays the fallback.
+    end_by_noted_signal();
+    ExitCode::from(outcome.code())
+}
+
+/// The signals the tools handle rather than die by at once: Ctrl-C, TERM, and HUP (a closed
+/// terminal, a dropped ssh), which is handled like TERM.
+pub const HANDLED_SIGNALS: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// The first handled signal the tool got (0 for none): every handler notes it here.
+static NOTED_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Notes that `signal` arrived, unless one was noted already. Called from signal handlers:
+/// async-signal-safe.
+pub fn note_signal(signal: i32) {
+    let _ = NOTED_SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// A tool's last act: if a handled signal arrived at any time, end the process by it.
+///
+/// A shell running a pipeline decides whether it was interrupted from how each member ended,
+/// and takes one that exited normally after Ctrl-C as having handled it: the script goes
+/// on. So no path may exit normally once a signal came (a runner whose reader died of the
+/// signal ends with a broken pipe, error paths too), and the window between the last look
+/// at the signal and the exit must be closed. Hence the order: every handled signal gets its
+/// default action back first, and only then is the note read. A signal that came before the
+/// reset was noted; one that comes after kills the process by its default action.
+fn end_by_noted_signal() {
+    for signal in HANDLED_SIGNALS {
+        // SAFETY: resetting a disposition to its default is always sound; nothing after
+        // this relies on the handlers.
+        unsafe {
+            nix::libc::signal(signal, nix::libc::SIG_DFL);
+        }
+    }
+    let signal = NOTED_SIGNAL.load(Ordering::SeqCst);
+    if signal != 0 {
         let _ = std::io::stdout().flush();
         let _ = signal_hook::low_level::emulate_default_handler(signal);
     }
-    ExitCode::from(outcome.code())
 }
 
 /// Whether an I/O error means our reader went away.

@@ -345,6 +345,10 @@ fn install_signals() -> io::Result<Arc<AtomicUsize>> {
         signal_hook::flag::register_conditional_default(signal, Arc::clone(&again))?;
         signal_hook::flag::register(signal, Arc::clone(&again))?;
         signal_hook::flag::register_usize(signal, Arc::clone(&got), signal as usize)?;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            signal_hook::low_level::register(signal, move || hookpipe::exit::note_signal(signal))?;
+        }
     }
     Ok(got)
 }
