@@ -13,6 +13,11 @@
 #
 # Usage: stack.sh [--junit FILE] [--json-report FILE] [--html FILE] [--records FILE]
 #        (or HOOKPIPE_REPORT_DIR=DIR for all four; see --help)
+#
+# DevStack's async jobs (lib/async) work across the stages: $DEST/async is emptied first
+# (DevStack's async_init), a runner stops the jobs still running when the run fails or is
+# interrupted, and at the end of a successful run the jobs nobody awaited are named and
+# collected (DevStack's async_cleanup, in run_pipeline).
 
 set -o pipefail
 
@@ -29,6 +34,9 @@ parse_script_args stack.sh "$@"
 # DevStack clones the plugins here (fetch_plugins); hookpipe expects them checked out, and
 # stops before any hook runs when one is not.
 check_plugin_checkouts
+
+# This shell leads the run: a job still running when it ends is stopped.
+async_init
 
 # stack_stages - every stage of the run but phase-log, in DevStack's order
 function stack_stages {

@@ -131,38 +131,7 @@ impl Sandbox {
     /// Live processes (zombies do not count) carrying this sandbox's tag, with their
     /// command lines.
     fn leftovers(&self) -> Vec<(i32, String)> {
-        let mut needle = format!("{TAG}=").into_bytes();
-        needle.extend_from_slice(self.path().as_os_str().as_bytes());
-        needle.push(0);
-        let me = std::process::id() as i32;
-        let mut found = Vec::new();
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return found;
-        };
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            if pid == me {
-                continue;
-            }
-            let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
-                continue;
-            };
-            let tagged = environ
-                .split_inclusive(|&b| b == 0)
-                .any(|var| var == needle);
-            if tagged && process_alive(pid) {
-                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-                found.push((pid, cmdline.chars().take(120).collect()));
-            }
-        }
-        found
+        hookpipe_e2e::tagged_processes(TAG, self.path().as_os_str())
     }
 
     /// Fails unless every process this test started is gone (allowing them [`GONE`] to go).

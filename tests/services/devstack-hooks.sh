@@ -1,9 +1,10 @@
 #!/bin/bash
 #
 # tests/services/devstack-hooks.sh - the in-tree is_<svc>_enabled functions that DevStack's
-# lib/<svc> files define, as docs/devstack.md §4 describes them. Cases whose "hooks" column
-# is "yes" source this after lib/functions; crates/hookpipe-services/src/services.rs answers Unknown for these
-# names (DEVSTACK_HOOKS) wherever no other rule already says true.
+# lib/<svc> files define (devstack-is-enabled.txt lists them; is_plugin_enabled is
+# lib/functions' own). Cases whose "hooks" column is "yes" source this after lib/functions;
+# crates/hookpipe-services/src/services.rs answers Unknown for these names
+# (DEVSTACK_FUNCTIONS) wherever no other rule or known answer already says true.
 
 # lib/keystone: off when any disabled name starts with "keystone", on for the element "key".
 function is_keystone_enabled {
@@ -65,4 +66,25 @@ function is_ovn_agent_enabled {
         return 0
     fi
     return 1
+}
+
+# lib/neutron_plugins/ovn_agent: the metadata agent, unless the OVN agent replaces it.
+function is_ovn_metadata_agent_enabled {
+    if is_service_enabled q-ovn-metadata-agent neutron-ovn-metadata-agent \
+        && [[ ${TARGET_ENABLE_OVN_AGENT:-False} == False ]]; then
+        return 0
+    fi
+    return 1
+}
+
+# lib/nova: TLS for the console proxy, from lib/nova's setting (default False).
+function is_nova_console_proxy_compute_tls_enabled {
+    [[ ${NOVA_CONSOLE_PROXY_COMPUTE_TLS:-False} == True ]]
+}
+
+# functions-common: the kernel's FIPS mode.
+function is_fips_enabled {
+    local fips
+    fips=$(cat /proc/sys/crypto/fips_enabled 2>/dev/null)
+    [[ "$fips" == 1 ]]
 }

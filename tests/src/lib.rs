@@ -5,7 +5,8 @@
 //! its tree, even when the test fails.
 //!
 //! The tests themselves live in `e2e/`: `stack.rs` drives scripts/stack.sh, unstack.sh and
-//! clean.sh; `functions.rs` drives lib/functions through bash.
+//! clean.sh; `functions.rs` drives lib/functions through bash; `async.rs` DevStack's async
+//! jobs through the pipelines and a legacy caller.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -103,6 +104,9 @@ const SCRUBBED: &[&str] = &[
     "HOOKPIPE_TIMEOUT",
     "HOOKPIPE_LOG_SESSION",
     "HOOKPIPE_INSTALL_PACKAGES",
+    "HOOKPIPE_ASYNC_DIR",
+    "HOOKPIPE_RUN_PID",
+    "DEVSTACK_PARALLEL",
     "UNSTACK_ALL",
     "NO_COLOR",
 ];
@@ -251,6 +255,44 @@ pub fn wait_gone(pid: i32, timeout: Duration) -> bool {
         thread::sleep(Duration::from_millis(50));
     }
     true
+}
+
+/// Live processes (zombies do not count) whose environment holds `NAME=VALUE`, with their
+/// command lines (the first 120 characters). Every process a test starts inherits the
+/// variable, detached or not, so this finds whatever a run left behind.
+pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
+    let mut needle = format!("{name}=").into_bytes();
+    needle.extend_from_slice(value.as_bytes());
+    needle.push(0);
+    let me = std::process::id() as i32;
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let tagged = environ
+            .split_inclusive(|&b| b == 0)
+            .any(|var| var == needle);
+        if tagged && process_alive(pid) {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push((pid, cmdline.chars().take(120).collect()));
+        }
+    }
+    found
 }
 
 /// Reads a pid file: None when it is missing or holds no number.

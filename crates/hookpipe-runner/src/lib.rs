@@ -8,6 +8,7 @@
 //! - `tree`: every process a worker's hooks started, wherever it went (the subreaper).
 //! - [`state`]: the shell state between stages and the `--state FILE` that carries it.
 //! - [`signals`]: SIGINT and SIGTERM, turned into an orderly stop.
+//! - `jobs`: DevStack's async jobs as a runner sees them (`job` events, stopping them).
 //!
 //! It builds on the core crate (`hookpipe`: records, streams, exit codes); nothing in the
 //! core depends on it, so `phase-log` and `hook-list` never link the runner.
@@ -16,6 +17,7 @@
 #![warn(unreachable_pub)]
 
 pub mod flags;
+mod jobs;
 mod session;
 pub mod signals;
 mod stage;

@@ -1,8 +1,8 @@
 //! One worker and the records its calls produce.
 //!
 //! A [`Session`] sends commands to its [`Worker`] and turns what comes back into records:
-//! stdout and stderr lines become `output`, fd 6 lines `summary`, events `warning` and
-//! `timer`, xtrace lines `trace`, each attributed to the call that wrote them. Its poll loop
+//! stdout and stderr lines become `output`, fd 6 lines `summary`, events `warning`,
+//! `timer` and `job`, xtrace lines `trace`, each attributed to the call that wrote them. Its poll loop
 //! also watches the worker's exit, the call's deadline, the kill grace period and the signal
 //! pipe.
 //!
@@ -389,7 +389,7 @@ impl Session {
         Ok(())
     }
 
-    /// Handles events in order: `warning` and `timer` become records of the call they came
+    /// Handles events in order: `warning`, `timer` and `job` become records of the call they came
     /// from, `done` is queued; events after a `done` wait until that call has ended.
     fn pump_events<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
         loop {
@@ -425,6 +425,10 @@ impl Session {
                     });
                     (3, Some(record))
                 }
+                b"job" if complete >= 9 => {
+                    let record = Record::Job(crate::jobs::event_record(&fields[1..9], id));
+                    (9, Some(record))
+                }
                 b"signal" if complete >= 2 => {
                     self.signalled = parse_number(fields[1]).map(|n| n as i32);
                     (2, None)
@@ -448,7 +452,7 @@ impl Session {
                     self.batch_over = true;
                     (1, None)
                 }
-                b"warning" | b"timer" | b"signal" | b"done" => return Ok(()),
+                b"warning" | b"timer" | b"job" | b"signal" | b"done" => return Ok(()),
                 _ => (1, None),
             };
             let used: usize = fields[..consumed].iter().map(|f| f.len() + 1).sum();

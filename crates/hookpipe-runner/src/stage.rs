@@ -207,6 +207,8 @@ struct Runner<'a, W: Write> {
     environment: HashSet<String>,
     outcome: Outcome,
     prelude_failed: Option<String>,
+    /// The `end` status of the first call that did not end `ok` (why the run stops).
+    failure_status: Option<String>,
 }
 
 /// Runs one stage between the `begin` and `done` that [`hookpipe::cli::Stage::run`] writes (the caller
@@ -237,6 +239,7 @@ pub fn run_stage<R: Read, W: Write>(
             .collect(),
         outcome: Outcome::Ok,
         prelude_failed: None,
+        failure_status: None,
     };
     match runner.run(plan, input) {
         Ok(outcome) => Ok(outcome),
@@ -370,6 +373,7 @@ impl<W: Write> Runner<'_, W> {
         if matches!(halted, Some(Halt::Upstream(_) | Halt::Interrupted)) {
             self.outcome = self.outcome.worst(Outcome::Negative);
         }
+        self.stop_jobs(halted.as_ref())?;
 
         // Step 6. A stage that ran nothing hands the upstream state on unchanged (and
         // leaves the state file alone).
@@ -739,6 +743,7 @@ impl<W: Write> Runner<'_, W> {
             script: &script_path,
             stop_at_failure,
         };
+        let mut failure_status = self.failure_status.take();
         let ends =
             session.run_batch(
                 batch,
@@ -749,6 +754,9 @@ impl<W: Write> Runner<'_, W> {
                     BatchEvent::Start(index) => write_start(&calls[index], out),
                     BatchEvent::End(index, end) => {
                         let (record, status, warning) = end_record(&calls[index], end);
+                        if record.status != "ok" && failure_status.is_none() {
+                            failure_status = Some(record.status.clone());
+                        }
                         statuses.push(status);
                         warnings.extend(warning);
                         out.write(&Record::End(record))
@@ -756,6 +764,7 @@ impl<W: Write> Runner<'_, W> {
                 },
             );
         self.session = Some(session);
+        self.failure_status = failure_status;
         let ends = ends?;
         for warning in warnings {
             self.warn(warning)?;
@@ -856,6 +865,30 @@ impl<W: Write> Runner<'_, W> {
         Ok(())
     }
 
+    /// The run is over without success (a failure that stops it, a timeout, an interrupt,
+    /// or one of those upstream): DevStack's async jobs still running are stopped, each with
+    /// a `job` record saying why (`jobs::stop_running`). A stage that keeps going after a
+    /// failure leaves them running.
+    fn stop_jobs(&mut self, halted: Option<&Halt>) -> Result<(), StageError> {
+        let (reason, message) = match halted {
+            _ if self.signals.received().is_some() => {
+                ("interrupted", "the run was interrupted".to_owned())
+            }
+            Some(Halt::Interrupted) => ("interrupted", "the run was interrupted".to_owned()),
+            Some(Halt::Failed(id)) => match &self.failure_status {
+                Some(status) if status == "timeout" => ("timeout", format!("{id} timed out")),
+                _ => ("failed", format!("{id} failed")),
+            },
+            Some(Halt::Upstream(failure)) => ("upstream-failed", format!("upstream {failure}")),
+            Some(Halt::Prelude(message)) => ("failed", message.clone()),
+            None => return Ok(()),
+        };
+        for job in crate::jobs::stop_running(reason, &message, self.options.kill_after) {
+            self.out.write(&Record::Job(job))?;
+        }
+        Ok(())
+    }
+
     /// Lets the worker finish: it is idle, so closing its commands ends it.
     fn finish_worker(&mut self) {
         if let Some(mut session) = self.session.take() {
@@ -897,6 +930,10 @@ fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
         next += 1;
     };
     for call in calls {
+        // The call's id, for lib/async: a job records which hook started it.
+        script.push_str("printf -v _hp_call_id %s");
+        field(&mut script, call.id.as_bytes());
+        script.push('\n');
         if let Some((name, dir)) = &call.plugin {
             script.push_str("_hp_gitdir");
             field(&mut script, name);

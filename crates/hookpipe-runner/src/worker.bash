@@ -26,7 +26,8 @@
 #            errexit on|off, trace on|off, exitdump FILE, marker TOKEN
 # Events:    done STATUS after each command (done STATUS START END in a batch, then batch);
 #            signal N when TERM ends the worker; warning
-#            TEXT and timer NAME MS come from lib/functions while a hook runs.
+#            TEXT and timer NAME MS come from lib/functions while a hook runs, job EVENT
+#            NAME PID RC START END STARTED_BY DETAIL from lib/async.
 
 _HOOKPIPE_EVENT_FD=61
 # Where the runner's ends of the worker's pipes are (see above): RUNNER OUT ERR SUMMARY
@@ -187,8 +188,9 @@ _hp_done() {
 }
 
 # _hp_batch DATA SCRIPT MODE: run a batch of calls without waiting for the runner between
-# them. DATA holds the calls' paths, function names and arguments, NUL-separated; SCRIPT,
-# written by the runner, is one `_hp_batch_source` or `_hp_batch_call` line per call whose
+# them. DATA holds the calls' ids, paths, function names and arguments, NUL-separated;
+# SCRIPT, written by the runner, sets _hp_call_id (lib/async records which call started a
+# job) and has one `_hp_batch_source` or `_hp_batch_call` line per call whose
 # arguments are `"${_hp_fields[N]}"` references into DATA, so the data is never code, and
 # bash does not parse the fields itself (parsing them in a bash loop cost more than the
 # hooks). MODE `stop` ends the batch at the first non-zero status; under errexit a failure

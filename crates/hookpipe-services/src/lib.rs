@@ -20,5 +20,5 @@ mod services;
 pub use services::{
     cleanup_service_list, disable_all_services, disable_negated_services, disable_service,
     enable_service, guard_enabled, is_service_enabled, verify_disabled_services, words, Answer,
-    Hooks, Overridden, ServiceList, Undecided, Warning, DEVSTACK_HOOKS,
+    Hooks, Overridden, ServiceList, Undecided, Warning, DEVSTACK_FUNCTIONS,
 };

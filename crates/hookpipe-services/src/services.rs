@@ -39,19 +39,28 @@ use std::fmt;
 use crate::ere;
 use crate::glob;
 
-/// The in-tree `is_<svc>_enabled` functions DevStack's `lib/*` files define (docs/devstack.md
-/// §4): keystone, nova, glance, cinder, swift, neutron (and neutron_legacy),
-/// placement, and the OVN agent's, which also enables `q-ovn-agent` as a side effect.
-pub const DEVSTACK_HOOKS: &[&str] = &[
-    "keystone",
-    "nova",
-    "glance",
-    "cinder",
-    "swift",
-    "neutron",
-    "neutron_legacy",
-    "placement",
-    "ovn_agent",
+/// Every `is_<name>_enabled` function DevStack's tree defines, with its file: `git grep
+/// 'function is_.*_enabled'` in a DevStack checkout, less `is_service_enabled` itself and
+/// `lib/template`'s `is_XXXX_enabled` (a template nobody sources). `is_service_enabled WORD`
+/// calls the one named after WORD, so each of these names can make a guard true where no
+/// rule of the lists does: where one may decide and its answer is not known (see
+/// [`Hooks::knowing`]), the answer here is [`Answer::Unknown`], never false.
+/// `tests/services/devstack-is-enabled.txt` pins this table to DevStack's tree (and
+/// `DEVSTACK_TREE=DIR` checks it against a checkout).
+pub const DEVSTACK_FUNCTIONS: &[(&str, &str)] = &[
+    ("plugin", "functions-common"),
+    ("fips", "functions-common"),
+    ("cinder", "lib/cinder"),
+    ("glance", "lib/glance"),
+    ("keystone", "lib/keystone"),
+    ("neutron", "lib/neutron"),
+    ("neutron_legacy", "lib/neutron"),
+    ("ovn_metadata_agent", "lib/neutron_plugins/ovn_agent"),
+    ("ovn_agent", "lib/neutron_plugins/ovn_agent"),
+    ("nova", "lib/nova"),
+    ("nova_console_proxy_compute_tls", "lib/nova"),
+    ("placement", "lib/placement"),
+    ("swift", "lib/swift"),
 ];
 
 /// The two lists every service function reads and writes.
@@ -107,11 +116,13 @@ impl Answer {
     }
 }
 
-/// Which `is_<name>_enabled` functions may exist where the answer will be used.
+/// Which `is_<name>_enabled` functions may exist where the answer will be used, and what
+/// some of them answer when this side can tell.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hooks {
     devstack: bool,
     plugins: Vec<String>,
+    known: Vec<(String, bool)>,
 }
 
 impl Hooks {
@@ -120,12 +131,17 @@ impl Hooks {
         Hooks::default()
     }
 
-    /// DevStack's in-tree ones ([`DEVSTACK_HOOKS`]), as in any hook `stack.sh` runs.
+    /// DevStack's in-tree ones ([`DEVSTACK_FUNCTIONS`]), as in any hook `stack.sh` runs. What
+    /// needs nothing but the lists or the machine is known: `is_neutron_legacy_enabled`
+    /// always says yes, `is_fips_enabled` reads `/proc/sys/crypto/fips_enabled`.
     pub fn devstack() -> Hooks {
         Hooks {
             devstack: true,
             plugins: Vec::new(),
+            known: Vec::new(),
         }
+        .knowing("neutron_legacy", true)
+        .knowing("fips", fips_enabled())
     }
 
     /// One more, defined by a plugin (`is_heat_enabled` gives `heat`).
@@ -134,10 +150,45 @@ impl Hooks {
         self
     }
 
+    /// What `is_<name>_enabled` answers, when this side can tell (hook-list knows
+    /// `DEVSTACK_PLUGINS` for `is_plugin_enabled`, for instance).
+    pub fn knowing(mut self, name: impl Into<String>, answer: bool) -> Hooks {
+        let name = name.into();
+        self.known.retain(|(known, _)| *known != name);
+        self.known.push((name, answer));
+        self
+    }
+
+    /// `is_plugin_enabled` as DevStack's `is_service_enabled plugin` calls it: with no
+    /// name, so true when `,LIST,` holds `,,`: an empty list, or one `enable_plugin` built
+    /// (it always starts with a comma). `None`: the list is unset, which bash takes as empty.
+    pub fn knowing_plugins(self, devstack_plugins: Option<&str>) -> Hooks {
+        let list = devstack_plugins.unwrap_or_default();
+        self.knowing("plugin", format!(",{list},").contains(",,"))
+    }
+
     /// True when a function `is_<name>_enabled` may exist.
     pub fn defines(&self, name: &str) -> bool {
-        (self.devstack && DEVSTACK_HOOKS.contains(&name)) || self.plugins.iter().any(|p| p == name)
+        (self.devstack && DEVSTACK_FUNCTIONS.iter().any(|(known, _)| *known == name))
+            || self.plugins.iter().any(|p| p == name)
     }
+
+    /// What the function `is_<name>_enabled` answers, when known.
+    pub fn answer(&self, name: &str) -> Option<bool> {
+        if !self.defines(name) {
+            return None;
+        }
+        self.known
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, answer)| *answer)
+    }
+}
+
+/// DevStack's `is_fips_enabled`: `/proc/sys/crypto/fips_enabled` holds `1` (no file: no).
+fn fips_enabled() -> bool {
+    std::fs::read_to_string("/proc/sys/crypto/fips_enabled")
+        .is_ok_and(|text| text.trim_end_matches('\n') == "1")
 }
 
 /// `enable_service` refused a service because `DISABLED_SERVICES` matches it. Displays as
@@ -253,19 +304,23 @@ pub fn is_service_enabled<S: AsRef<str>>(args: &[S], list: &ServiceList, hooks: 
         if enabled_by_rule(word, &list.enabled) {
             return Answer::True;
         }
-        if hooks.defines(word) {
-            answer = Answer::Unknown;
+        match hooks.answer(word) {
+            Some(true) => return Answer::True,
+            Some(false) => {}
+            None if hooks.defines(word) => answer = Answer::Unknown,
+            None => {}
         }
     }
     answer
 }
 
 /// Whether a hook guarded by `is_service_enabled SERVICES...` runs, as `stack.sh` would
-/// decide with DevStack's in-tree `is_<svc>_enabled` functions defined: `Some(true)` if a
-/// rule makes any service enabled, `Some(false)` if none is and no function could say
-/// otherwise, `None` when only such a function can tell.
-pub fn guard_enabled(services: &[String], list: &ServiceList) -> Option<bool> {
-    is_service_enabled(services, list, &Hooks::devstack()).known()
+/// decide with `hooks` (DevStack's in-tree `is_<svc>_enabled` functions, with what is known
+/// of their answers): `Some(true)` if a rule or a known answer makes any service enabled,
+/// `Some(false)` if none is and no function could say otherwise, `None` when only such a
+/// function can tell.
+pub fn guard_enabled(services: &[String], list: &ServiceList, hooks: &Hooks) -> Option<bool> {
+    is_service_enabled(services, list, hooks).known()
 }
 
 /// DevStack's `enable_service ARGS...`. Returns the warnings DevStack prints, in order; on
@@ -436,13 +491,109 @@ mod tests {
     #[test]
     fn guard_enabled_is_tri_state() {
         let l = list("key,c-api", "");
-        assert_eq!(guard_enabled(&["key".into()], &l), Some(true));
-        assert_eq!(guard_enabled(&["horizon".into()], &l), Some(false));
-        assert_eq!(guard_enabled(&["cinder".into()], &l), None);
+        let hooks = Hooks::devstack();
+        let guard = |words: &[&str]| {
+            let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+            guard_enabled(&words, &l, &hooks)
+        };
+        assert_eq!(guard(&["key"]), Some(true));
+        assert_eq!(guard(&["horizon"]), Some(false));
+        assert_eq!(guard(&["cinder"]), None);
+        assert_eq!(guard(&["cinder", "c-api"]), Some(true));
+    }
+
+    /// The names DevStack's own functions decide are never "false" unless their answer is
+    /// known (issue "Honest outcomes": plugin, ovn_metadata_agent, fips,
+    /// nova_console_proxy_compute_tls were).
+    #[test]
+    fn devstack_functions_make_their_guards_unknown_or_known_never_wrongly_false() {
+        let l = list("key", "");
+        let hooks = Hooks::devstack();
+        for name in [
+            "plugin",
+            "ovn_metadata_agent",
+            "nova_console_proxy_compute_tls",
+        ] {
+            assert_eq!(
+                is_service_enabled(&[name], &l, &hooks),
+                Answer::Unknown,
+                "{name}"
+            );
+        }
         assert_eq!(
-            guard_enabled(&["cinder".into(), "c-api".into()], &l),
-            Some(true)
+            is_service_enabled(&["neutron_legacy"], &l, &hooks),
+            Answer::True
         );
+        let fips = if fips_enabled() {
+            Answer::True
+        } else {
+            Answer::False
+        };
+        assert_eq!(is_service_enabled(&["fips"], &l, &hooks), fips);
+        // `is_service_enabled plugin`: true for an empty or unset DEVSTACK_PLUGINS and for any
+        // list enable_plugin built; false only for a list without a double comma.
+        for (plugins, answer) in [
+            (None, Answer::True),
+            (Some(""), Answer::True),
+            (Some(",alpha,bravo"), Answer::True),
+            (Some("alpha,bravo"), Answer::False),
+        ] {
+            let hooks = Hooks::devstack().knowing_plugins(plugins);
+            assert_eq!(
+                is_service_enabled(&["plugin"], &l, &hooks),
+                answer,
+                "{plugins:?}"
+            );
+        }
+        let hooks = Hooks::devstack().knowing("nova_console_proxy_compute_tls", true);
+        assert_eq!(
+            is_service_enabled(&["nova_console_proxy_compute_tls"], &l, &hooks),
+            Answer::True
+        );
+        // Without DevStack's functions, none of them exists.
+        assert_eq!(
+            is_service_enabled(&["plugin"], &l, &Hooks::none().knowing_plugins(None)),
+            Answer::False
+        );
+    }
+
+    /// The table is DevStack's: `tests/services/devstack-is-enabled.txt` is the list of
+    /// `function is_*_enabled` definitions in DevStack's tree (refresh it with
+    /// `tests/services/devstack-is-enabled.sh DIR`); with `DEVSTACK_TREE=DIR` the test
+    /// reads a checkout itself.
+    #[test]
+    fn the_table_is_every_is_enabled_function_of_devstack() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/services");
+        let pinned = std::fs::read_to_string(root.join("devstack-is-enabled.txt")).unwrap();
+        let from_tree = std::env::var_os("DEVSTACK_TREE").map(|tree| {
+            let out = std::process::Command::new("bash")
+                .arg(root.join("devstack-is-enabled.sh"))
+                .arg(tree)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        });
+        if from_tree.is_none() {
+            eprintln!("DEVSTACK_TREE unset: checking the pinned list, not a DevStack checkout");
+        }
+        let listed = from_tree.as_deref().unwrap_or(&pinned);
+        let mut theirs: Vec<(String, String)> = listed
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .filter_map(|line| {
+                let (file, name) = line.split_once(' ')?;
+                Some((name.to_owned(), file.to_owned()))
+            })
+            .filter(|(name, file)| name != "service" && file != "lib/template")
+            .collect();
+        theirs.sort();
+        let mut ours: Vec<(String, String)> = DEVSTACK_FUNCTIONS
+            .iter()
+            .map(|(name, file)| ((*name).to_owned(), (*file).to_owned()))
+            .collect();
+        ours.sort();
+        assert_eq!(ours, theirs);
     }
 
     #[test]

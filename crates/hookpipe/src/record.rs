@@ -65,6 +65,7 @@
 //! | `timer` | hook-run, hyp-call | a `time_start`/`time_stop` pair closed: `id`, `name`, `ms`, `time` |
 //! | `end` | hook-run, hyp-call | a hook call ended (see [`End`]) |
 //! | `state` | hook-run, hyp-call | the bash state for the next stage (see [`State`]) |
+//! | `job` | hook-run, hyp-call | a DevStack async job started, was awaited, was stopped or was never awaited (see [`Job`]) |
 //!
 //! A `begin` without its `done` means the tool died without a word; a `done` with `status` of 2
 //! or more, or an `end` whose `status` is not `ok`, is an upstream failure
@@ -150,6 +151,7 @@ pub const TYPES: &[&str] = &[
     "timer",
     "end",
     "state",
+    "job",
 ];
 
 /// `begin`: a tool started. `stage` is the tool's role in the pipeline (`list`,
@@ -378,6 +380,57 @@ pub struct State {
     pub time: String,
 }
 
+/// `job`: an event of one of DevStack's asynchronous jobs (`async_run`, `async_runfunc`;
+/// `lib/async`, docs/async.md). A job outlives the stage that starts it, so each event is
+/// its own record, attributed (`id`) to the call it happened in; `id` is absent when the
+/// event did not happen in a hook (a runner stopping the job).
+///
+/// - `event`: `start` (the job began: `pid`, `command`, `started`), `wait` (`async_wait`
+///   collected it: `status`, `exit_code`, `started`, `ended`, `duration_ms`), `stop` (the
+///   run failed, timed out or was interrupted while the job ran, and a runner stopped its
+///   whole process group: `reason`, `status` `stopped`), `unwaited` (`async_cleanup` found
+///   it never awaited at the end of the run), `unknown` (`async_wait` of a name no job had:
+///   `status` `failed`).
+/// - `name`/`name_base64`: the job's name (`$DEST/async/NAME.ini`).
+/// - `pid`: the job's process (also its process group); absent when it ran inline
+///   (`DEVSTACK_PARALLEL=False`, DevStack's pid `self`).
+/// - `status`: `ok`, `failed` (a non-zero exit), `lost` (its process vanished without a
+///   status), `stopped`; `exit_code` the job's own status.
+/// - `started`, `ended`: when the job began and ended (RFC 3339); `duration_ms` between them.
+/// - `started_by`: the call that started the job, when it was a hook (absent: the calling
+///   script's own shell, or unknown).
+/// - `reason`: for `stop`, why (`interrupted`, `failed`, `timeout`, `upstream-failed`), and
+///   for `wait` of a job that did not finish by itself, how it ended.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Job {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    pub event: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ended: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub started_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub time: String,
+}
+
 /// A record as the tools use it; `Unknown` is any other type, forwarded untouched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -395,6 +448,7 @@ pub enum Record {
     Timer(Timer),
     End(End),
     State(State),
+    Job(Job),
     #[serde(other, skip_serializing)]
     Unknown,
 }

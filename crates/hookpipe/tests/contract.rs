@@ -7,7 +7,12 @@
 //! `{ hook-list extras.d; hyp-resolve fake; } | hook-run source | hook-run stack install
 //! --xtrace --keep-going | hyp-call --when-enabled n-cpu install` over a small tree with a
 //! README, a bad prefix and a non-UTF-8 name; regenerate it the same way when the contract
-//! changes on purpose. `golden/host.ndjson` is the same kind of pipeline (`hook-list`,
+//! changes on purpose. Its last lines are the `job` records of two runs of
+//! `hook-list extras.d | hook-run stack install | hook-run stack test-config` after
+//! `async_init`, over a hook that starts two jobs in install and, in test-config, awaits one,
+//! calls `async_cleanup` and awaits a name never started (start, wait, unwaited, unknown),
+//! and again with the install hook failing while a job runs (a runner's `stop`).
+//! `golden/host.ndjson` is the same kind of pipeline (`hook-list`,
 //! `hyp-resolve fake`, `hook-run source`, `hook-run stack install --xtrace`, `hyp-call
 //! --when-enabled n-cpu install`) over one hook that prints, warns, summarises and times,
 //! run with `HOOKPIPE_HOST=ctl`: every record ends with the `host` field.
@@ -179,6 +184,28 @@ struct State {
     time: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Job {
+    r#type: String,
+    host: Option<String>,
+    id: Option<String>,
+    event: String,
+    name: Option<String>,
+    name_base64: Option<String>,
+    pid: Option<u32>,
+    command: Option<String>,
+    status: Option<String>,
+    exit_code: Option<i32>,
+    started: Option<String>,
+    ended: Option<String>,
+    duration_ms: Option<u64>,
+    started_by: Option<String>,
+    reason: Option<String>,
+    time: String,
+}
+
 /// Decodes one line strictly by its type; returns the type.
 fn check_line(line: &str) -> Result<String, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
@@ -196,6 +223,7 @@ fn check_line(line: &str) -> Result<String, String> {
         "timer" => strict(serde_json::from_str::<Timer>(line).map(drop))?,
         "end" => strict(serde_json::from_str::<End>(line).map(drop))?,
         "state" => strict(serde_json::from_str::<State>(line).map(drop))?,
+        "job" => strict(serde_json::from_str::<Job>(line).map(drop))?,
         other => return Err(format!("undocumented type {other}")),
     }
     // The text-or-bytes rule: never both forms of one field.

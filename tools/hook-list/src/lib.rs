@@ -27,7 +27,7 @@ use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
 use hookpipe::lifecycle::ReaderGone;
 use hookpipe::record::{Hook, Line, Record, Skip};
 use hookpipe::stream::RecordWriter;
-use hookpipe_services::{guard_enabled, ServiceList};
+use hookpipe_services::{guard_enabled, Hooks, ServiceList};
 
 use crate::plugins::{Found, Plugin};
 use crate::scan::{skip, Reason, Verdict};
@@ -51,10 +51,13 @@ read (no r bit) is unreadable even for root.
 
 `services` are the words of a hook's guard when its first command is
 `if is_service_enabled WORD...; then`. `enabled` says whether DevStack's is_service_enabled
-would say yes, from ENABLED_SERVICES and DISABLED_SERVICES in the environment, with DevStack's
-in-tree is_<svc>_enabled functions assumed defined: true, false, or absent when unknown (only
-such a function can tell, as for keystone or cinder; or ENABLED_SERVICES is unset), when no
-guard is recognised, and for plugins. It is advisory: the hook's own guard decides when it
+would say yes, from ENABLED_SERVICES and DISABLED_SERVICES in the environment, with every
+is_<name>_enabled function of DevStack's tree assumed defined: true, false, or absent when
+unknown (only such a function can tell, as for keystone, cinder or ovn_metadata_agent; or
+ENABLED_SERVICES is unset), when no guard is recognised, and for plugins. Known answers:
+`plugin` from DEVSTACK_PLUGINS (true when it is empty or enable_plugin built it),
+`neutron_legacy` (always), `fips` (/proc/sys/crypto/fips_enabled), and
+`nova_console_proxy_compute_tls` when NOVA_CONSOLE_PROXY_COMPUTE_TLS=True. It is advisory: the hook's own guard decides when it
 runs.
 
 A hook runs as the user of the run, often root, so a hook others could change gets a
@@ -251,6 +254,7 @@ fn list<W: Write>(
     };
     let mut judge = Judge {
         services: services.as_ref(),
+        hooks: devstack_hooks(args.devstack_plugins.as_deref()),
         enabled_only: args.enabled_only,
         strict: args.strict,
         trust: Trust::new(),
@@ -307,6 +311,8 @@ fn list<W: Write>(
 struct Judge<'a> {
     /// `None` when ENABLED_SERVICES is unset or the lists could not be read.
     services: Option<&'a ServiceList>,
+    /// DevStack's `is_<name>_enabled` functions, with the answers this run can know.
+    hooks: Hooks,
     enabled_only: bool,
     strict: bool,
     trust: Trust,
@@ -335,7 +341,7 @@ impl Judge<'_> {
             Err(message) => return (skip(Reason::Untrusted, message), None),
         };
         let enabled = match (&services, self.services) {
-            (Some(guard), Some(list)) => guard_enabled(guard, list),
+            (Some(guard), Some(list)) => guard_enabled(guard, list, &self.hooks),
             _ => None,
         };
         if enabled == Some(false) && self.enabled_only {
@@ -396,6 +402,24 @@ impl Judge<'_> {
             None => text,
         }))
     }
+}
+
+/// DevStack's `is_<name>_enabled` functions as a hook will find them, with what this run
+/// knows of their answers: `is_plugin_enabled` (with no name, as `is_service_enabled plugin`
+/// calls it) from DEVSTACK_PLUGINS, and `is_nova_console_proxy_compute_tls_enabled` when
+/// the environment sets NOVA_CONSOLE_PROXY_COMPUTE_TLS=True (otherwise lib/nova's default
+/// or local.conf decides, which this side cannot see: unknown).
+fn devstack_hooks(devstack_plugins: Option<&OsStr>) -> Hooks {
+    let mut hooks = Hooks::devstack();
+    match devstack_plugins.map(OsStr::to_str) {
+        None => hooks = hooks.knowing_plugins(None),
+        Some(Some(list)) => hooks = hooks.knowing_plugins(Some(list)),
+        Some(None) => {}
+    }
+    if std::env::var_os("NOVA_CONSOLE_PROXY_COMPUTE_TLS").is_some_and(|value| value == "True") {
+        hooks = hooks.knowing("nova_console_proxy_compute_tls", true);
+    }
+    hooks
 }
 
 fn default_dir(top_dir: Option<&Path>) -> PathBuf {

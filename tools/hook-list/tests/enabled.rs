@@ -198,3 +198,41 @@ fn help_says_enabled_is_advisory() {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
 }
+
+/// Guards on names DevStack's own functions decide (issue "Honest outcomes"): `plugin`
+/// follows DEVSTACK_PLUGINS as `is_plugin_enabled` with no name does, `neutron_legacy` is
+/// always enabled, and `ovn_metadata_agent` and `nova_console_proxy_compute_tls` are never
+/// false when only DevStack can tell; `--enabled-only` keeps such hooks.
+#[test]
+fn guards_decided_by_devstack_functions_are_never_wrongly_false() {
+    let tree = Tree::new();
+    guarded(&tree, "10-plugin.sh", "plugin");
+    guarded(&tree, "20-ovn-meta.sh", "ovn_metadata_agent");
+    guarded(&tree, "30-console-tls.sh", "nova_console_proxy_compute_tls");
+    guarded(&tree, "40-legacy.sh", "neutron_legacy");
+    let run = tree
+        .cmd()
+        .env("ENABLED_SERVICES", "key")
+        .env("DEVSTACK_PLUGINS", ",alpha")
+        .args(["--enabled-only", "d"])
+        .run();
+    assert_eq!(run.status, 0, "{run}");
+    assert_eq!(enabled(&run, "10-plugin.sh"), Some(json!(true)), "{run}");
+    assert_eq!(enabled(&run, "20-ovn-meta.sh"), None, "{run}");
+    assert_eq!(enabled(&run, "30-console-tls.sh"), None, "{run}");
+    assert_eq!(enabled(&run, "40-legacy.sh"), Some(json!(true)), "{run}");
+    let run = tree
+        .cmd()
+        .env("ENABLED_SERVICES", "key")
+        .env("DEVSTACK_PLUGINS", "alpha")
+        .env("NOVA_CONSOLE_PROXY_COMPUTE_TLS", "True")
+        .arg("d")
+        .run();
+    // A list enable_plugin did not build: no double comma, so `plugin` is not enabled.
+    assert_eq!(enabled(&run, "10-plugin.sh"), Some(json!(false)), "{run}");
+    assert_eq!(
+        enabled(&run, "30-console-tls.sh"),
+        Some(json!(true)),
+        "{run}"
+    );
+}

@@ -2,7 +2,8 @@
 //! (one row per hook call, grouped by stage in order, a bar from the call's start to its
 //! end on one time axis, coloured by status, its duration beside it and in the bar's
 //! `<title>` tooltip, a band per stage; in a merged multi-node run a lane per host, headed
-//! by the host's name, result and span, holding that host's stages), then the run's result, the `echo_summary` lines,
+//! by the host's name, result and span, holding that host's stages; below the stages a bar
+//! per async job, from its start to its end), then the run's result, the `echo_summary` lines,
 //! the failures with their last lines of output, timers, warnings and skips, and the whole
 //! text report folded away.
 //!
@@ -15,6 +16,7 @@
 
 use std::io::{self, Write};
 
+use crate::jobs::Jobs;
 use crate::ledger::Ledger;
 use crate::render::{plural, secs};
 use crate::report::{self, ending_text, Context};
@@ -92,13 +94,16 @@ struct Axis {
 impl Axis {
     fn new(ledger: &Ledger, stages: &[view::Stage<'_>]) -> Axis {
         let rows = || stages.iter().flat_map(|stage| stage.rows.iter());
+        let jobs = || ledger.jobs.rows.iter();
         let first = rows()
             .filter_map(Row::start_ms)
+            .chain(jobs().filter_map(|job| job.start_ms))
             .chain(ledger.first_ms)
             .min()
             .unwrap_or(0);
         let last = rows()
             .filter_map(|row| row.end_ms().or(row.start_ms()))
+            .chain(jobs().filter_map(|job| job.end_ms.or(job.start_ms)))
             .chain(ledger.last_ms)
             .max()
             .unwrap_or(first);
@@ -161,7 +166,7 @@ fn grid_style(axis: &Axis) -> String {
     )
 }
 
-fn timeline(w: &mut Writer, axis: &Axis, stages: &[view::Stage<'_>]) {
+fn timeline(w: &mut Writer, axis: &Axis, stages: &[view::Stage<'_>], jobs: &Jobs) {
     let step = axis.step();
     w.open("div", &[("class", "timeline")]);
     w.open("div", &[("class", "row axis")]);
@@ -198,7 +203,74 @@ fn timeline(w: &mut Writer, axis: &Axis, stages: &[view::Stage<'_>]) {
             call_row(w, axis, stage, row);
         }
     }
+    job_rows(w, axis, jobs);
     w.close("div");
+}
+
+/// DevStack's async jobs below the stages: a heading row, then one bar per job from its
+/// start to its end (to the end of the axis while it still runs), coloured by how it ended.
+fn job_rows(w: &mut Writer, axis: &Axis, jobs: &Jobs) {
+    if jobs.rows.is_empty() {
+        return;
+    }
+    w.open("div", &[("class", "row stage")]);
+    let count = plural(jobs.rows.len() as u64, "job", "jobs");
+    w.open("span", &[("class", "label"), ("title", "async jobs")]);
+    w.inline("span", &[], b"async jobs");
+    w.raw(" ");
+    w.inline("span", &[("class", "count")], count.as_bytes());
+    w.raw("\n");
+    w.close("span");
+    svg_open(w);
+    w.close("svg");
+    w.element("span", &[("class", "dur")], b"");
+    w.close("div");
+    for job in &jobs.rows {
+        let status = match job.status.as_str() {
+            "ok" => "ok",
+            "stopped" => "interrupted",
+            "running" => "unfinished",
+            _ => "failed",
+        };
+        w.open("div", &[("class", "row call")]);
+        w.element(
+            "span",
+            &[("class", "label"), ("title", &job.name)],
+            format!("job {}", job.name).as_bytes(),
+        );
+        svg_open(w);
+        let label = job.duration_ms().map_or_else(|| job.status.clone(), secs);
+        let mut tip = format!("async job {}: {}", job.name, job.status);
+        if let Some(code) = job.exit_code {
+            tip.push_str(&format!(", exit {code}"));
+        }
+        tip.push_str(&format!(
+            ", started by {}, awaited by {}",
+            job.started_by.as_deref().unwrap_or("the calling script"),
+            job.waited_by.as_deref().unwrap_or("nobody")
+        ));
+        if let Some(reason) = &job.reason {
+            tip.push_str(&format!(" ({reason})"));
+        }
+        if let Some(from) = job.start_ms {
+            let (x, width) = axis.bar(from, job.end_ms.unwrap_or_else(|| axis.end()));
+            w.open(
+                "rect",
+                &[
+                    ("class", &format!("bar {}", class(status))),
+                    ("x", &num(x)),
+                    ("y", "0"),
+                    ("width", &num(width)),
+                    ("height", "10"),
+                ],
+            );
+            w.element("title", &[], tip.as_bytes());
+            w.close("rect");
+        }
+        w.close("svg");
+        w.element("span", &[("class", "dur")], label.as_bytes());
+        w.close("div");
+    }
 }
 
 fn svg_open(w: &mut Writer) {
@@ -554,10 +626,10 @@ pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Res
         w.element("p", &[("class", "sub")], segs_text(segs).as_bytes());
     }
     legend(&mut w);
-    if stages.is_empty() {
+    if stages.is_empty() && ledger.jobs.rows.is_empty() {
         w.element("p", &[("class", "muted")], b"No hook calls.");
     } else {
-        timeline(&mut w, &axis, &stages);
+        timeline(&mut w, &axis, &stages, &ledger.jobs);
     }
     notes(&mut w, "Summary", &ledger.summaries, ledger.summaries_total);
     failures(&mut w, ledger);

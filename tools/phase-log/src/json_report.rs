@@ -39,6 +39,7 @@
 //! | `tools_failed` | array | `{tool, stage, status, vanished, message}`: tools that exited non-zero (unless a call of their stage failed, which says why) or `vanished` without a `done` |
 //! | `input_problems` | array of strings | malformed input lines (the first named, the rest counted), read errors |
 //! | `hosts` | array | per host, in the order they first appeared: `{host, result, exit_status, first_time, last_time, wall_ms, counts}`, each as the run's fields above over that host's records alone (`exit_status` is the status its records give, 0, 1 or a tool's 2 or more); one entry with `host` null for a stream without hosts; empty for empty input |
+//! | `jobs` | array | DevStack's async jobs (`job` records), in start order: `{host, name, command, pid, started_by, awaited_by, status, exit_code, start, end, duration_ms, reason, awaited}`; `status` is `ok`, `failed`, `lost`, `stopped` or `running` (no end in the records); `started_by`/`awaited_by` the calls (null: the calling script); `awaited` false for a job nothing collected |
 //!
 //! A call: `host`, `id`, `stage`; `name` and `kind` (`extras`, `plugin`, `hypervisor`) from its
 //! `start`, null without one; `status` (`ok`, `failed`, `timeout`, `killed`,
@@ -79,7 +80,7 @@
 //!   "timers": [], "summaries": [], "summaries_total": 0, "warnings": [],
 //!   "warnings_total": 0,
 //!   "tools": [{"host": null, "tool": "hook-run", "stage": "stack/install", "status": 1}],
-//!   "tools_failed": [], "input_problems": [],
+//!   "tools_failed": [], "input_problems": [], "jobs": [],
 //!   "hosts": [{"host": null, "result": "failed", "exit_status": 1,
 //!              "first_time": "2026-11-24T22:29:14.000Z",
 //!              "last_time": "2026-11-24T22:29:14.007Z", "wall_ms": 7,
@@ -121,6 +122,7 @@ struct Document<'a> {
     tools: Vec<Tool<'a>>,
     tools_failed: Vec<ToolFailed<'a>>,
     input_problems: &'a [String],
+    jobs: Vec<Job<'a>>,
     hosts: Vec<Host<'a>>,
 }
 
@@ -133,6 +135,23 @@ struct Host<'a> {
     last_time: Option<String>,
     wall_ms: Option<u64>,
     counts: Counts,
+}
+
+#[derive(Serialize)]
+struct Job<'a> {
+    host: Option<&'a str>,
+    name: &'a str,
+    command: Option<&'a str>,
+    pid: Option<u32>,
+    started_by: Option<&'a str>,
+    awaited_by: Option<&'a str>,
+    status: &'a str,
+    exit_code: Option<i32>,
+    start: Option<String>,
+    end: Option<String>,
+    duration_ms: Option<u64>,
+    reason: Option<&'a str>,
+    awaited: bool,
 }
 
 #[derive(Serialize)]
@@ -445,6 +464,26 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             })
             .collect(),
         input_problems: &ctx.problems,
+        jobs: ledger
+            .jobs
+            .rows
+            .iter()
+            .map(|row| Job {
+                host: row.host.as_deref(),
+                name: &row.name,
+                command: row.command.as_deref(),
+                pid: row.pid,
+                started_by: row.started_by.as_deref(),
+                awaited_by: row.waited_by.as_deref(),
+                status: &row.status,
+                exit_code: row.exit_code,
+                start: time(row.start_ms),
+                end: time(row.end_ms),
+                duration_ms: row.duration_ms(),
+                reason: row.reason.as_deref(),
+                awaited: row.waited,
+            })
+            .collect(),
         hosts,
     }
 }

@@ -19,7 +19,10 @@
 //! (a runner that only stopped because a stage before it failed is not: its calls are
 //! `<skipped>` with that reason, so one failed hook is one red entry),
 //! listing entries skipped as mistakes (`bad-prefix`...) are skipped cases of a `list`
-//! suite, and malformed input is an error case `input` of a `phase-log` suite.
+//! suite, and malformed input is an error case `input` of a `phase-log` suite. DevStack's
+//! async jobs are the cases of an `async` suite (`name` the job, `time` its run): a job
+//! that failed or was lost is a `<failure>`, one that was stopped an `<error>`, one not
+//! awaited by the end of the records `<skipped>`.
 //!
 //! Hostile output is escaped by [`crate::xml::escape`], never put in CDATA.
 
@@ -194,6 +197,37 @@ fn cases(ledger: &Ledger) -> Vec<(String, Vec<Case>)> {
             Some((_, cases)) => cases.push(case),
             None => suites.push((suite, vec![case])),
         }
+    }
+    if !ledger.jobs.rows.is_empty() {
+        let cases = ledger
+            .jobs
+            .rows
+            .iter()
+            .map(|job| {
+                let message = format!(
+                    "async job {}: {}{}, started by {}",
+                    job.name,
+                    job.status,
+                    job.exit_code
+                        .map_or_else(String::new, |code| format!(", exit {code}")),
+                    job.started_by.as_deref().unwrap_or("the calling script")
+                );
+                let reason = job.reason.clone().unwrap_or_default().into_bytes();
+                let outcome = match job.status.as_str() {
+                    "ok" => None,
+                    "running" => Some(("skipped", "not-awaited".to_owned(), message, reason)),
+                    "stopped" => Some(("error", "stopped".to_owned(), message, reason)),
+                    status => Some(("failure", status.to_owned(), message, reason)),
+                };
+                Case {
+                    classname: "async".to_owned(),
+                    name: job.name.clone(),
+                    ms: job.duration_ms().unwrap_or(0),
+                    outcome,
+                }
+            })
+            .collect();
+        suites.push(("async".to_owned(), cases));
     }
     if ledger.entry_skips_total > 0 {
         let cases = ledger

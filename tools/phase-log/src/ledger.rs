@@ -261,6 +261,8 @@ pub struct Ledger {
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
     pub upstream: Upstream,
+    /// DevStack's async jobs (`job` records).
+    pub jobs: crate::jobs::Jobs,
     /// The stages (host, stage) that skipped calls because a stage before them failed: a
     /// runner's status 1 there is that failure's consequence, not a failure of its own.
     pub stopped_by_upstream: HashSet<(Option<String>, String)>,

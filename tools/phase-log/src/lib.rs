@@ -7,13 +7,14 @@
 //! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream
 //! (`decode` is its fast path for `output` records, `records` copies the input for
 //! `--records`, `merge` reads several hosts' record files as one stream for `--merge`),
-//! `ledger` keeps what the reports need, `report` writes the text reports,
+//! `ledger` keeps what the reports need (`jobs` the async jobs), `report` writes the text reports,
 //! `json_report`, `junit` and `html` (over `view` and `xml`) the file reports, `sink`
 //! shapes and routes lines, `progress` draws the live status line, `logfile` names, links
 //! and prunes log files, `render` holds the small text rules.
 
 mod decode;
 mod html;
+mod jobs;
 mod json_report;
 mod junit;
 mod ledger;

@@ -20,7 +20,9 @@ use serde::Deserialize;
 
 use hookpipe::bytes::display;
 use hookpipe::exit::Outcome;
-use hookpipe::record::{host_of, Begin, Done, End, Hook, Hypervisor, Record, Skip, Start, Timer};
+use hookpipe::record::{
+    host_of, Begin, Done, End, Hook, Hypervisor, Job, Record, Skip, Start, Timer,
+};
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
 
@@ -319,6 +321,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                     Record::Start(start) => self.start(&start),
                     Record::Timer(timer) => self.timer(&timer),
                     Record::End(end) => self.end(&end),
+                    Record::Job(job) => self.job(&job),
                     // Reached only by a type the fast path above already took.
                     Record::Output(_)
                     | Record::Summary(_)
@@ -549,6 +552,17 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         self.ledger.timer(&timer.name, timer.ms);
         let body = format!("{} {}", timer.name, secs(timer.ms));
         self.event(Route::Log, &timer.id, "[timer]", Paint::Plain, &body);
+    }
+
+    fn job(&mut self, job: &Job) {
+        self.saw_time(&job.time);
+        let host = self.ledger.host().map(str::to_owned);
+        self.ledger.jobs.record(host.as_deref(), job);
+        let (who, body) = crate::jobs::log_line(job);
+        let bad = matches!(job.status.as_deref(), Some("failed" | "lost" | "stopped"))
+            || matches!(job.event.as_str(), "unwaited" | "unknown");
+        let paint = if bad { Paint::Yellow } else { Paint::Plain };
+        self.event(Route::Log, &who, "[job]", paint, &body);
     }
 
     fn end(&mut self, end: &End) {

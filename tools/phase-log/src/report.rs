@@ -190,6 +190,96 @@ fn timers(out: &mut Lines, ledger: &Ledger) {
     }
 }
 
+/// DevStack's async jobs: one row per job (who started it, who awaited it, how it ended,
+/// how long it ran), the jobs nobody awaited, and DevStack's `async_print_timing` figure:
+/// the time spent in the background minus the time spent waiting for it.
+fn async_jobs(out: &mut Lines, ledger: &Ledger) {
+    let jobs = &ledger.jobs;
+    if jobs.rows.is_empty() && jobs.unknown.is_empty() {
+        return;
+    }
+    heading(out, "Async jobs");
+    let by = |who: &Option<String>| who.clone().unwrap_or_else(|| "-".to_owned());
+    let rows: Vec<[String; 5]> = jobs
+        .rows
+        .iter()
+        .map(|row| {
+            [
+                row.name.clone(),
+                by(&row.started_by),
+                by(&row.waited_by),
+                match row.exit_code {
+                    Some(code) if row.status == "failed" => format!("failed {code}"),
+                    _ => row.status.clone(),
+                },
+                row.duration_ms().map_or_else(|| "-".to_owned(), secs),
+            ]
+        })
+        .collect();
+    let titles = ["job", "started by", "awaited by", "status", "time"];
+    let widths: Vec<usize> = (0..5)
+        .map(|col| width(titles[col], rows.iter().map(|row| row[col].as_str())))
+        .collect();
+    let line = |cells: [&str; 5]| {
+        format!(
+            "{}  {}  {}  {}  {:>w4$}",
+            pad(cells[0], widths[0]),
+            pad(cells[1], widths[1]),
+            pad(cells[2], widths[2]),
+            pad(cells[3], widths[3]),
+            cells[4],
+            w4 = widths[4]
+        )
+    };
+    out.push(vec![Seg::plain(line(titles))]);
+    for (row, cells) in jobs.rows.iter().zip(&rows) {
+        let text = line([&cells[0], &cells[1], &cells[2], &cells[3], &cells[4]]);
+        let paint = if row.ok() { Paint::Plain } else { Paint::Red };
+        out.push(vec![Seg::painted(text, paint)]);
+        if let Some(reason) = &row.reason {
+            out.push(vec![Seg::plain(format!("    {reason}"))]);
+        }
+    }
+    for row in jobs.never_awaited() {
+        let started_by = row.started_by.as_deref().unwrap_or("the calling script");
+        let text = if row.unwaited {
+            format!("never awaited: {} (started by {started_by})", row.name)
+        } else {
+            format!(
+                "not awaited: {} (started by {started_by}, still running when the records ended)",
+                row.name
+            )
+        };
+        out.push(vec![Seg::painted(text, Paint::Yellow)]);
+    }
+    for (name, id) in &jobs.unknown {
+        out.push(vec![Seg::painted(
+            format!(
+                "async_wait {name} in {}: no such job was started",
+                id.as_deref().unwrap_or("the calling script")
+            ),
+            Paint::Red,
+        )]);
+    }
+    // As DevStack's _ASYNC_BG_TIME: the jobs that were collected.
+    let background: u64 = jobs
+        .rows
+        .iter()
+        .filter(|row| row.waited)
+        .filter_map(|row| row.duration_ms())
+        .sum();
+    let waited = ledger
+        .timers
+        .get("async_wait")
+        .map_or(0, |bucket| bucket.ms);
+    out.push(vec![Seg::plain(format!(
+        "Time in the background: {}, waiting for it: {}, saved: {}",
+        secs(background),
+        secs(waited),
+        secs(background.saturating_sub(waited))
+    ))]);
+}
+
 fn entry_skips(out: &mut Lines, ledger: &Ledger) {
     if ledger.entry_skips_total == 0 {
         return;
@@ -328,7 +418,8 @@ fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
         .into_iter()
         .map(|(_, line)| line)
         .collect();
-    if bad_calls.is_empty() && bad_tools.is_empty() {
+    let bad_jobs: Vec<_> = ledger.jobs.failed().collect();
+    if bad_calls.is_empty() && bad_tools.is_empty() && bad_jobs.is_empty() {
         return;
     }
     heading(out, "Failures");
@@ -355,6 +446,22 @@ fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
                 ))]);
             }
         }
+    }
+    for job in bad_jobs {
+        let mut line = format!("async job {}: {}", job.name, job.status);
+        if let Some(code) = job.exit_code {
+            line.push_str(&format!(", exit {code}"));
+        }
+        if let Some(by) = &job.started_by {
+            line.push_str(&format!(", started by {by}"));
+        }
+        if let Some(by) = &job.waited_by {
+            line.push_str(&format!(", awaited by {by}"));
+        }
+        if let Some(reason) = &job.reason {
+            line.push_str(&format!(" ({reason})"));
+        }
+        out.push(vec![Seg::plain(line)]);
     }
     for line in bad_tools {
         out.push(vec![Seg::plain(line)]);
@@ -552,6 +659,7 @@ pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     stage_totals(&mut out, ledger);
     slowest(&mut out, ledger);
     timers(&mut out, ledger);
+    async_jobs(&mut out, ledger);
     entry_skips(&mut out, ledger);
     warnings(&mut out, ledger);
     failures(&mut out, ledger, ctx);

@@ -77,6 +77,7 @@ struct Doc {
     tools: Vec<Tool>,
     tools_failed: Vec<ToolFailed>,
     input_problems: Vec<String>,
+    jobs: Vec<JobRow>,
     hosts: Vec<HostRow>,
 }
 
@@ -95,6 +96,35 @@ struct HostRow {
     #[serde(deserialize_with = "nullable")]
     wall_ms: Option<u64>,
     counts: Counts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JobRow {
+    #[serde(deserialize_with = "nullable")]
+    host: Option<String>,
+    name: String,
+    #[serde(deserialize_with = "nullable")]
+    command: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pid: Option<u32>,
+    #[serde(deserialize_with = "nullable")]
+    started_by: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    awaited_by: Option<String>,
+    status: String,
+    #[serde(deserialize_with = "nullable")]
+    exit_code: Option<i32>,
+    #[serde(deserialize_with = "nullable")]
+    start: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    end: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    duration_ms: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
+    reason: Option<String>,
+    awaited: bool,
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
