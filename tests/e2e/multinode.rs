@@ -26,6 +26,27 @@ const PIDS: &[&str] = &["template/data/template.pid", "toyvisor/toyvisor.pid"];
 /// A whole playbook run; generous, so that only a hang fails by time.
 const PLAY_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Where README's example puts the hosts' trees.
+const README_ROOT: &str = "/tmp/hookpipe-demo";
+
+/// The inventory of README's "Several hosts": its first `ini` block.
+fn readme_inventory() -> String {
+    let readme = fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
+    let section = readme
+        .split("\n## Several hosts\n")
+        .nth(1)
+        .expect("README has a section \"Several hosts\"");
+    let block = section
+        .split("```ini\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("\"Several hosts\" shows an inventory in an ini block");
+    for host in HOSTS {
+        assert!(block.contains(host), "README's inventory has no {host}");
+    }
+    block.to_owned()
+}
+
 /// The ansible-playbook to use, if any.
 fn ansible_playbook() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("HOOKPIPE_ANSIBLE_PLAYBOOK").filter(|p| !p.is_empty()) {
@@ -50,30 +71,21 @@ impl Drop for Hosts {
 }
 
 impl Hosts {
+    /// The trees and the inventory of README's "Several hosts", under a temporary
+    /// directory instead of /tmp/hookpipe-demo: the README example is what runs.
     fn new(playbook: PathBuf) -> Hosts {
         let root = tempfile::Builder::new()
             .prefix("hookpipe-multinode-")
             .tempdir()
             .expect("a temporary directory");
-        let mut inventory = String::from("[controller]\n");
-        for (at, host) in HOSTS.iter().enumerate() {
-            if at == 1 {
-                inventory.push_str("\n[subnode]\n");
-            }
+        for host in HOSTS {
             let top = root.path().join(host).join("top");
             for dir in ["extras.d", "lib"] {
                 copy_tree(&repo_root().join(dir), &top.join(dir))
                     .unwrap_or_else(|err| panic!("cannot copy the demo's {dir}: {err}"));
             }
-            inventory.push_str(&format!(
-                "{host} hookpipe_top_dir={} hookpipe_dest={}\n",
-                top.display(),
-                root.path().join(host).join("dest").display()
-            ));
         }
-        inventory.push_str("\n[all:vars]\nansible_connection=local\n");
-        // The Python that runs Ansible runs its modules too: on one machine it is there.
-        inventory.push_str("ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n");
+        let inventory = readme_inventory().replace(README_ROOT, &root.path().to_string_lossy());
         fs::write(root.path().join("inventory.ini"), inventory).expect("write the inventory");
         Hosts { root, playbook }
     }

@@ -295,9 +295,16 @@ fn host_row(w: &mut Writer, axis: &Axis, host: &str, stages: &[&view::Stage<'_>]
     if bad > 0 {
         text.push_str(&format!(", {bad} not ok"));
     }
+    let word = if bad > 0 { "failed" } else { "ok" };
     w.open("div", &[("class", "row host")]);
     w.open("span", &[("class", "label"), ("title", host)]);
     w.inline("span", &[], format!("host {host}").as_bytes());
+    w.raw(" ");
+    w.inline(
+        "span",
+        &[("class", &format!("word {word}"))],
+        word.as_bytes(),
+    );
     w.raw(" ");
     w.inline("span", &[("class", "count")], text.as_bytes());
     w.raw("\n");
@@ -507,7 +514,9 @@ fn failures(w: &mut Writer, ledger: &Ledger) {
     }
 }
 
-fn notes(w: &mut Writer, title: &str, notes: &[crate::ledger::Note], total: u64) {
+/// A table of summary or warning lines; `show_hosts` puts each line's host before whom it
+/// is about, as the log does in a merged run.
+fn notes(w: &mut Writer, title: &str, notes: &[crate::ledger::Note], total: u64, show_hosts: bool) {
     if total == 0 {
         return;
     }
@@ -520,7 +529,11 @@ fn notes(w: &mut Writer, title: &str, notes: &[crate::ledger::Note], total: u64)
             hookpipe::time::write_stamp(&mut when, ms, ' ');
         }
         w.element("td", &[("class", "muted")], when.as_bytes());
-        w.element("td", &[], note.who.as_bytes());
+        let who = match &note.host {
+            Some(host) if show_hosts => format!("{host} {}", note.who),
+            _ => note.who.clone(),
+        };
+        w.element("td", &[], who.as_bytes());
         w.element("td", &[], note.text.as_bytes());
         w.close("tr");
     }
@@ -631,10 +644,22 @@ pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Res
     } else {
         timeline(&mut w, &axis, &stages, &ledger.jobs);
     }
-    notes(&mut w, "Summary", &ledger.summaries, ledger.summaries_total);
+    notes(
+        &mut w,
+        "Summary",
+        &ledger.summaries,
+        ledger.summaries_total,
+        ledger.show_hosts,
+    );
     failures(&mut w, ledger);
     timers(&mut w, ledger);
-    notes(&mut w, "Warnings", &ledger.warnings, ledger.warnings_total);
+    notes(
+        &mut w,
+        "Warnings",
+        &ledger.warnings,
+        ledger.warnings_total,
+        ledger.show_hosts,
+    );
     skips(&mut w, ledger);
     w.open("details", &[]);
     w.element("summary", &[], b"The text report");
