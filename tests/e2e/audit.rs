@@ -504,3 +504,221 @@ fn interrupted_pipeline(delay_ms: u64) -> Option<String> {
         )
     })
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. State writes that fail, and state paths that are not regular files.
+
+#[test]
+fn a_state_path_that_is_a_fifo_or_a_device_is_refused_naming_it() {
+    let sb = Sandbox::new();
+    let hook = sb.hook("extras.d", "10-a.sh", "echo-args.sh");
+    let input = format!("{}\n", hook_record("10-a.sh", &hook));
+    let fifo = sb.join("state.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    for path in [fifo.to_string_lossy().into_owned(), "/dev/zero".to_owned()] {
+        let (status, _, stderr) = feed(
+            &sb,
+            "hook-run",
+            &["stack", "install", "--state", &path],
+            input.as_bytes(),
+        );
+        assert_eq!(code(status), 2, "{path}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path} is not a regular file")),
+            "{path}: {stderr}"
+        );
+    }
+    assert!(
+        !Path::new("/dev/zero.lock").exists(),
+        "a lock was created in /dev"
+    );
+}
+
+#[test]
+fn a_state_file_that_cannot_be_written_fails_the_stage_with_the_reason() {
+    let sb = Sandbox::new();
+    // The hook takes the state's directory away and leaves a file in its place: the write
+    // at the end of the stage cannot succeed (as on a full disk, it must not pass silently).
+    inline_hook(
+        &sb,
+        "10-spoil.sh",
+        "rm -rf \"$T/states\"; echo not a directory > \"$T/states\"",
+    );
+    let hook = sb.join("extras.d/10-spoil.sh");
+    fs::create_dir_all(sb.join("states")).unwrap();
+    let input = format!("{}\n", hook_record("10-spoil.sh", &hook));
+    let (status, out, stderr) = feed(
+        &sb,
+        "hook-run",
+        &["stack", "install", "--state", "states/state.sh"],
+        input.as_bytes(),
+    );
+    assert_eq!(code(status), 1, "{stderr}");
+    let stream = stdout_records(&out);
+    assert!(
+        stream.iter().any(|r| r["type"] == "warning"
+            && r["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("cannot write the state file states/state.sh"))),
+        "no warning gives the reason: {stream:?}"
+    );
+    assert_eq!(done_of(&stream, "stack/install").unwrap()["status"], 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Lost updates: concurrent pipelines on one state file.
+
+#[test]
+fn concurrent_pipelines_never_lose_an_update_silently() {
+    let sb = Sandbox::new();
+    // Each run adds 1 to COUNT, slowly enough that runs overlap.
+    inline_hook(&sb, "10-count.sh", "COUNT=$((${COUNT:-0} + 1)); sleep 0.3");
+    let hook = sb.join("extras.d/10-count.sh");
+    fs::write(
+        sb.join("input"),
+        format!("{}\n", hook_record("10-count.sh", &hook)),
+    )
+    .unwrap();
+    let runs: Vec<Pipeline> = (0..8)
+        .map(|index| {
+            let stage = sb.stage(&["hook-run", "stack", "install", "--state", "state.sh"]);
+            Pipeline::start(
+                vec![stage],
+                Some(&sb.join("input")),
+                &sb.join(format!("out.{index}")),
+            )
+        })
+        .collect();
+    let mut kept = 0;
+    let mut refused = 0;
+    for (index, mut run) in runs.into_iter().enumerate() {
+        let statuses = run.wait();
+        let out = read_bytes(&sb.join(format!("out.{index}")));
+        let said = stdout_records(&out).iter().any(|r| {
+            r["type"] == "warning"
+                && r["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("another run replaced it"))
+        });
+        match code(statuses[0]) {
+            0 => kept += 1,
+            1 if said => refused += 1,
+            other => panic!("run {index} ended {other}: {}", run.report(&statuses)),
+        }
+    }
+    let state = read_text(&sb.join("state.sh"));
+    assert!(
+        state.contains(&format!("COUNT=\"{kept}\"")),
+        "{kept} runs succeeded ({refused} refused) but the state says otherwise:\n{state}"
+    );
+    sb.assert_no_process_left();
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Files created through planted symlinks; 4. the records file is private.
+
+/// A file that must survive: what a planted link points at.
+const PRECIOUS: &str = "precious\n";
+
+#[test]
+fn output_files_are_never_written_through_a_planted_symlink() {
+    let sb = Sandbox::new();
+    fs::write(sb.join("empty.ndjson"), "").unwrap();
+    let victim = sb.join("victim");
+    // Every flag that names a file phase-log writes, and a DevStack log name for the next
+    // few seconds (predictable: `LOGFILE.<%F-%H%M%S>`).
+    let mut cases: Vec<(Vec<String>, PathBuf)> =
+        ["--html", "--junit", "--json-report", "--records", "-o"]
+            .iter()
+            .map(|flag| {
+                let link = sb.join(format!("link{flag}"));
+                (
+                    vec![flag.to_string(), link.to_string_lossy().into_owned()],
+                    link.clone(),
+                )
+            })
+            .collect();
+    let stamps = Command::new("bash")
+        .arg("-c")
+        .arg("now=$(date +%s); for i in 0 1 2 3 4 5; do date -d @$((now + i)) +%F-%H%M%S; done")
+        .output()
+        .expect("date runs");
+    let logfile = sb.join("logs/stack.log");
+    fs::create_dir_all(sb.join("logs")).unwrap();
+    for stamp in String::from_utf8_lossy(&stamps.stdout).lines() {
+        for name in [
+            format!("stack.log.{stamp}"),
+            format!("stack.log.summary.{stamp}"),
+        ] {
+            let link = sb.join("logs").join(name);
+            if !link.exists() {
+                std::os::unix::fs::symlink(&victim, &link).unwrap();
+            }
+        }
+    }
+    cases.push((
+        vec!["--logfile".into(), logfile.to_string_lossy().into_owned()],
+        sb.join("logs/stack.log"),
+    ));
+    for (args, link) in &cases {
+        fs::write(&victim, PRECIOUS).unwrap();
+        if !link.starts_with(sb.join("logs")) {
+            let _ = fs::remove_file(link);
+            std::os::unix::fs::symlink(&victim, link).unwrap();
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, _, stderr) = feed(&sb, "phase-log", &argv, b"");
+        assert_eq!(code(status), 2, "{args:?}: {stderr}");
+        assert!(stderr.contains("symbolic link"), "{args:?}: {stderr}");
+        assert_eq!(
+            read_text(&victim),
+            PRECIOUS,
+            "{args:?} wrote through the link"
+        );
+    }
+
+    // The state file's lock, FILE.lock.
+    fs::write(&victim, PRECIOUS).unwrap();
+    std::os::unix::fs::symlink(&victim, sb.join("state.sh.lock")).unwrap();
+    let hook = sb.hook("extras.d", "10-a.sh", "echo-args.sh");
+    let input = format!("{}\n", hook_record("10-a.sh", &hook));
+    let (status, _, stderr) = feed(
+        &sb,
+        "hook-run",
+        &["stack", "install", "--state", "state.sh"],
+        input.as_bytes(),
+    );
+    assert_eq!(code(status), 2, "{stderr}");
+    assert!(
+        stderr.contains("state.sh.lock is a symbolic link"),
+        "{stderr}"
+    );
+    assert_eq!(read_text(&victim), PRECIOUS);
+}
+
+#[test]
+fn the_records_file_is_readable_by_its_owner_only() {
+    let sb = Sandbox::new();
+    let state = r#"{"type":"state","stage":"s","generation":1,"base":"full","prelude":[],"script":"declare -g -- PASSWORD=\"secret\"\n","time":"2026-11-24T22:29:14.123Z"}"#;
+    fs::write(sb.join("records.ndjson"), "old\n").unwrap();
+    fs::set_permissions(sb.join("records.ndjson"), fs::Permissions::from_mode(0o644)).unwrap();
+    for path in ["records.ndjson", "new/records.ndjson"] {
+        let mut cmd = sb.bash(&format!(
+            "umask 022; exec phase-log --records {path} < input"
+        ));
+        fs::write(sb.join("input"), format!("{state}\n")).unwrap();
+        let out = cmd.output().expect("phase-log runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mode = fs::metadata(sb.join(path)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{path}: mode {mode:o}");
+        assert!(read_text(&sb.join(path)).contains("secret"));
+    }
+}

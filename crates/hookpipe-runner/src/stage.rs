@@ -841,10 +841,17 @@ impl<W: Write> Runner<'_, W> {
         };
         if let (Some(path), Some(full)) = (&self.options.state_file, &full) {
             if let Err(err) = StateFile::new(path).write(generation, full) {
+                // The next pipeline would start from an old state or none: a failure.
+                self.outcome = self.outcome.worst(Outcome::Negative);
                 self.warn(format!(
                     "cannot write the state file {}: {err}",
                     display_path(path)
                 ))?;
+                if err.kind() == std::io::ErrorKind::AlreadyExists {
+                    // Based on a generation another run has replaced: passing it on would
+                    // let the next stage write it over that run's changes.
+                    return Ok(());
+                }
             }
         }
         let (script, script_base64) = bytes::split(&script);

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -298,27 +299,54 @@ impl StateFile {
     }
 
     fn lock(&self) -> io::Result<Flock<File>> {
+        // Refused before anything is created beside it (`/dev/zero.lock`).
+        match fs::metadata(&self.path) {
+            Ok(meta) if !meta.is_file() => return Err(not_regular(&self.path)),
+            _ => {}
+        }
         let mut lock_path = self.path.clone().into_os_string();
         lock_path.push(".lock");
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent)?;
         }
+        // Never through a planted symlink: in a shared directory it would create or touch
+        // another user's file.
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&lock_path)?;
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&lock_path)
+            .map_err(|err| refuse_link(err, Path::new(&lock_path)))?;
+        require_regular(&file, Path::new(&lock_path))?;
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| io::Error::from(errno))
+    }
+
+    /// Opens the state file for reading, if there is one. It must be a regular file (or a
+    /// link to one): a FIFO would hang the stage and a device never end. Opened without
+    /// blocking, so a FIFO is found out rather than waited on.
+    fn open_existing(&self) -> io::Result<Option<File>> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        require_regular(&file, &self.path)?;
+        Ok(Some(file))
     }
 
     /// The generation and script in the file; `None` when there is no file yet.
     pub fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
         let _lock = self.lock()?;
         let mut bytes = Vec::new();
-        match File::open(&self.path) {
-            Ok(mut file) => file.read_to_end(&mut bytes)?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err),
+        match self.open_existing()? {
+            Some(mut file) => file.read_to_end(&mut bytes)?,
+            None => return Ok(None),
         };
         let generation = |header: &[u8]| -> Option<(u64, usize)> {
             let rest = bytes.strip_prefix(header)?;
@@ -341,11 +369,14 @@ impl StateFile {
         Ok(Some((number, bytes)))
     }
 
-    /// Replaces the file with `script` at `generation`, unless the file already holds a
-    /// newer generation (a concurrent pipeline got further): then it is left alone.
+    /// Replaces the file with `script` at `generation`, the one after the generation this
+    /// stage started from. When the file holds `generation` or a later one, another run
+    /// wrote it after this stage read it: replacing it would silently lose that run's
+    /// changes, so the write is refused ([`io::ErrorKind::AlreadyExists`], the message says
+    /// which generations); the caller fails the stage.
     pub fn write(&self, generation: u64, script: &[u8]) -> io::Result<()> {
         let _lock = self.lock()?;
-        if let Ok(mut file) = File::open(&self.path) {
+        if let Some(mut file) = self.open_existing()? {
             let mut head = [0u8; 64];
             let n = file.read(&mut head)?;
             if let Some(rest) = head[..n].strip_prefix(HEADER) {
@@ -354,8 +385,17 @@ impl StateFile {
                     .ok()
                     .and_then(|s| s.trim().parse().ok())
                     .unwrap_or(0);
-                if existing > generation {
-                    return Ok(());
+                if existing >= generation {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "another run replaced it (generation {existing}) after this stage \
+                             read generation {}: not replaced, so that run's changes are kept, \
+                             and this stage's shell state is not passed on (later stages start \
+                             from the file's)",
+                            generation.saturating_sub(1)
+                        ),
+                    ));
                 }
             }
         }
@@ -377,6 +417,38 @@ impl StateFile {
         file.persist(&self.path).map_err(|err| err.error)?;
         Ok(())
     }
+}
+
+/// Fails unless `file` (opened from `path`) is a regular file.
+fn require_regular(file: &File, path: &Path) -> io::Result<()> {
+    if file.metadata()?.file_type().is_file() {
+        return Ok(());
+    }
+    Err(not_regular(path))
+}
+
+fn not_regular(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is not a regular file: refused (a FIFO would hang the stage, a device never end)",
+            display_path(path)
+        ),
+    )
+}
+
+/// The error of an `O_NOFOLLOW` open that met a symbolic link, said as such.
+fn refuse_link(err: io::Error, path: &Path) -> io::Error {
+    if err.raw_os_error() == Some(nix::libc::ELOOP) {
+        return io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link: refused, not followed",
+                display_path(path)
+            ),
+        );
+    }
+    err
 }
 
 /// The path as bytes for messages.
@@ -479,14 +551,26 @@ mod tests {
     }
 
     #[test]
-    fn state_file_keeps_the_newest_generation() {
+    fn a_write_based_on_a_stale_generation_is_refused_and_keeps_the_newer_state() {
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path().join("state"));
         assert_eq!(file.read().unwrap(), None);
         file.write(3, b"A=1\n").unwrap();
-        file.write(2, b"A=stale\n").unwrap();
+        for stale in [2, 3] {
+            let err = file.write(stale, b"A=stale\n").unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+            assert!(err.to_string().contains("generation 3"), "{err}");
+        }
         let (generation, script) = file.read().unwrap().unwrap();
         assert_eq!(generation, 3);
         assert!(script.ends_with(b"A=1\n"));
+        file.write(4, b"A=2\n").unwrap();
+    }
+
+    #[test]
+    fn a_state_path_that_is_not_a_regular_file_is_refused() {
+        let file = StateFile::new("/dev/zero");
+        let err = file.read().unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 }

@@ -405,7 +405,7 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     let records = match non_empty(&args.records) {
         Some(path) => Some((
             path.display().to_string(),
-            logfile::create(path).map_err(|err| {
+            logfile::create_private(path).map_err(|err| {
                 Fatal::bad_input(format!("cannot create {}: {err}", path.display()))
             })?,
         )),

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -170,16 +171,58 @@ fn create_parent(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Opens `path` for appending, creating it and its parent directories.
-/// Creates (or empties) a report file, and its directories.
-pub fn create(path: &Path) -> io::Result<File> {
+/// Every file phase-log writes is opened here, never through a final symbolic link: in a
+/// shared directory a link planted at a predictable name (DevStack's log names are) would
+/// make phase-log truncate or append to another user's file. Such a path is refused, naming
+/// it. The links the system provides for a process's own descriptors (`/dev/stdout`,
+/// `/dev/fd/N`, `/proc/self/fd/N`) are followed: nobody can plant those.
+fn open_output(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     create_parent(path)?;
-    File::create(path)
+    if !path.starts_with("/dev") && !path.starts_with("/proc") {
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path).map_err(|err| {
+        if err.raw_os_error() == Some(libc::ELOOP) {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is a symbolic link: refused (phase-log does not write through one)",
+            )
+        } else {
+            err
+        }
+    })
 }
 
+/// Creates (or empties) a report file, and its directories; mode 0666 less the umask.
+pub fn create(path: &Path) -> io::Result<File> {
+    open_output(
+        path,
+        OpenOptions::new().write(true).create(true).truncate(true),
+    )
+}
+
+/// Creates (or empties) a file readable by its owner only (mode 0600, whatever the umask,
+/// and an existing file's mode too): `--records` holds every `state` record, so every
+/// variable of the run, passwords included.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    let file = open_output(
+        path,
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600),
+    )?;
+    if file.metadata()?.file_type().is_file() {
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// Opens `path` for appending, creating it (mode 0666 less the umask) and its parent
+/// directories.
 pub fn open_append(path: &Path) -> io::Result<File> {
-    create_parent(path)?;
-    OpenOptions::new().create(true).append(true).open(path)
+    open_output(path, OpenOptions::new().create(true).append(true))
 }
 
 /// Starts a DevStack log for `--logfile PATH` at `now`: prunes, names the files, creates
