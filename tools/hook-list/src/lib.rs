@@ -188,6 +188,9 @@ impl hookpipe::lifecycle::Tool for Tool {
     type Args = Args;
 
     fn run(args: &Args) -> Result<Outcome, Fatal> {
+        // Service names are regular expressions read in the user's locale, as the shell
+        // that runs the hooks reads them. Here, before any thread could be started.
+        hookpipe_services::ere::use_environment_locale();
         run(args, io::stdout().lock())
     }
 }
