@@ -78,13 +78,8 @@ impl Regex {
         let mut compiled = Box::new(MaybeUninit::<libc::regex_t>::uninit());
         // SAFETY: `compiled` is writable memory the size of a `regex_t`, which `regcomp`
         // initialises; `pattern` is a NUL-terminated string that outlives the call.
-        let code = unsafe {
-            libc::regcomp(
-                compiled.as_mut_ptr(),
-                pattern.as_ptr(),
-                libc::REG_EXTENDED,
-            )
-        };
+        let code =
+            unsafe { libc::regcomp(compiled.as_mut_ptr(), pattern.as_ptr(), libc::REG_EXTENDED) };
         if code != 0 {
             let message = error_message(code, compiled.as_ptr());
             // A failed `regcomp` frees what it allocated; nothing is left to `regfree`.
