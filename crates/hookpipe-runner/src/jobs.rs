@@ -25,14 +25,14 @@ use hookpipe::record::Job;
 use hookpipe::time::{now_ms, now_rfc3339, rfc3339};
 
 /// The environment variable naming the run's async directory.
-pub const DIR_VARIABLE: &str = "HOOKPIPE_ASYNC_DIR";
+pub(crate) const DIR_VARIABLE: &str = "HOOKPIPE_ASYNC_DIR";
 /// The environment variable naming the run's leader (the script that called `async_init`).
-pub const LEADER_VARIABLE: &str = "HOOKPIPE_RUN_PID";
+pub(crate) const LEADER_VARIABLE: &str = "HOOKPIPE_RUN_PID";
 
 /// Builds the `job` record of a worker event. `fields` are the event's fields after `job`:
 /// EVENT NAME PID RC START_MS END_MS STARTED_BY DETAIL (empty when unknown), `id` the call
 /// that was running (`None`: the calling script's own shell).
-pub fn event_record(fields: &[&[u8]], id: Option<String>) -> Job {
+pub(crate) fn event_record(fields: &[&[u8]], id: Option<String>) -> Job {
     let field = |n: usize| fields.get(n).copied().unwrap_or_default();
     let text = |n: usize| Some(bytes::escaped(field(n))).filter(|t| !t.is_empty());
     let number = |n: usize| {
@@ -90,7 +90,7 @@ pub fn event_record(fields: &[&[u8]], id: Option<String>) -> Job {
 /// pid, `HOOKPIPE_RUN_PID`, so another script never reports them), in the worker's event
 /// format: taken (renamed away, so two runners never both report them) and turned into
 /// `job` records without an `id`. The first runner of the next pipeline writes them.
-pub fn take_queued() -> Vec<Job> {
+pub(crate) fn take_queued() -> Vec<Job> {
     let (Some(dir), Some(leader)) = (
         std::env::var_os(DIR_VARIABLE).filter(|d| !d.is_empty()),
         std::env::var_os(LEADER_VARIABLE).and_then(|l| l.into_string().ok()),
@@ -223,7 +223,7 @@ fn write_status(dir: &Path, name: &str, rc: i32, ended_ms: u64, how: &str) {
 /// records the stop in its status file first, then TERM to its process group, then KILL to
 /// what is left after `grace`. Returns one `stop` record per job, with `reason` (a code:
 /// `interrupted`, `failed`, `timeout`, `upstream-failed`) and `message` saying why.
-pub fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<Job> {
+pub(crate) fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<Job> {
     let Some(dir) = std::env::var_os(DIR_VARIABLE).filter(|d| !d.is_empty()) else {
         return Vec::new();
     };
