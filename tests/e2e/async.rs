@@ -82,7 +82,14 @@ fn find_job<'a>(jobs: &'a [Value], event: &str, name: &str) -> &'a Value {
 #[test]
 fn the_80_tempest_pattern_runs_through_scripts_stack_sh() {
     let stack = fixture();
-    let out = stack.script("stack.sh", &[]);
+    let reports = stack.root().join("reports");
+    let report = |name: &str| reports.join(name).to_str().expect("UTF-8").to_owned();
+    let (json, junit, html) = (report("r.json"), report("r.xml"), report("r.html"));
+    fs::create_dir(&reports).expect("mkdir reports");
+    let out = stack.script(
+        "stack.sh",
+        &["--json-report", &json, "--junit", &junit, "--html", &html],
+    );
     out.assert_ok();
     // test-config configured what the job installed: the wait really waited.
     assert!(
@@ -133,6 +140,25 @@ fn the_80_tempest_pattern_runs_through_scripts_stack_sh() {
                 && line.contains("stack/test-config/80-tempest.sh")
                 && line.contains(" ok ")),
         "no async job row in the report:\n{out}"
+    );
+    // The reports: the job in the JSON report, as an `async` test case, as a bar.
+    let doc: Value = serde_json::from_str(&fs::read_to_string(&json).expect("r.json"))
+        .expect("the JSON report parses");
+    let job = &doc["jobs"][0];
+    assert_eq!(job["name"], "install_tempest", "{doc:#}");
+    assert_eq!(job["status"], "ok");
+    assert_eq!(job["started_by"], "stack/install/80-tempest.sh");
+    assert_eq!(job["awaited_by"], "stack/test-config/80-tempest.sh");
+    assert!(job["duration_ms"].as_u64().unwrap_or(0) >= 1900, "{job}");
+    let junit = fs::read_to_string(&junit).expect("r.xml");
+    assert!(
+        junit.contains(r#"<testcase classname="async" name="install_tempest""#),
+        "{junit}"
+    );
+    let html = fs::read_to_string(&html).expect("r.html");
+    assert!(
+        html.contains("job install_tempest") && html.contains("async job install_tempest: ok"),
+        "no bar of the job in the timeline"
     );
     // The ini file is collected, the log stays, as in DevStack.
     assert!(!stack.dest.join("async/install_tempest.ini").exists());
@@ -504,4 +530,35 @@ fn a_job_whose_process_vanished_is_lost_not_awaited_forever() {
             && out.stdout.contains("ended without recording a status"),
         "{out}"
     );
+}
+
+#[test]
+fn a_signal_to_the_supervisor_alone_stops_the_whole_job() {
+    // DevStack's exit_trap kills `jobs -p`: the supervisor's pid, not its group.
+    let out = bash_async(
+        "async_init\nasync_run victim sleep 300\npid=$(async_pidof victim)\nsleep 0.3\n\
+         kill -TERM \"$pid\"\nasync_wait victim\necho \"status $?\"\n",
+    );
+    assert!(out.stdout.contains("status 143"), "{out}");
+    assert!(
+        out.stdout.contains("stopped: its supervisor got a signal"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_job_stops_when_the_script_leading_the_run_is_killed() {
+    // The leader dies by SIGKILL: no trap, no runner; the supervisor notices by itself.
+    let started = Instant::now();
+    let out = bash_async(
+        "bash -c 'source \"$HOOKPIPE_LIB/functions\"; async_init; async_run orphan sleep 300; \
+         kill -KILL $$'\nwhile [[ ! -e \"$DEST/async/orphan.status\" ]]; do sleep 0.1; done\n\
+         cat \"$DEST/async/orphan.status\"\n",
+    );
+    assert!(
+        out.stdout
+            .contains("stopped: the run ended (its leader, PID"),
+        "{out}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
 }

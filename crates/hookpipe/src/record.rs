@@ -33,7 +33,7 @@
 //! (`duration_ms`, `ms`). `id` names one hook call and is unique in a pipeline:
 //! `<stage>/<hook>`, for example `stack/install/50-template.sh`, `override_defaults/plugin:foo`
 //! or `stack/install/hypervisor:fake`. A `stage` is `MODE` or `MODE/PHASE`. Calls that a
-//! runner makes with `source` before its own mode, because it saw no state (DESIGN.md,
+//! runner makes with `source` before its own mode, because it saw no state (docs/architecture.md,
 //! "Shell state"), have the id `<stage>/<hook>#source`.
 //!
 //! # Hosts
@@ -67,9 +67,9 @@
 //! | `state` | hook-run, hyp-call | the bash state for the next stage (see [`State`]) |
 //! | `job` | hook-run, hyp-call | a DevStack async job started, was awaited, was stopped or was never awaited (see [`Job`]) |
 //!
-//! A `begin` without its `done` means the tool died without a word; a `done` with `status`
-//! of 2 or more, or an `end` whose `status` is not `ok`, is an upstream failure (DESIGN.md
-//! rule 3).
+//! A `begin` without its `done` means the tool died without a word; a `done` with `status` of 2
+//! or more, or an `end` whose `status` is not `ok`, is an upstream failure
+//! (docs/architecture.md rule 3).
 //!
 //! # Example
 //!
@@ -114,18 +114,25 @@ pub fn host_field(host: &str) -> Vec<u8> {
 /// escaped, so the match is the field); any other layout takes a full parse.
 pub fn host_of(line: &[u8]) -> Option<Cow<'_, str>> {
     use bstr::ByteSlice;
-    const KEY: &[u8] = b",\"host\":\"";
-    let tail_at = line.rfind(KEY).map(|at| at + KEY.len());
-    if let Some(value) = tail_at.and_then(|at| line.get(at..)?.strip_suffix(b"\"}")) {
-        if !value.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
-            if let Ok(host) = std::str::from_utf8(value) {
-                return Some(Cow::Borrowed(host));
+    // Our layout, read from the end without a search: `,"host":"VALUE"}`, VALUE free of
+    // escapes (the last quote before the closing one opens it).
+    if let Some(body) = line.strip_suffix(b"\"}") {
+        if let Some(open) = body.rfind_byte(b'"') {
+            if body[..open].ends_with(b",\"host\":") {
+                let value = &body[open + 1..];
+                if !value.iter().any(|&b| b == b'\\' || b < 0x20) {
+                    if let Ok(host) = std::str::from_utf8(value) {
+                        return Some(Cow::Borrowed(host));
+                    }
+                }
             }
         }
     }
-    if tail_at.is_none() && line.find(b"\"host\"").is_none() {
-        return None;
-    }
+    // Any other layout: a full parse, only when the word is there at all (one shared
+    // searcher: building one per line cost more than the search).
+    static HOST_KEY: std::sync::LazyLock<bstr::Finder<'static>> =
+        std::sync::LazyLock::new(|| bstr::Finder::new(b"\"host\""));
+    HOST_KEY.find(line)?;
     #[derive(Deserialize)]
     struct HostOnly {
         host: Option<String>,

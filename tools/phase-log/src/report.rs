@@ -1,5 +1,5 @@
 //! The reports printed at the end of every run, whether it succeeded or not (DevStack's
-//! `time_totals` printed only on success: reference §9 item 11): every hook call with its
+//! `time_totals` printed only on success: docs/devstack.md §9 item 11): every hook call with its
 //! status and time, the time per stage, the slowest calls, the timer buckets, entries
 //! that looked like mistakes, warnings, and for each call that did not end ok its last
 //! lines of output. Times are plain sums of whole milliseconds, so nothing can go
@@ -272,12 +272,27 @@ fn async_jobs(out: &mut Lines, ledger: &Ledger) {
         .timers
         .get("async_wait")
         .map_or(0, |bucket| bucket.ms);
-    out.push(vec![Seg::plain(format!(
+    let saved = background.saturating_sub(waited);
+    let mut line = format!(
         "Time in the background: {}, waiting for it: {}, saved: {}",
         secs(background),
         secs(waited),
-        secs(background.saturating_sub(waited))
-    ))]);
+        secs(saved)
+    );
+    // DevStack's "Time if we did everything serially" and "Speedup".
+    if let (Some(first), Some(last)) = (ledger.first_ms, ledger.last_ms) {
+        let wall = last.saturating_sub(first);
+        if wall > 0 {
+            let serial = wall + saved;
+            line.push_str(&format!(
+                "; serially {} instead of {} (speedup {:.2})",
+                secs(serial),
+                secs(wall),
+                serial as f64 / wall as f64
+            ));
+        }
+    }
+    out.push(vec![Seg::plain(line)]);
 }
 
 fn entry_skips(out: &mut Lines, ledger: &Ledger) {
