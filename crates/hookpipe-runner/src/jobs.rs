@@ -25,12 +25,12 @@ use hookpipe::record::Job;
 use hookpipe::time::{now_ms, now_rfc3339, rfc3339};
 
 /// The environment variable naming the run's async directory.
-pub const DIR_VARIABLE: &str = "HOOKPIPE_ASYNC_DIR";
+pub(crate) const DIR_VARIABLE: &str = "HOOKPIPE_ASYNC_DIR";
 
 /// Builds the `job` record of a worker event. `fields` are the event's fields after `job`:
 /// EVENT NAME PID RC START_MS END_MS STARTED_BY DETAIL (empty when unknown), `id` the call
 /// that was running.
-pub fn event_record(fields: &[&[u8]], id: String) -> Job {
+pub(crate) fn event_record(fields: &[&[u8]], id: String) -> Job {
     let field = |n: usize| fields.get(n).copied().unwrap_or_default();
     let text = |n: usize| Some(bytes::escaped(field(n))).filter(|t| !t.is_empty());
     let number = |n: usize| {
@@ -179,7 +179,7 @@ fn write_status(dir: &Path, name: &str, rc: i32, ended_ms: u64, how: &str) {
 /// records the stop in its status file first, then TERM to its process group, then KILL to
 /// what is left after `grace`. Returns one `stop` record per job, with `reason` (a code:
 /// `interrupted`, `failed`, `timeout`, `upstream-failed`) and `message` saying why.
-pub fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<Job> {
+pub(crate) fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<Job> {
     let Some(dir) = std::env::var_os(DIR_VARIABLE).filter(|d| !d.is_empty()) else {
         return Vec::new();
     };

@@ -1,5 +1,5 @@
 //! The reports printed at the end of every run, whether it succeeded or not (DevStack's
-//! `time_totals` printed only on success: reference §9 item 11): every hook call with its
+//! `time_totals` printed only on success: docs/devstack.md §9 item 11): every hook call with its
 //! status and time, the time per stage, the slowest calls, the timer buckets, entries
 //! that looked like mistakes, warnings, and for each call that did not end ok its last
 //! lines of output. Times are plain sums of whole milliseconds, so nothing can go
