@@ -563,10 +563,17 @@ fn assert_log_covers(log: &str, stream: &[Value]) {
             ),
             _ => continue,
         };
-        let escaped = expected
-            .replace('\n', "\\n")
-            .replace('\r', "\\r")
-            .replace('\t', "\\t");
+        // Names are written by hookpipe's one rule: a control character as `\xNN`.
+        let escaped: String = expected
+            .chars()
+            .map(|ch| {
+                if ch.is_control() {
+                    format!("\\x{:02X}", u32::from(ch))
+                } else {
+                    ch.to_string()
+                }
+            })
+            .collect();
         assert!(
             log.contains(&expected) || log.contains(&escaped),
             "the log lacks {expected:?} (from {record})\n--- log ---\n{log}"

@@ -294,6 +294,10 @@ impl<W: Write> Runner<'_, W> {
             version: String::new(),
             time: now_rfc3339(),
         };
+        // The async jobs the calling script started or awaited since the last pipeline.
+        for job in crate::jobs::take_queued() {
+            self.out.write(&Record::Job(job))?;
+        }
         self.start_worker(None)?;
 
         // Steps 2 and 3: forward, collect, decide.
