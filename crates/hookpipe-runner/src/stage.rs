@@ -1058,7 +1058,7 @@ impl<W: Write> Runner<'_, W> {
             None,
             Some((stored.started.clone(), stored.finished.clone())),
         )?;
-        let out = &mut self.out;
+        let out = &mut *self.out;
         checkpoint::replay(dir, stored, |line| out.write_raw(line)).map_err(|err| {
             if hookpipe::exit::is_broken_pipe(&err) {
                 StageError::ReaderGone
