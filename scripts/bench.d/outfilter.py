@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The log-throughput baseline: DevStack's tools/outfilter.py, written for this suite from
-shared/reference/devstack.md, section 7 (the -o path that stack.sh uses for its log file).
+docs/devstack.md §7 (the -o path that stack.sh uses for its log file).
 
 For each line of stdin: drop it if it contains `set +o` or `xtrace` anywhere; unless it
 already starts with a `YYYY-MM-DD HH:MM:SS?mmm |` stamp, prefix the current UTC time

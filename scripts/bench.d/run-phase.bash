@@ -4,7 +4,7 @@
 # its hooks, in one shell. It sources the prelude, turns errexit on (stack.sh does before its
 # first run_phase), then makes stack.sh's seven run_phase calls, each a function that loops
 # over $TOP_DIR/extras.d/*.sh and sources every readable file with the mode and phase
-# (reference/devstack.md, sections 1 and 2). Unlike modern DevStack it runs every hook, not
+# (docs/devstack.md §1 and §2). Unlike modern DevStack it runs every hook, not
 # only 80-tempest.sh, as hookpipe does.
 
 prelude=$1

@@ -465,6 +465,13 @@ fn a_legacy_caller_with_lib_hookpipe_waits_across_phases_both_ways() {
     assert!(caller.get("started_by").is_none(), "{caller}");
     let hook = find_job(&jobs, "start", "hook_job");
     assert_eq!(hook["id"], "stack/post-config/40-jobs.sh");
+    // The caller's own start and wait, reported by the next pipeline, without an id.
+    let caller_start = find_job(&jobs, "start", "caller_job");
+    assert!(caller_start.get("id").is_none(), "{caller_start}");
+    let caller_wait = find_job(&jobs, "wait", "hook_job");
+    assert!(caller_wait.get("id").is_none(), "{caller_wait}");
+    assert_eq!(caller_wait["started_by"], "stack/post-config/40-jobs.sh");
+    assert_eq!(caller_wait["status"], "ok");
     assert_no_process_left(out);
 
     // The same script without hookpipe (DevStack's in-shell run_phase and its own

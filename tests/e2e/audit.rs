@@ -722,3 +722,48 @@ fn the_records_file_is_readable_by_its_owner_only() {
         assert!(read_text(&sb.join(path)).contains("secret"));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 10. One escaping rule wherever hookpipe writes a name.
+
+#[test]
+fn a_name_with_a_terminal_sequence_is_written_by_one_rule_everywhere() {
+    let sb = Sandbox::new();
+    let name = "10-\u{1b}]0;pwned\u{7}csi\u{9b}.sh";
+    inline_hook(&sb, name, "warn $LINENO careful; echo hi; false");
+    let stages = vec![
+        sb.stage(&["hook-list", "extras.d"]),
+        sb.stage(&["hook-run", "stack", "install"]),
+        sb.stage(&[
+            "phase-log",
+            "-o",
+            "run.log",
+            "--junit",
+            "run.xml",
+            "--html",
+            "run.html",
+        ]),
+    ];
+    let mut run = Pipeline::start(stages, None, &sb.join("console.txt"));
+    let statuses = run.wait();
+    assert_eq!(codes(&statuses), [0, 1, 1], "{}", run.report(&statuses));
+    let shown = "10-\\x1B]0;pwned\\x07csi\\x9B.sh";
+    for file in ["console.txt", "run.log", "run.xml", "run.html"] {
+        let bytes = read_bytes(&sb.join(file));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains(shown),
+            "{file} does not show {shown}:\n{text}"
+        );
+        for raw in ["\u{1b}", "\u{7}", "\u{9b}"] {
+            assert!(!text.contains(raw), "{file} holds a raw {raw:?}:\n{text}");
+        }
+    }
+    // The warning names the hook's path (lib/functions' `warn`) by the same rule.
+    let log = read_text(&sb.join("run.log"));
+    assert!(
+        log.lines()
+            .any(|line| line.contains("[warning]") && line.contains(&format!("{shown}:2 careful"))),
+        "{log}"
+    );
+}

@@ -1,5 +1,5 @@
 //! lib/functions through bash: the DevStack helpers a hook calls, checked by their exit
-//! statuses and the exact shapes of their messages (reference, sections 7 and 8), and the
+//! statuses and the exact shapes of their messages (docs/devstack.md §7 and §8), and the
 //! helpers the demo adds: install_package, the daemon helpers, enable_plugin and the
 //! local.conf section readers.
 

@@ -14,7 +14,7 @@ use hookpipe_e2e::{copy_tree, repo_root, Run, Stack};
 /// `$2` (empty when not given) and `$#`.
 type Call = (&'static str, &'static str, &'static str, u8);
 
-/// stack.sh: DevStack's seven `run_phase` calls (reference section 1.3), each the extras.d
+/// stack.sh: DevStack's seven `run_phase` calls (docs/devstack.md §1.3), each the extras.d
 /// hooks first and then the plugins in enable order. DevStack would skip 50-record.sh in
 /// every `run_phase` (its extras.d name filter passes only `80-tempest.sh`); hookpipe runs
 /// every valid hook.
@@ -46,7 +46,7 @@ const STACK: &[Call] = &[
     ("bravo/plugin.sh", "stack", "test-config", 2),
 ];
 
-/// unstack.sh (reference section 1.4): the same order as DevStack's, whose `source` pass is
+/// unstack.sh (docs/devstack.md §1.4): the same order as DevStack's, whose `source` pass is
 /// a hand loop over extras.d and then load_plugin_settings. hookpipe's pipeline starts
 /// without state, so its `source` stage rebuilds it just as DevStack's unstack.sh does.
 const UNSTACK: &[Call] = &[
@@ -62,7 +62,7 @@ const UNSTACK: &[Call] = &[
 ];
 
 /// clean.sh's own pipeline, after its child `unstack.sh --all` has made the UNSTACK calls.
-/// DevStack's clean.sh (reference section 1.5) sources extras.d with `source` before the
+/// DevStack's clean.sh (docs/devstack.md §1.5) sources extras.d with `source` before the
 /// child, never runs override_defaults, loads the settings after the child, and calls
 /// extras.d hooks with `clean` twice (in run_phase and in a hand loop). hookpipe's starts
 /// from no state after the child: override_defaults, then `source`, then `clean` once.

@@ -1,11 +1,11 @@
 //! Reliability and security: the five tools survive faults and hostile input, end to end.
 //!
 //! Each test starts the workspace's debug binaries as a real pipeline (every stage in one
-//! process group of its own, as a shell starts a foreground job), hurts it (signals,
-//! timeouts, readers that go away, floods, garbage input, hostile names, SIGKILL while state
-//! or logs are written) and checks what DESIGN.md rules 1-5 promise: the exit statuses, that
-//! every record reaches the log, that nothing panics, and that no process is left behind.
-//! Hooks and a hypervisor plugin come from `tests/fixtures/reliability/`.
+//! process group of its own, as a shell starts a foreground job), hurts it (signals, timeouts,
+//! readers that go away, floods, garbage input, hostile names, SIGKILL while state or logs are
+//! written) and checks what docs/architecture.md rules 1-5 promise: the exit statuses, that
+//! every record reaches the log, that nothing panics, and that no process is left behind. Hooks
+//! and a hypervisor plugin come from `tests/fixtures/reliability/`.
 //!
 //! Every process a test starts carries `HOOKPIPE_RELIABILITY_TAG=<its temporary dir>` in its
 //! environment (bash workers pass the environment on to hooks and their children, detached
@@ -431,7 +431,7 @@ fn assert_gone(pid: i32, what: &str) {
 }
 
 /// Kills the background job a hook left when it returned normally: a daemon, which the run
-/// rightly leaves alone (DESIGN.md, "Ends of hooks"), so the test ends it.
+/// rightly leaves alone (docs/architecture.md, "Ends of hooks"), so the test ends it.
 fn dismiss_daemon(pid_file: &Path) {
     if let Some(pid) = read_pid(pid_file) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -563,10 +563,17 @@ fn assert_log_covers(log: &str, stream: &[Value]) {
             ),
             _ => continue,
         };
-        let escaped = expected
-            .replace('\n', "\\n")
-            .replace('\r', "\\r")
-            .replace('\t', "\\t");
+        // Names are written by hookpipe's one rule: a control character as `\xNN`.
+        let escaped: String = expected
+            .chars()
+            .map(|ch| {
+                if ch.is_control() {
+                    format!("\\x{:02X}", u32::from(ch))
+                } else {
+                    ch.to_string()
+                }
+            })
+            .collect();
         assert!(
             log.contains(&expected) || log.contains(&escaped),
             "the log lacks {expected:?} (from {record})\n--- log ---\n{log}"
@@ -1268,7 +1275,7 @@ fn a_daemon_holding_the_hooks_output_hangs_neither_the_stage_nor_the_pipeline() 
         texts_of(&stream, "stack/extra/20-after.sh"),
         ["ran stack extra"]
     );
-    // A daemon is not the run's to kill (DESIGN.md, "Ends of hooks"): it is still there.
+    // A daemon is not the run's to kill (docs/architecture.md, "Ends of hooks"): it is still there.
     let daemon = pid_from(&sb.join("daemon.pid"));
     assert!(process_alive(daemon), "the daemon was killed");
     let _ = kill(Pid::from_raw(daemon), Signal::SIGKILL);

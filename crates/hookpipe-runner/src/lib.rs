@@ -13,6 +13,9 @@
 //! It builds on the core crate (`hookpipe`: records, streams, exit codes); nothing in the
 //! core depends on it, so `phase-log` and `hook-list` never link the runner.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 pub mod flags;
 mod jobs;
 mod session;

@@ -36,9 +36,9 @@ use crate::signals::Signals;
 use crate::worker::{Channel, Worker};
 
 /// Output lines longer than this are cut into several `partial` records.
-pub const LINE_CAP: usize = 64 * 1024;
+pub(crate) const LINE_CAP: usize = 64 * 1024;
 /// An unfinished line is sent after this long without new bytes.
-pub const PARTIAL_IDLE: Duration = Duration::from_millis(50);
+pub(crate) const PARTIAL_IDLE: Duration = Duration::from_millis(50);
 
 /// The channels whose bytes are lines (all but the events).
 const LINE_CHANNELS: [Channel; 4] = [
@@ -50,7 +50,7 @@ const LINE_CHANNELS: [Channel; 4] = [
 
 /// Why the session is stopping the worker's process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     Timeout,
     Interrupt(i32),
     ReaderGone,
@@ -60,7 +60,7 @@ pub enum StopReason {
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completion {
+pub(crate) enum Completion {
     /// The worker reported the command done with this status.
     Done(i32),
     /// The worker exited before reporting: the hook ended the shell.
@@ -69,7 +69,7 @@ pub enum Completion {
 
 /// How one call of a batch ended, with what the runner needs for its `end` record.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CallEnd {
+pub(crate) struct CallEnd {
     pub completion: Completion,
     /// Set when the runner was stopping the process group (timeout, interrupt).
     pub stopping: Option<StopReason>,
@@ -80,7 +80,7 @@ pub struct CallEnd {
 
 /// What a batch tells its reporter, in stream order.
 #[derive(Debug)]
-pub enum BatchEvent<'a> {
+pub(crate) enum BatchEvent<'a> {
     /// Call N begins: write its `start` record now, before any of its output.
     Start(usize),
     /// Call N ended.
@@ -150,7 +150,7 @@ struct DoneEvent {
 }
 
 /// A worker, its channel buffers, and the calls its output belongs to.
-pub struct Session {
+pub(crate) struct Session {
     pub worker: Worker,
     cursors: [Cursor; 4],
     events: Vec<u8>,
@@ -182,7 +182,7 @@ pub struct Session {
 const TRACE: usize = 3;
 
 /// A batch of calls for [`Session::run_batch`].
-pub struct Batch<'a> {
+pub(crate) struct Batch<'a> {
     /// The calls' ids, in order.
     pub ids: Vec<String>,
     /// The calls' fields and the script that refers to them (`_hp_batch` in `worker.bash`).
@@ -193,7 +193,7 @@ pub struct Batch<'a> {
 }
 
 /// What the poll loop should wait for.
-pub struct Wait {
+pub(crate) struct Wait {
     /// The call's deadline (`--timeout`), if any.
     pub timeout: Option<Duration>,
     pub kill_after: Duration,
@@ -226,7 +226,7 @@ fn new_marker() -> Vec<u8> {
 }
 
 impl Session {
-    pub fn start(current: impl Into<String>) -> io::Result<Session> {
+    pub(crate) fn start(current: impl Into<String>) -> io::Result<Session> {
         Ok(Session {
             worker: Worker::spawn()?,
             cursors: Default::default(),
@@ -248,17 +248,17 @@ impl Session {
     }
 
     /// The marker the worker must write after each call of a batch (sent at set-up).
-    pub fn marker(&self) -> &[u8] {
+    pub(crate) fn marker(&self) -> &[u8] {
         &self.marker
     }
 
     /// Sends a command; `false` when the worker is already gone.
-    pub fn send(&mut self, fields: &[&[u8]]) -> bool {
+    pub(crate) fn send(&mut self, fields: &[&[u8]]) -> bool {
         self.worker.send(fields).is_ok()
     }
 
     /// Attributes what the next set-up command writes to `id`.
-    pub fn set_current(&mut self, id: impl Into<String>) {
+    pub(crate) fn set_current(&mut self, id: impl Into<String>) {
         self.ids = vec![id.into()];
         self.current = 0;
         for cursor in &mut self.cursors {
@@ -267,7 +267,7 @@ impl Session {
     }
 
     /// Starts stopping the process group: `signal` now, KILL after the grace period.
-    pub fn stop(&mut self, reason: StopReason, signal: Signal, grace: Duration) {
+    pub(crate) fn stop(&mut self, reason: StopReason, signal: Signal, grace: Duration) {
         if self.stopping.is_none() {
             self.stopping = Some(reason);
         }
@@ -426,7 +426,7 @@ impl Session {
                     (3, Some(record))
                 }
                 b"job" if complete >= 9 => {
-                    let record = Record::Job(crate::jobs::event_record(&fields[1..9], id));
+                    let record = Record::Job(crate::jobs::event_record(&fields[1..9], Some(id)));
                     (9, Some(record))
                 }
                 b"signal" if complete >= 2 => {
@@ -623,7 +623,7 @@ impl Session {
 
     /// Runs the poll loop until the worker reports the set-up command done or exits,
     /// emitting records as they come and flushing them after every wake-up.
-    pub fn wait<W: Write>(
+    pub(crate) fn wait<W: Write>(
         &mut self,
         wait: &Wait,
         signals: &Signals,
@@ -658,7 +658,7 @@ impl Session {
     /// them; `ids` names the calls in order. The reporter is told when to
     /// write each call's `start` and `end`. Returns how each call that ran ended: fewer than
     /// `ids` when the batch stopped at a failure or the worker exited.
-    pub fn run_batch<W: Write>(
+    pub(crate) fn run_batch<W: Write>(
         &mut self,
         batch: Batch<'_>,
         wait: &Wait,
@@ -920,7 +920,7 @@ fn is_worker_trace(line: &[u8]) -> bool {
 }
 
 /// Describes how a worker exited, for `end` records: (exit code, signal).
-pub fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
+pub(crate) fn exit_parts(status: ExitStatus) -> (Option<i32>, Option<i32>) {
     (status.code(), status.signal())
 }
 

@@ -54,7 +54,7 @@ impl Signals {
     }
 
     /// Readable after a signal arrived; drain it with [`Signals::drain`].
-    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn wake_fd(&self) -> BorrowedFd<'_> {
         self.wake.as_fd()
     }
 
@@ -65,7 +65,7 @@ impl Signals {
     }
 
     /// The first signal received, if any.
-    pub fn received(&self) -> Option<i32> {
+    pub(crate) fn received(&self) -> Option<i32> {
         match RECEIVED.load(Ordering::SeqCst) {
             0 => None,
             signal => Some(signal),
@@ -73,7 +73,7 @@ impl Signals {
     }
 
     /// Names the process group a second signal must kill (0 for none).
-    pub fn set_worker_group(&self, group: i32) {
+    pub(crate) fn set_worker_group(&self, group: i32) {
         WORKER_GROUP.store(group, Ordering::SeqCst);
     }
 }

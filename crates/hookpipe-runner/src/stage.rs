@@ -2,7 +2,7 @@
 //! not ours, collect what is (the barrier), then run the planned calls in a bash worker and
 //! report them, and hand the shell state on.
 //!
-//! The order of a stage (DESIGN.md, "One stream, many stages"):
+//! The order of a stage (docs/architecture.md, "The order of a stage"):
 //! 1. `begin`; start the worker and queue the prelude, before any input arrives;
 //! 2. forward every record we do not consume as it arrives, flushing whenever input would
 //!    block; keep the `state` with the highest generation;
@@ -271,6 +271,10 @@ impl From<io::Error> for StageError {
 
 impl<W: Write> Runner<'_, W> {
     fn run<R: Read>(&mut self, plan: &dyn Plan, input: R) -> Result<Outcome, StageError> {
+        // The async jobs the calling script started or awaited since the last pipeline.
+        for job in crate::jobs::take_queued() {
+            self.out.write(&Record::Job(job))?;
+        }
         self.start_worker(None)?;
 
         // Steps 2 and 3: forward, collect, decide.
@@ -1118,7 +1122,7 @@ fn on_off(value: bool) -> Vec<u8> {
 /// when set; otherwise next to the tools, as installed (`<prefix>/bin` beside
 /// `<prefix>/lib/hookpipe`) or as built in this repository (`target/<profile>/` two levels
 /// below `lib/`).
-pub fn default_prelude() -> Option<PathBuf> {
+pub(crate) fn default_prelude() -> Option<PathBuf> {
     if let Some(lib) = std::env::var_os("HOOKPIPE_LIB").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(lib).join("functions"));
     }
@@ -1134,7 +1138,7 @@ pub fn default_prelude() -> Option<PathBuf> {
 
 /// `--timeout SECONDS`: like [`parse_seconds`], but more than zero; a limit of 0 would stop
 /// every hook the moment it starts. No limit is the flag left out.
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let limit = parse_seconds(text)?;
     if limit.is_zero() {
         return Err(format!(
@@ -1145,7 +1149,7 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a duration given in seconds (`1.5`, `30`), for `--timeout` and `--kill-after`.
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;

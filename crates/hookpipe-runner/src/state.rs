@@ -177,12 +177,14 @@ impl Dump {
     }
 
     /// Whether a variable of this name is in the dump.
-    pub fn has_var(&self, name: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_var(&self, name: &str) -> bool {
         self.vars.contains_key(name)
     }
 
     /// Whether a function of this name is in the dump.
-    pub fn has_function(&self, name: &str) -> bool {
+    #[cfg(test)]
+    pub(crate) fn has_function(&self, name: &str) -> bool {
         self.funcs.contains_key(name.as_bytes())
     }
 
@@ -277,7 +279,7 @@ const HEADER: &[u8] = b"# hookpipe state generation ";
 /// The header of a raw dump that a calling shell wrote into the state file itself (see
 /// `lib/hookpipe`): the same format as a worker's dump, so the caller's variables and
 /// functions are filtered by the same rules before any worker sees them.
-pub const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
+pub(crate) const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
 
 /// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
 ///
@@ -285,17 +287,13 @@ pub const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
 /// or replacing, never across a stage, so the stages of one pipeline cannot deadlock on it.
 /// Replacement is a write to a temporary file and a rename: a crash leaves the old state.
 #[derive(Debug, Clone)]
-pub struct StateFile {
+pub(crate) struct StateFile {
     path: PathBuf,
 }
 
 impl StateFile {
-    pub fn new(path: impl Into<PathBuf>) -> StateFile {
+    pub(crate) fn new(path: impl Into<PathBuf>) -> StateFile {
         StateFile { path: path.into() }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn lock(&self) -> io::Result<Flock<File>> {
@@ -341,7 +339,7 @@ impl StateFile {
     }
 
     /// The generation and script in the file; `None` when there is no file yet.
-    pub fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
+    pub(crate) fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
         let _lock = self.lock()?;
         let mut bytes = Vec::new();
         match self.open_existing()? {
@@ -374,7 +372,7 @@ impl StateFile {
     /// wrote it after this stage read it: replacing it would silently lose that run's
     /// changes, so the write is refused ([`io::ErrorKind::AlreadyExists`], the message says
     /// which generations); the caller fails the stage.
-    pub fn write(&self, generation: u64, script: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&self, generation: u64, script: &[u8]) -> io::Result<()> {
         let _lock = self.lock()?;
         if let Some(mut file) = self.open_existing()? {
             let mut head = [0u8; 64];

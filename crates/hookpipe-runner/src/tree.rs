@@ -17,11 +17,11 @@ use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 
 /// The environment entry that marks a daemon started on purpose.
-pub const DAEMON_MARK: &[u8] = b"HOOKPIPE_DAEMON=1";
+pub(crate) const DAEMON_MARK: &[u8] = b"HOOKPIPE_DAEMON=1";
 
 /// Makes this process the reaper of its orphaned descendants. Failure (an old kernel) only
 /// means orphans go to init as before, out of reach: nothing to report at each call.
-pub fn become_subreaper() {
+pub(crate) fn become_subreaper() {
     let _ = nix::sys::prctl::set_child_subreaper(true);
 }
 
@@ -79,7 +79,7 @@ fn is_daemon(pid: i32) -> bool {
 }
 
 /// The live descendants of this process (the runner), daemons and their trees left out.
-pub fn hooks_processes() -> Vec<Pid> {
+pub(crate) fn hooks_processes() -> Vec<Pid> {
     descendants(None)
 }
 
@@ -114,7 +114,7 @@ fn descendants(skip: Option<Pid>) -> Vec<Pid> {
 /// the caller signals as a whole: a process signalled twice, such as a bash worker whose
 /// EXIT trap is writing its state, could be cut short by the second one); returns how many
 /// there were.
-pub fn signal_all(signal: Signal, signalled: Pid) -> usize {
+pub(crate) fn signal_all(signal: Signal, signalled: Pid) -> usize {
     let processes = descendants(Some(signalled));
     for &pid in &processes {
         let _ = kill(pid, signal);
@@ -124,7 +124,7 @@ pub fn signal_all(signal: Signal, signalled: Pid) -> usize {
 
 /// Reaps every exited child of this process except `keep` (the worker, which its `Child`
 /// reaps): the orphans the runner inherited as subreaper.
-pub fn reap_inherited(keep: Pid) {
+pub(crate) fn reap_inherited(keep: Pid) {
     for child in own_children() {
         if child != keep {
             let _ = waitpid(child, Some(WaitPidFlag::WNOHANG));

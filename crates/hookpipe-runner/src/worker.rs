@@ -18,7 +18,7 @@ use nix::unistd::{pipe2, Pid};
 use crate::tree;
 
 /// The worker script, embedded so the tools never depend on finding it at run time.
-pub const SCRIPT: &str = include_str!("worker.bash");
+pub(crate) const SCRIPT: &str = include_str!("worker.bash");
 
 /// Descriptor numbers inside the worker (see the script's header).
 const CONSOLE_FD: RawFd = 3;
@@ -29,7 +29,7 @@ const TRACE_FD: RawFd = 62;
 
 /// Which of the worker's output channels a read came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
+pub(crate) enum Channel {
     Stdout,
     Stderr,
     Summary,
@@ -38,7 +38,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub(crate) const ALL: [Channel; 5] = [
         Channel::Stdout,
         Channel::Stderr,
         Channel::Summary,
@@ -48,7 +48,7 @@ impl Channel {
 }
 
 /// A running worker.
-pub struct Worker {
+pub(crate) struct Worker {
     child: Child,
     /// `worker.bash` as a file bash runs, removed when the worker goes.
     _script: tempfile::TempPath,
@@ -101,7 +101,7 @@ fn script_file() -> io::Result<tempfile::TempPath> {
 
 impl Worker {
     /// Starts a worker. Nothing is sourced yet: the runner sends the prelude as commands.
-    pub fn spawn() -> io::Result<Worker> {
+    pub(crate) fn spawn() -> io::Result<Worker> {
         // Orphans of the hooks come to the runner, so a stop can find them (see [`tree`]).
         tree::become_subreaper();
         let (out_r, out_w) = high_pipe()?;
@@ -171,23 +171,23 @@ impl Worker {
     }
 
     /// The worker's pid, which is also its process group and session id.
-    pub fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         Pid::from_raw(self.child.id() as i32)
     }
 
     /// Readable when the worker has exited.
-    pub fn exit_fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
         self.pidfd.as_fd()
     }
 
     /// The read end of one output channel (non-blocking).
-    pub fn channel(&self, channel: Channel) -> &File {
+    pub(crate) fn channel(&self, channel: Channel) -> &File {
         &self.channels[channel as usize]
     }
 
     /// Sends one command: fields separated and ended by NUL. A worker that has exited
     /// makes this a `BrokenPipe` error.
-    pub fn send(&mut self, fields: &[&[u8]]) -> io::Result<()> {
+    pub(crate) fn send(&mut self, fields: &[&[u8]]) -> io::Result<()> {
         let Some(commands) = self.commands.as_mut() else {
             return Err(io::ErrorKind::BrokenPipe.into());
         };
@@ -200,7 +200,7 @@ impl Worker {
     }
 
     /// Reaps the worker if it has exited.
-    pub fn try_status(&mut self) -> io::Result<Option<ExitStatus>> {
+    pub(crate) fn try_status(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
             self.status = self.child.try_wait()?;
         }
@@ -211,26 +211,26 @@ impl Worker {
     /// every other process of the runner's tree: `setsid` children, `set -m` jobs and
     /// double-forked orphans the runner inherited; daemons started with `start_daemon` are
     /// left alone. Returns false when none of them exists any more.
-    pub fn signal_group(&self, signal: Signal) -> bool {
+    pub(crate) fn signal_group(&self, signal: Signal) -> bool {
         let group = killpg(self.pid(), signal).is_ok();
         tree::signal_all(signal, self.pid()) > 0 || group
     }
 
     /// Whether any process of the worker's group or of the runner's tree is still alive.
     /// Reaps the inherited orphans that have exited on the way.
-    pub fn group_alive(&self) -> bool {
+    pub(crate) fn group_alive(&self) -> bool {
         tree::reap_inherited(self.pid());
         killpg(self.pid(), None).is_ok() || !tree::hooks_processes().is_empty()
     }
 
     /// Asks the worker to finish: closes its command pipe, so its loop ends.
-    pub fn close_commands(&mut self) {
+    pub(crate) fn close_commands(&mut self) {
         self.commands = None;
     }
 
     /// Waits for the worker to exit (after [`close_commands`](Self::close_commands) or a
     /// signal).
-    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+    pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
         if let Some(status) = self.status {
             return Ok(status);
         }

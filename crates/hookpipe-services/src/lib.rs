@@ -10,6 +10,9 @@
 //! It depends on nothing else of hookpipe: the service semantics are DevStack's, not the
 //! record stream's.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 pub mod ere;
 mod glob;
 mod services;

@@ -3,7 +3,7 @@
 //! hook guarded by `is_service_enabled` will act; `tests/services/cases.tsv` drives this module
 //! and the shell one through the same cases so they cannot drift.
 //!
-//! The rules (reference section 4), for `ENABLED_SERVICES` E and `DISABLED_SERVICES` D:
+//! The rules (docs/devstack.md §4), for `ENABLED_SERVICES` E and `DISABLED_SERVICES` D:
 //!
 //! - Arguments are joined and split on spaces, tabs and newlines; commas are not split.
 //! - [`is_service_enabled`] is true if, for any word w: `,E,` matches the POSIX extended

@@ -43,14 +43,18 @@ pub fn escaped(bytes: &[u8]) -> String {
     out
 }
 
-/// Bytes for people: like [`escaped`], and control characters (a newline in a file name)
-/// shown as escapes too, so one name stays on one line of a message.
+/// Bytes for people: the one escaping rule for every name hookpipe writes (hook ids and
+/// paths on the console, in the log, in warnings, in every report). Control characters (C0,
+/// DEL and C1: a newline, an ESC that starts a terminal sequence, a CSI) are written as
+/// `\xNN` of their code point, bytes that are not UTF-8 as `\xNN` of the byte, as JUnit and
+/// HTML write them: one name stays one line and cannot drive a terminal. Everything else is
+/// itself.
 pub fn display(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for ch in chunk.valid().chars() {
             if ch.is_control() {
-                out.extend(ch.escape_default());
+                out.push_str(&format!("\\x{:02X}", u32::from(ch)));
             } else {
                 out.push(ch);
             }
@@ -60,6 +64,14 @@ pub fn display(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Whether [`display`] would change `bytes` (so the common clean name is not copied).
+pub fn needs_display(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.chars().any(char::is_control),
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +101,12 @@ mod tests {
     #[test]
     fn escapes_invalid_bytes_and_controls() {
         assert_eq!(escaped(b"a\xffb"), "a\\xFFb");
-        assert_eq!(display(b"a\nb\xff"), "a\\nb\\xFF");
+        assert_eq!(display(b"a\nb\xff"), "a\\x0Ab\\xFF");
+        assert_eq!(
+            display("osc \u{1b}]0;t\u{7}csi \u{9b}".as_bytes()),
+            "osc \\x1B]0;t\\x07csi \\x9B"
+        );
+        assert!(!needs_display("caf\u{e9} tab-free".as_bytes()));
+        assert!(needs_display(b"a\tb") && needs_display(b"\xff"));
     }
 }

@@ -1,4 +1,4 @@
-//! The one exit-status table of all five tools (DESIGN.md rule 5, README "Exit status").
+//! The one exit-status table of all five tools (docs/architecture.md rule 5, README "Exit status").
 //! Tools build an [`Outcome`] or a [`Fatal`] error of a [`Kind`]; only [`finish`] turns it
 //! into a process status, so the mapping exists once.
 

@@ -11,6 +11,9 @@
 //! worker and stage runner of `hook-run` and `hyp-call`) and `hookpipe-services` (DevStack's
 //! service-list semantics for `hook-list`).
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 pub mod bytes;
 pub mod cli;
 pub mod exit;

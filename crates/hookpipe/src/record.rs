@@ -33,7 +33,7 @@
 //! (`duration_ms`, `ms`). `id` names one hook call and is unique in a pipeline:
 //! `<stage>/<hook>`, for example `stack/install/50-template.sh`, `override_defaults/plugin:foo`
 //! or `stack/install/hypervisor:fake`. A `stage` is `MODE` or `MODE/PHASE`. Calls that a
-//! runner makes with `source` before its own mode, because it saw no state (DESIGN.md,
+//! runner makes with `source` before its own mode, because it saw no state (docs/architecture.md,
 //! "Shell state"), have the id `<stage>/<hook>#source`.
 //!
 //! # Hosts
@@ -67,9 +67,9 @@
 //! | `state` | hook-run, hyp-call | the bash state for the next stage (see [`State`]) |
 //! | `job` | hook-run, hyp-call | a DevStack async job started, was awaited, was stopped or was never awaited (see [`Job`]) |
 //!
-//! A `begin` without its `done` means the tool died without a word; a `done` with `status`
-//! of 2 or more, or an `end` whose `status` is not `ok`, is an upstream failure (DESIGN.md
-//! rule 3).
+//! A `begin` without its `done` means the tool died without a word; a `done` with `status` of 2
+//! or more, or an `end` whose `status` is not `ok`, is an upstream failure
+//! (docs/architecture.md rule 3).
 //!
 //! # Example
 //!

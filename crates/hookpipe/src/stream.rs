@@ -1,9 +1,9 @@
 //! Reading and writing NDJSON record streams.
 //!
-//! [`RecordReader`] yields raw lines with their line numbers and the record type, so a
-//! stage can forward what it does not consume byte for byte (DESIGN.md rule 1) and name the
-//! line of a malformed one. [`RecordWriter`] buffers output in large blocks but is flushed by
-//! its owner whenever the reader is about to wait for input ([`RecordReader::will_block`]),
+//! [`RecordReader`] yields raw lines with their line numbers and the record type, so a stage
+//! can forward what it does not consume byte for byte (docs/architecture.md rule 1) and name
+//! the line of a malformed one. [`RecordWriter`] buffers output in large blocks but is flushed
+//! by its owner whenever the reader is about to wait for input ([`RecordReader::will_block`]),
 //! so records never sit in a buffer while the pipeline is idle.
 
 use std::borrow::Cow;

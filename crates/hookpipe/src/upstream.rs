@@ -1,6 +1,6 @@
 //! What a stage learns about the stages before it from the records passing through
-//! (DESIGN.md rule 3): a failed hook call, a tool that ended badly or died without a word,
-//! an interrupt. Runners use it to decide whether to act; phase-log to decide the run's
+//! (docs/architecture.md rule 3): a failed hook call, a tool that ended badly or died without a
+//! word, an interrupt. Runners use it to decide whether to act; phase-log to decide the run's
 //! status. It keeps a handful of small values, never the records themselves.
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! Recognising a hook's service guard without running it.
 //!
 //! DevStack's template puts a hook's whole body inside `if is_service_enabled svc...; then`
-//! (reference/devstack.md section 2). When a file's first command has exactly that shape,
+//! (docs/devstack.md §2). When a file's first command has exactly that shape,
 //! [`services`] returns the guard's words so `hook-list` can put them in the `services` field;
 //! deciding whether they are enabled is left to the shared service-list code and, at run
 //! time, to the hook itself. Anything less plain (quotes, expansions, globs, `[[`, `!`, `&&`,
@@ -11,13 +11,17 @@ use std::io::{self, Read};
 
 /// How much of a file is read to find its guard: the guard is the first command, so a
 /// file whose first 64 KiB are comments has none we will report.
-pub const HEAD_LIMIT: usize = 64 * 1024;
+pub(crate) const HEAD_LIMIT: usize = 64 * 1024;
 
 /// Reads at most [`HEAD_LIMIT`] bytes of `file` into `buf`, which holds at least one byte
 /// more; returns how many it read and whether that was the whole file. `size` is the size
 /// `fstat` gave (0 when unknown): a file that fits is read with one `read`, without a
 /// second one to see the end.
-pub fn read_head(mut file: impl Read, size: u64, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+pub(crate) fn read_head(
+    mut file: impl Read,
+    size: u64,
+    buf: &mut [u8],
+) -> io::Result<(usize, bool)> {
     let buf = &mut buf[..HEAD_LIMIT + 1];
     let mut filled = 0;
     while filled < buf.len() {
@@ -40,7 +44,7 @@ pub fn read_head(mut file: impl Read, size: u64, buf: &mut [u8]) -> io::Result<(
 /// lines) is `if is_service_enabled WORD...; then` or the same with `then` on a later line.
 /// `complete` says whether `head` is the whole file; if not, its last unfinished line is
 /// ignored, since it may be cut in the middle of a word.
-pub fn services(head: &[u8], complete: bool) -> Option<Vec<String>> {
+pub(crate) fn services(head: &[u8], complete: bool) -> Option<Vec<String>> {
     let usable = if complete {
         head
     } else {

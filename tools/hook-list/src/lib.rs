@@ -7,6 +7,9 @@
 //! `plugins` resolves DevStack's plugin list and `trust` finds hooks that others could change. All validation (plugin names, directories)
 //! happens before the first hook record, so a failed listing never looks like a short one.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 mod guard;
 mod plan;
 mod plugins;
@@ -303,7 +306,7 @@ fn list<W: Write>(
         trust: Trust::new(),
         untrusted: false,
     };
-    // Byte order, never the locale's collation (reference/devstack.md section 9, item 3);
+    // Byte order, never the locale's collation (docs/devstack.md §9, item 3);
     // for one name, the earliest directory comes first and wins.
     entries.sort_by(|a, b| {
         a.name

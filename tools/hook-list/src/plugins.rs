@@ -1,7 +1,7 @@
 //! DevStack external plugins: which are enabled, in which order, and what each one has.
 //!
 //! DevStack records `enable_plugin` calls in `DEVSTACK_PLUGINS` (`,a,b`) and each plugin's
-//! checkout in `GITDIR[name]`, by default `$DEST/<name>` (reference/devstack.md section 3).
+//! checkout in `GITDIR[name]`, by default `$DEST/<name>` (docs/devstack.md §3).
 //! An associative array cannot be exported, so `--plugin NAME=DIR` plays `GITDIR`'s part:
 //! [`resolve`] merges both into one list in enable order, and [`inspect`] reports what a
 //! plugin directory holds. Turning that into records is `lib.rs`'s business.
@@ -14,11 +14,11 @@ use crate::Error;
 
 /// The files DevStack sources from `<plugin>/devstack/`, in the order the `files` field
 /// lists them.
-pub const FILES: [&str; 3] = ["settings", "override-defaults", "plugin.sh"];
+pub(crate) const FILES: [&str; 3] = ["settings", "override-defaults", "plugin.sh"];
 
 /// One enabled plugin: its name and its absolute directory.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plugin {
+pub(crate) struct Plugin {
     pub name: OsString,
     pub dir: PathBuf,
 }
@@ -27,7 +27,7 @@ pub struct Plugin {
 /// `missing-plugin-dir` skip); `lib.rs` may turn a plugin others could change into
 /// `Untrusted` (an `untrusted` skip).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Found {
+pub(crate) enum Found {
     Plugin {
         files: Vec<String>,
         warning: Option<String>,
@@ -46,7 +46,7 @@ pub enum Found {
 /// `--plugin` entry for a listed name only gives its directory; every other plugin lives in
 /// `dest/<name>`. A name twice in the list, or twice among `--plugin`, is DevStack's
 /// "enabled twice" error.
-pub fn resolve(
+pub(crate) fn resolve(
     specs: &[OsString],
     devstack_plugins: Option<&OsStr>,
     dest: &Path,
@@ -130,7 +130,7 @@ fn split_list(list: &OsStr) -> Vec<OsString> {
 
 /// Which of [`FILES`] exist under `<dir>/devstack/` as regular files (DevStack's `-f`,
 /// which follows symlinks), or why there is no usable directory.
-pub fn inspect(plugin: &Plugin) -> Found {
+pub(crate) fn inspect(plugin: &Plugin) -> Found {
     let shown = hookpipe::bytes::display(plugin.dir.as_os_str().as_bytes());
     match std::fs::metadata(&plugin.dir) {
         Ok(meta) if meta.is_dir() => {}

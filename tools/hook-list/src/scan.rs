@@ -31,7 +31,7 @@ use crate::Error;
 
 /// Why an entry will not run: the stable `reason` code of its `skip` record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// Documentation or a backup copy: README*, LICENSE*, *.md, *.txt, *.rst, *~, *.orig...
     NotAHook,
     /// A `.sh` file whose name is not `NN-name.sh`.
@@ -59,7 +59,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Reason::NotAHook => "not-a-hook",
             Reason::BadPrefix => "bad-prefix",
@@ -79,14 +79,14 @@ impl Reason {
 
 /// Who owns a file and who may write it: what `trust` needs, from a stat already made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Owner {
+pub(crate) struct Owner {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
 }
 
 impl Owner {
-    pub fn of(stat: &FileStat) -> Owner {
+    pub(crate) fn of(stat: &FileStat) -> Owner {
         Owner {
             mode: stat.st_mode,
             uid: stat.st_uid,
@@ -97,7 +97,7 @@ impl Owner {
 
 /// What the listing says about one entry.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Hook {
         seq: String,
         services: Option<Vec<String>>,
@@ -113,7 +113,7 @@ pub enum Verdict {
     },
 }
 
-pub fn skip(reason: Reason, message: impl Into<String>) -> Verdict {
+pub(crate) fn skip(reason: Reason, message: impl Into<String>) -> Verdict {
     Verdict::Skip {
         reason,
         message: message.into(),
@@ -122,7 +122,7 @@ pub fn skip(reason: Reason, message: impl Into<String>) -> Verdict {
 
 /// One directory being listed: its absolute path and the open directory, which every entry
 /// is examined and opened relative to (one name to look up per file, not a whole path).
-pub struct Dir {
+pub(crate) struct Dir {
     pub path: PathBuf,
     stream: nix::dir::Dir,
 }
@@ -144,7 +144,7 @@ impl Dir {
 /// A name found in one of the directories; `dir` indexes the list of directories and
 /// `kind` is the type the listing gave (`None`: the file system did not say).
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: OsString,
     pub dir: usize,
     pub kind: Option<Type>,
@@ -153,7 +153,7 @@ pub struct Entry {
 /// Reads every directory. Directories are made absolute against the current directory
 /// without resolving symlinks, and a directory named twice is read once. A missing
 /// directory is an error unless `missing_ok`; one that is not a directory always is.
-pub fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<Dir>, Vec<Entry>), Error> {
+pub(crate) fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<Dir>, Vec<Entry>), Error> {
     let mut opened: Vec<Dir> = Vec::with_capacity(dirs.len());
     let mut entries = Vec::new();
     for given in dirs {
@@ -200,7 +200,7 @@ pub fn list(dirs: &[PathBuf], missing_ok: bool) -> Result<(Vec<Dir>, Vec<Entry>)
 
 /// `path` made absolute against the current directory, without resolving symlinks or
 /// `..`; `.` components and a trailing slash go, so `./d/` and `d` name one directory.
-pub fn absolute(path: &Path) -> io::Result<PathBuf> {
+pub(crate) fn absolute(path: &Path) -> io::Result<PathBuf> {
     Ok(std::path::absolute(path)?.components().collect())
 }
 
@@ -210,7 +210,7 @@ pub fn absolute(path: &Path) -> io::Result<PathBuf> {
 /// Checks run from the most to the least obvious: dotfiles and plainly-not-hook names
 /// first (so a consumer can hide them whatever they are), then the file type, then the
 /// name's shape, then readability; only then is the file read for its guard.
-pub fn classify(dir: &Dir, name: &OsStr, kind: Option<Type>, head: &mut [u8]) -> Verdict {
+pub(crate) fn classify(dir: &Dir, name: &OsStr, kind: Option<Type>, head: &mut [u8]) -> Verdict {
     let bytes = name.as_bytes();
     if bytes.starts_with(b".") {
         return skip(
@@ -454,7 +454,7 @@ fn is_plainly_not_a_hook(name: &[u8]) -> bool {
 
 /// An I/O error as the C library words it (`No such file or directory`), without Rust's
 /// `(os error N)` suffix.
-pub fn describe(err: &io::Error) -> String {
+pub(crate) fn describe(err: &io::Error) -> String {
     match err.raw_os_error() {
         Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
         None => err.to_string(),

@@ -35,14 +35,14 @@ const MAX_LINKS: u32 = 40;
 
 /// One path that others could change, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub path: PathBuf,
     pub why: String,
 }
 
 /// The judge, with what it learnt so far in this run.
 #[derive(Debug)]
-pub struct Trust {
+pub(crate) struct Trust {
     euid: u32,
     /// A path (a directory, or a link on the way) and what is wrong with it or beyond it.
     paths: HashMap<PathBuf, Vec<Problem>>,
@@ -52,12 +52,12 @@ pub struct Trust {
 
 impl Trust {
     /// A judge for a run as the current effective user.
-    pub fn new() -> Trust {
+    pub(crate) fn new() -> Trust {
         Trust::as_user(nix::unistd::geteuid().as_raw())
     }
 
     /// A judge for a run as `euid`.
-    pub fn as_user(euid: u32) -> Trust {
+    pub(crate) fn as_user(euid: u32) -> Trust {
         Trust {
             euid,
             paths: HashMap::new(),
@@ -68,7 +68,13 @@ impl Trust {
     /// What is wrong with a hook: the file `path` with the owner and mode its `fstat` gave,
     /// in directory `dir`. A hook that is a link is walked as a path instead (its target's
     /// directories count).
-    pub fn hook(&mut self, dir: &Path, path: &Path, owner: Owner, link: bool) -> Vec<Problem> {
+    pub(crate) fn hook(
+        &mut self,
+        dir: &Path,
+        path: &Path,
+        owner: Owner,
+        link: bool,
+    ) -> Vec<Problem> {
         let mut found = Vec::new();
         if link {
             self.walk(path, 0, &mut found);
@@ -86,14 +92,14 @@ impl Trust {
 
     /// What is wrong with `path` or any directory on its way, the file itself included,
     /// following links.
-    pub fn path(&mut self, path: &Path) -> Vec<Problem> {
+    pub(crate) fn path(&mut self, path: &Path) -> Vec<Problem> {
         let mut found = Vec::new();
         self.walk(path, 0, &mut found);
         dedup(found)
     }
 
     /// The user of the run, for messages: `root`, `stack (uid 1000)`.
-    pub fn run_user(&mut self) -> String {
+    pub(crate) fn run_user(&mut self) -> String {
         self.user_name(self.euid)
     }
 
@@ -210,7 +216,7 @@ fn dedup(found: Vec<Problem>) -> Vec<Problem> {
 }
 
 /// The problems of one hook as one line for people: each path and why, then what it means.
-pub fn describe(problems: &[Problem], run_user: &str) -> String {
+pub(crate) fn describe(problems: &[Problem], run_user: &str) -> String {
     let mut text = String::new();
     for (i, problem) in problems.iter().enumerate() {
         if i > 0 {

@@ -78,7 +78,7 @@ fn order_is_byte_order_whatever_the_locale() {
     for name in names {
         tree.file(format!("d/{name}"), "true\n");
     }
-    // en_US collation would give 05-a 100-y 10_a 10-b 10-B ... (reference/devstack.md, 2).
+    // en_US collation would give 05-a 100-y 10_a 10-b 10-B ... (docs/devstack.md §2).
     let run = tree.cmd().env("LC_ALL", "en_US.UTF-8").arg("d").run();
     let order: Vec<String> = run.verdicts().into_iter().map(|(name, _)| name).collect();
     assert_eq!(
@@ -424,8 +424,9 @@ fn hostile_names_are_listed_and_never_run() {
     }
 }
 
-/// Regression: a lister whose reader goes away must leave quietly with status 0 (DESIGN.md
-/// rule 5), not panic on EPIPE. 5000 hooks make the output far larger than a pipe buffer.
+/// Regression: a lister whose reader goes away must leave quietly with status 0
+/// (docs/architecture.md rule 5), not panic on EPIPE. 5000 hooks make the output far larger
+/// than a pipe buffer.
 #[test]
 fn a_closed_pipe_ends_the_listing_quietly() {
     let tree = Tree::new();

@@ -1,9 +1,12 @@
 //! hook-run: runs every hook of one DevStack phase in a bash worker and reports each call.
 //!
 //! This crate owns what is particular to hooks: which MODE and PHASE exist, and which file
-//! of a hook or plugin is sourced with which arguments in each mode (the reference's call
-//! contract). Running, reporting, state and signals are the shared runner's
+//! of a hook or plugin is sourced with which arguments in each mode (docs/devstack.md §1,
+//! the call contract). Running, reporting, state and signals are the shared runner's
 //! (`hookpipe-runner`), which `hyp-call` uses too.
+
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
 
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;

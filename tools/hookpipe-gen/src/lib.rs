@@ -6,6 +6,9 @@
 //! `man/man1/<tool>.1`, `bash-completion/completions/<tool>`, `zsh/site-functions/_<tool>`
 //! and `fish/vendor_completions.d/<tool>.fish`.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,9 @@
 //! (which drivers `start` applies to); running and reporting are the shared runner's, the
 //! same code `hook-run` uses.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 use std::io::{Read, Write};
 
 use hookpipe::bytes;

@@ -8,6 +8,9 @@
 //! with `\xNN` escapes, as ids are ([`hookpipe::bytes::escaped`]); the plugin path follows
 //! the text-or-bytes rule (`path` or `path_base64`).
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
+
 pub mod check;
 pub mod parse;
 pub mod plugin;
@@ -152,7 +155,7 @@ impl hookpipe::lifecycle::Tool for Tool {
 }
 
 /// Runs hyp-resolve: records to `out`, words for people to `err`. A reader that goes away
-/// ends it quietly with status 0, as a lister should (DESIGN.md rule 5).
+/// ends it quietly with status 0, as a lister should (docs/architecture.md rule 5).
 pub fn run(args: &Args, out: impl Write, mut err: impl Write) -> Result<Outcome, Fatal> {
     let stage = Stage::new("hyp-resolve", "hypervisor");
     stage.run(out, ReaderGone::Quiet, |writer| {

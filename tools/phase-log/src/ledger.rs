@@ -506,9 +506,9 @@ impl Ledger {
         }
     }
 
-    /// The run's exit status from the stream (DESIGN rule 5): the highest `done` status of
-    /// 2 or more (bad input, a signal); else 1 when anything was negative (a call not ok or
-    /// unfinished, a tool that vanished or ended with 1); else 0. Over every host.
+    /// The run's exit status from the stream (docs/architecture.md rule 5): the highest `done`
+    /// status of 2 or more (bad input, a signal); else 1 when anything was negative (a call not
+    /// ok or unfinished, a tool that vanished or ended with 1); else 0. Over every host.
     pub fn status(&self) -> u8 {
         let negative =
             self.upstream.negative() || self.hosts.iter().any(|run| run.upstream.negative());

@@ -229,7 +229,7 @@ impl Config {
         } else {
             trueorfalse(true, text("VERBOSE").as_deref())
         };
-        // DevStack normalises this from VERBOSE by mistake (reference §7); we read it.
+        // DevStack normalises this from VERBOSE by mistake (docs/devstack.md §7); we read it.
         let no_stamps =
             args.no_timestamp || trueorfalse(false, text("VERBOSE_NO_TIMESTAMP").as_deref());
         let logdays = match (args.logdays, text("LOGDAYS")) {

@@ -1,4 +1,4 @@
-//! Log files as DevStack names them, with its weaknesses fixed (reference §7, §9 item 16).
+//! Log files as DevStack names them, with its weaknesses fixed (docs/devstack.md §7, §9 item 16).
 //!
 //! `--logfile PATH` (LOGFILE) writes `PATH.<ts>` and the summary `PATH.summary.<ts>` (one
 //! timestamp, not two), points the links `PATH` and `PATH.summary` at the newest, and first

@@ -386,11 +386,17 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
     }
 
     fn text_line(&mut self, raw: &RawRecord<'_>, text: LineView<'_>) -> Result<(), Malformed> {
-        let bytes = field_bytes(
+        let mut bytes = field_bytes(
             raw.lineno,
             text.text.as_ref().map(|text| &*text.0),
             text.text_base64.as_ref().map(|text| &*text.0),
         )?;
+        if &*raw.kind == "warning" && hookpipe::bytes::needs_display(&bytes) {
+            // A warning is a one-line message that names things (`warn` puts the hook's
+            // path in it): written by the rule for names, so a name cannot drive the
+            // terminal or forge a line.
+            bytes = Cow::Owned(display(&bytes).into_bytes());
+        }
         self.saw_time(&text.time.0);
         let who = text.id.as_ref().map_or("", |id| &id.0);
         let (route, mark, paint) = match &*raw.kind {

@@ -51,7 +51,7 @@ pub fn is_trace_noise(text: &[u8]) -> bool {
 }
 
 /// Whether an output line is xtrace noise. DevStack drops every line merely mentioning
-/// xtrace (reference §9 item 15); hooks' own trace arrives as `trace` records, so only an
+/// xtrace (docs/devstack.md §9 item 15); hooks' own trace arrives as `trace` records, so only an
 /// output line that looks like trace (starts with `+`) is dropped, and genuine text stays.
 pub fn is_output_noise(text: &[u8]) -> bool {
     text.first() == Some(&b'+') && is_trace_noise(text)

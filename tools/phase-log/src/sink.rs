@@ -276,7 +276,7 @@ impl<C: Write, F: Write> Router<C, F> {
 /// a forged log line and an escape sequence cannot drive the terminal. Text without them,
 /// nearly always, is written as it is.
 fn one_line(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if text.iter().any(|&b| b < 0x20 || b == 0x7f) || std::str::from_utf8(text).is_err() {
+    if hookpipe::bytes::needs_display(text) {
         std::borrow::Cow::Owned(hookpipe::bytes::display(text).into_bytes())
     } else {
         std::borrow::Cow::Borrowed(text)

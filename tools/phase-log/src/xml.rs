@@ -4,10 +4,10 @@
 //!
 //! The rule: `& < > " '` become entities; tab and newline stay; a carriage return becomes
 //! `&#13;` (a parser would turn a raw one into a newline), and in attributes tab and
-//! newline become `&#9;`/`&#10;` (a parser would turn them into spaces). Characters XML
-//! 1.0 forbids (C0 controls but tab, newline and CR; U+FFFE and U+FFFF) are written as
-//! visible escapes (`\x1B`, `\uFFFE`), and bytes that are not UTF-8 as `\xNN`, as the
-//! console does. Text is escaped rather than put in CDATA, so `]]>` needs no care.
+//! newline become `&#9;`/`&#10;` (a parser would turn them into spaces). Other control
+//! characters (C0, DEL, C1) are written as `\x1B`, bytes that are not UTF-8 as `\xNN`, as
+//! everywhere hookpipe writes a name (`hookpipe::bytes::display`), and U+FFFE and U+FFFF,
+//! which XML 1.0 forbids, as `\uFFFE`. Text is escaped rather than put in CDATA, so `]]>` needs no care.
 
 /// Where escaped text goes: element content or an attribute value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,9 @@ pub fn escape(out: &mut String, bytes: &[u8], place: Place) {
                     let _ = write!(out, "&#{};", u32::from(ch));
                 }
                 '\t' | '\n' => out.push(ch),
-                '\u{0}'..='\u{1f}' => {
+                // Every other control character, C1 included (a CSI drives a terminal that
+                // shows the page's source), by the rule of `hookpipe::bytes::display`.
+                ch if ch.is_control() => {
                     let _ = write!(out, "\\x{:02X}", u32::from(ch));
                 }
                 '\u{fffe}' | '\u{ffff}' => {
