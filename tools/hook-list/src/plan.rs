@@ -102,16 +102,16 @@ pub enum Run {
 }
 
 /// What the plan needs besides the listing.
-pub struct Context<'a> {
-    pub run: Run,
-    pub services: Option<&'a ServiceList>,
-    pub hooks: &'a Hooks,
+pub(crate) struct Context<'a> {
+    pub(crate) run: Run,
+    pub(crate) services: Option<&'a ServiceList>,
+    pub(crate) hooks: &'a Hooks,
     /// `VIRT_DRIVER`, default `libvirt`.
-    pub driver: String,
+    pub(crate) driver: String,
 }
 
 /// Writes the plan of `ctx.run` from `listing` (hook-list's records) to `out`.
-pub fn write(listing: &[u8], ctx: &Context<'_>, out: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write(listing: &[u8], ctx: &Context<'_>, out: &mut impl Write) -> io::Result<()> {
     let mut reader = RecordReader::new(listing);
     let mut hooks: Vec<Hook> = Vec::new();
     let mut skips: Vec<Skip> = Vec::new();
