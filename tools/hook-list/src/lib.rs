@@ -9,6 +9,8 @@
 
 // `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
 #![warn(unreachable_pub)]
+// A panic on input is a bug (README "Reliability").
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod guard;
 mod plan;
@@ -195,6 +197,9 @@ impl hookpipe::lifecycle::Tool for Tool {
     type Args = Args;
 
     fn run(args: &Args) -> Result<Outcome, Fatal> {
+        // Service names are regular expressions read in the user's locale, as the shell
+        // that runs the hooks reads them. Here, before any thread could be started.
+        hookpipe_services::ere::use_environment_locale();
         run(args, io::stdout().lock())
     }
 }
