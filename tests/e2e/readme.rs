@@ -41,6 +41,11 @@ const RUN_ELSEWHERE: &[(&str, &str)] = &[
         "hookpipe: stack.sh failed on sub2",
         "tests/e2e/multinode.rs checks the failure card",
     ),
+    (
+        "$ cp -r tests/fixtures/resume/dest /tmp/demo-dest",
+        "tests/e2e/resume.rs runs this failed run and its resume on the same fixture and \
+         checks the calls, the state, the [resume] lines and the Resumed run report",
+    ),
 ];
 
 /// Output blocks and the command in the text before them that prints them: (the block's
