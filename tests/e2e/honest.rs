@@ -454,3 +454,51 @@ fn a_stage_that_cannot_start_is_one_junit_error_in_a_valid_file() {
     assert_eq!(doc.root_element().attribute("errors"), Some("1"), "{xml}");
     assert_eq!(doc.root_element().attribute("failures"), Some("0"), "{xml}");
 }
+
+/// `stack.sh --dry-run` prints the plan and runs nothing; the plan's calls, stage by stage,
+/// are the calls a real run then makes, in the same order.
+#[test]
+fn the_dry_run_plan_is_what_the_run_calls() {
+    let stack = Stack::demo();
+    let dry = stack.script("stack.sh", &["--dry-run"]);
+    dry.assert_ok();
+    assert!(!stack.dest.exists(), "--dry-run ran something\n{dry}");
+    assert!(
+        dry.stdout.starts_with("stack.sh would make these calls"),
+        "{dry}"
+    );
+    let mut planned: Vec<(String, String)> = Vec::new();
+    let mut stage = String::new();
+    for line in dry.stdout.lines().skip(1) {
+        if line.is_empty() || line.starts_with("not run") {
+            continue;
+        }
+        match line.strip_prefix("  ") {
+            None => stage = line.to_owned(),
+            Some(call) => {
+                let name = call.split_whitespace().next().unwrap_or_default();
+                planned.push((stage.clone(), name.to_owned()));
+            }
+        }
+    }
+    let records = stack.root().join("run.ndjson");
+    let out = stack.script(
+        "stack.sh",
+        &["--records", records.to_str().expect("utf-8 temp path")],
+    );
+    out.assert_ok();
+    let made: Vec<(String, String)> = fs::read_to_string(&records)
+        .expect("the records")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| record["type"] == "start")
+        .map(|record| {
+            (
+                record["stage"].as_str().unwrap_or_default().to_owned(),
+                record["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(planned, made, "plan:\n{}\nrun:\n{out}", dry.stdout);
+    stack.script("clean.sh", &[]).assert_ok();
+}

@@ -26,11 +26,13 @@ use hookpipe::time::{now_ms, now_rfc3339, rfc3339};
 
 /// The environment variable naming the run's async directory.
 pub(crate) const DIR_VARIABLE: &str = "HOOKPIPE_ASYNC_DIR";
+/// The environment variable naming the run's leader (the script that called `async_init`).
+pub(crate) const LEADER_VARIABLE: &str = "HOOKPIPE_RUN_PID";
 
 /// Builds the `job` record of a worker event. `fields` are the event's fields after `job`:
 /// EVENT NAME PID RC START_MS END_MS STARTED_BY DETAIL (empty when unknown), `id` the call
-/// that was running.
-pub(crate) fn event_record(fields: &[&[u8]], id: String) -> Job {
+/// that was running (`None`: the calling script's own shell).
+pub(crate) fn event_record(fields: &[&[u8]], id: Option<String>) -> Job {
     let field = |n: usize| fields.get(n).copied().unwrap_or_default();
     let text = |n: usize| Some(bytes::escaped(field(n))).filter(|t| !t.is_empty());
     let number = |n: usize| {
@@ -44,7 +46,7 @@ pub(crate) fn event_record(fields: &[&[u8]], id: String) -> Job {
     let (started_ms, ended_ms) = (number(4), number(5));
     let detail = text(7);
     let mut job = Job {
-        id: Some(id),
+        id,
         name,
         name_base64,
         pid: number(2).and_then(|pid| u32::try_from(pid).ok()),
@@ -81,6 +83,48 @@ pub(crate) fn event_record(fields: &[&[u8]], id: String) -> Job {
     }
     job.event = event;
     job
+}
+
+/// The events `lib/async` queued in the calling script's own shell (lib/hookpipe's caller,
+/// where no runner listens) in `HOOKPIPE_ASYNC_DIR/.events.LEADER` (LEADER the script's
+/// pid, `HOOKPIPE_RUN_PID`, so another script never reports them), in the worker's event
+/// format: taken (renamed away, so two runners never both report them) and turned into
+/// `job` records without an `id`. The first runner of the next pipeline writes them.
+pub(crate) fn take_queued() -> Vec<Job> {
+    let (Some(dir), Some(leader)) = (
+        std::env::var_os(DIR_VARIABLE).filter(|d| !d.is_empty()),
+        std::env::var_os(LEADER_VARIABLE).and_then(|l| l.into_string().ok()),
+    ) else {
+        return Vec::new();
+    };
+    let dir = PathBuf::from(dir);
+    let queue = dir.join(format!(".events.{leader}"));
+    let taken = dir.join(format!(".taken.{}", std::process::id()));
+    if fs::rename(&queue, &taken).is_err() {
+        return Vec::new();
+    }
+    let bytes = fs::read(&taken).unwrap_or_default();
+    let _ = fs::remove_file(&taken);
+    queued_records(&bytes)
+}
+
+/// The `job` records of queued events: `job` and eight fields each, NUL-terminated; an
+/// event cut short (a writer killed mid-way) is dropped.
+fn queued_records(bytes: &[u8]) -> Vec<Job> {
+    let mut fields: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
+    // What follows the last NUL is an unfinished field.
+    fields.pop();
+    let mut jobs = Vec::new();
+    let mut at = 0;
+    while at < fields.len() {
+        if fields[at] == b"job" && at + 9 <= fields.len() {
+            jobs.push(event_record(&fields[at + 1..at + 9], None));
+            at += 9;
+        } else {
+            at += 1;
+        }
+    }
+    jobs
 }
 
 /// One job found running in the async directory.
@@ -239,7 +283,7 @@ mod tests {
             b"stack/install/80-tempest.sh",
             b"install_tempest",
         ];
-        let job = event_record(&fields, "stack/install/80-tempest.sh".into());
+        let job = event_record(&fields, Some("stack/install/80-tempest.sh".into()));
         assert_eq!(job.event, "start");
         assert_eq!(job.name.as_deref(), Some("install_tempest"));
         assert_eq!(job.pid, Some(4242));
@@ -260,7 +304,7 @@ mod tests {
             b"",
             b"finished",
         ];
-        let job = event_record(&fields, "x".into());
+        let job = event_record(&fields, Some("x".into()));
         assert_eq!(job.status.as_deref(), Some("failed"));
         assert_eq!(job.exit_code, Some(3));
         assert_eq!(job.duration_ms, Some(2500));
@@ -277,9 +321,37 @@ mod tests {
             b"lost: gone",
         ];
         assert_eq!(
-            event_record(&lost, "x".into()).status.as_deref(),
+            event_record(&lost, Some("x".into())).status.as_deref(),
             Some("lost")
         );
+    }
+
+    #[test]
+    fn queued_events_become_records_without_an_id() {
+        let mut queue = Vec::new();
+        for field in [
+            &b"job"[..],
+            b"wait",
+            b"caller_job",
+            b"9",
+            b"0",
+            b"1000",
+            b"2000",
+            b"",
+            b"finished",
+            b"job",
+            b"start",
+            b"cut",
+        ] {
+            queue.extend_from_slice(field);
+            queue.push(0);
+        }
+        let jobs = queued_records(&queue);
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!(jobs[0].id, None);
+        assert_eq!(jobs[0].event, "wait");
+        assert_eq!(jobs[0].status.as_deref(), Some("ok"));
+        assert_eq!(jobs[0].duration_ms, Some(1000));
     }
 
     #[test]

@@ -15,6 +15,8 @@
 
 // `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
 #![warn(unreachable_pub)]
+// A panic on input is a bug (README "Reliability").
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod flags;
 mod jobs;

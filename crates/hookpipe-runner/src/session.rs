@@ -426,7 +426,7 @@ impl Session {
                     (3, Some(record))
                 }
                 b"job" if complete >= 9 => {
-                    let record = Record::Job(crate::jobs::event_record(&fields[1..9], id));
+                    let record = Record::Job(crate::jobs::event_record(&fields[1..9], Some(id)));
                     (9, Some(record))
                 }
                 b"signal" if complete >= 2 => {

@@ -271,6 +271,10 @@ impl From<io::Error> for StageError {
 
 impl<W: Write> Runner<'_, W> {
     fn run<R: Read>(&mut self, plan: &dyn Plan, input: R) -> Result<Outcome, StageError> {
+        // The async jobs the calling script started or awaited since the last pipeline.
+        for job in crate::jobs::take_queued() {
+            self.out.write(&Record::Job(job))?;
+        }
         self.start_worker(None)?;
 
         // Steps 2 and 3: forward, collect, decide.

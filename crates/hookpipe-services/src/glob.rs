@@ -10,8 +10,6 @@
 //! closed makes the rest of the pattern a literal string (bash's `STRCOMPARE` fallback).
 //! Named collating symbols (`[.hyphen.]`) are not supported: they match nothing.
 
-use crate::ere::ByteSet;
-
 #[derive(Debug, Clone)]
 enum Elem {
     Byte(u8),
@@ -341,6 +339,55 @@ fn full(elems: &[Elem], s: &[u8]) -> bool {
                 }
             }
         }
+    }
+}
+
+/// A set of bytes: one bracket expression of a glob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    pub(crate) fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+    pub(crate) fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
+    pub(crate) fn negate(&mut self) {
+        for word in &mut self.0 {
+            *word = !*word;
+        }
+    }
+    pub(crate) fn union(&mut self, other: &ByteSet) {
+        for (word, bits) in self.0.iter_mut().zip(other.0) {
+            *word |= bits;
+        }
+    }
+    /// The C locale's `[:name:]` class, or `None` for an unknown name.
+    pub(crate) fn class(name: &[u8]) -> Option<ByteSet> {
+        let test: fn(u8) -> bool = match name {
+            b"alpha" => |b| b.is_ascii_alphabetic(),
+            b"upper" => |b| b.is_ascii_uppercase(),
+            b"lower" => |b| b.is_ascii_lowercase(),
+            b"digit" => |b| b.is_ascii_digit(),
+            b"xdigit" => |b| b.is_ascii_hexdigit(),
+            b"alnum" => |b| b.is_ascii_alphanumeric(),
+            // C's isspace includes the vertical tab, which Rust's is_ascii_whitespace omits.
+            b"space" => |b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'),
+            b"blank" => |b| b == b' ' || b == b'\t',
+            b"punct" => |b| b.is_ascii_punctuation(),
+            b"print" => |b| (0x20..=0x7e).contains(&b),
+            b"graph" => |b| b.is_ascii_graphic(),
+            b"cntrl" => |b| b.is_ascii_control(),
+            _ => return None,
+        };
+        let mut set = ByteSet::default();
+        for b in 0..=255u8 {
+            if test(b) {
+                set.insert(b);
+            }
+        }
+        Some(set)
     }
 }
 

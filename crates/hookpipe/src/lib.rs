@@ -3,7 +3,8 @@
 //! Each tool under `tools/` is a thin crate over this library, as coreutils' tools are over
 //! `uucore`: the record contract ([`record`], the wire specification), NDJSON streams
 //! ([`stream`]), what a stage learns from upstream ([`upstream`]), the exit-status table
-//! ([`exit`]), the one lifecycle and exit path of every tool ([`lifecycle`]), times ([`time`]), the text-or-bytes rule ([`bytes`]) and the command-line
+//! ([`exit`]), the one lifecycle and exit path of every tool ([`lifecycle`]), DevStack's hypervisor calls
+//! ([`hypervisor`]), times ([`time`]), the text-or-bytes rule ([`bytes`]) and the command-line
 //! pieces every tool shares ([`cli`]).
 //!
 //! Two crates build on it and on nothing else of hookpipe: `hookpipe-runner` (the bash
@@ -12,10 +13,13 @@
 
 // `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
 #![warn(unreachable_pub)]
+// A panic on input is a bug (README "Reliability").
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod bytes;
 pub mod cli;
 pub mod exit;
+pub mod hypervisor;
 pub mod lifecycle;
 pub mod record;
 pub mod stream;

@@ -9,8 +9,11 @@
 
 // `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
 #![warn(unreachable_pub)]
+// A panic on input is a bug (README "Reliability").
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod guard;
+mod plan;
 mod plugins;
 mod scan;
 mod trust;
@@ -121,6 +124,12 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
+    /// Print, for people, what scripts/RUN.sh would call, stage by stage and in order
+    /// (extras.d hooks, plugins, the hypervisor plugin) with each guard and whether it is
+    /// enabled, then every entry that will not run and why. Nothing runs; no records.
+    #[arg(long, value_name = "RUN", value_enum)]
+    pub plan: Option<plan::Run>,
+
     /// DevStack's top directory, for the default DIR.
     #[arg(long, env = "TOP_DIR", hide_env_values = true, value_name = "DIR", value_parser = any_path())]
     pub top_dir: Option<PathBuf>,
@@ -188,6 +197,9 @@ impl hookpipe::lifecycle::Tool for Tool {
     type Args = Args;
 
     fn run(args: &Args) -> Result<Outcome, Fatal> {
+        // Service names are regular expressions read in the user's locale, as the shell
+        // that runs the hooks reads them. Here, before any thread could be started.
+        hookpipe_services::ere::use_environment_locale();
         run(args, io::stdout().lock())
     }
 }
@@ -211,15 +223,54 @@ pub fn run_with(
     services: Result<Option<ServiceList>, String>,
     out: impl Write,
 ) -> Result<Outcome, Fatal> {
+    if let Some(run) = args.plan {
+        return plan_run(args, run, services, out);
+    }
     let stage = Stage::new("hook-list", "list");
     stage.run(out, ReaderGone::Quiet, |writer| {
-        match list(args, services, writer) {
-            Ok(outcome) => Ok(outcome),
-            Err(Error::Write(err)) if is_broken_pipe(&err) => Err(Fatal::broken_pipe()),
-            Err(err @ Error::Write(_)) => Err(Fatal::internal(err.to_string())),
-            Err(err) => Err(Fatal::usage(err.to_string())),
-        }
+        list(args, services, writer).map_err(fatal)
     })
+}
+
+fn fatal(err: Error) -> Fatal {
+    match err {
+        Error::Write(err) if is_broken_pipe(&err) => Fatal::broken_pipe(),
+        err @ Error::Write(_) => Fatal::internal(err.to_string()),
+        err => Fatal::usage(err.to_string()),
+    }
+}
+
+/// `--plan RUN`: the listing made into memory, then shown as the run's plan.
+fn plan_run(
+    args: &Args,
+    run: plan::Run,
+    services: Result<Option<ServiceList>, String>,
+    mut out: impl Write,
+) -> Result<Outcome, Fatal> {
+    let known = services.clone().ok().flatten();
+    let mut listing = Vec::new();
+    let outcome = {
+        let mut writer = RecordWriter::new(&mut listing);
+        let outcome = list(args, services, &mut writer).map_err(fatal)?;
+        writer.flush().map_err(|err| fatal(Error::Write(err)))?;
+        outcome
+    };
+    let driver = std::env::var("VIRT_DRIVER")
+        .ok()
+        .filter(|driver| !driver.is_empty())
+        .unwrap_or_else(|| "libvirt".to_owned());
+    let hooks = devstack_hooks(args.devstack_plugins.as_deref());
+    let ctx = plan::Context {
+        run,
+        services: known.as_ref(),
+        hooks: &hooks,
+        driver,
+    };
+    match plan::write(&listing, &ctx, &mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(outcome),
+        Err(err) if is_broken_pipe(&err) => Ok(outcome),
+        Err(err) => Err(Fatal::internal(format!("writing the plan: {err}"))),
+    }
 }
 
 fn list<W: Write>(

@@ -8,6 +8,8 @@
 
 // `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
 #![warn(unreachable_pub)]
+// A panic on input is a bug (README "Reliability").
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
 
@@ -20,19 +22,7 @@ use hookpipe_runner::flags::RunnerFlags;
 use hookpipe_runner::signals::Signals;
 use hookpipe_runner::{run_stage, Action, Call, Plan};
 
-/// DevStack calls `start_nova_hypervisor` only for drivers outside this list
-/// (`start_nova_compute` in lib/nova: its final `else` branch).
-pub const NOT_STARTED: &[&str] = &["libvirt", "lxd", "docker", "zun", "fake"];
-
-/// The actions and the function each calls (`source` only sources the plugin).
-pub const ACTIONS: &[(&str, Option<&str>)] = &[
-    ("source", None),
-    ("install", Some("install_nova_hypervisor")),
-    ("configure", Some("configure_nova_hypervisor")),
-    ("start", Some("start_nova_hypervisor")),
-    ("stop", Some("stop_nova_hypervisor")),
-    ("cleanup", Some("cleanup_nova_hypervisor")),
-];
+pub use hookpipe::hypervisor::{ACTIONS, NOT_STARTED};
 
 /// Command line of `hyp-call`.
 #[derive(Debug, clap::Parser)]
@@ -112,10 +102,7 @@ impl Plan for HypervisorPlan {
             .ok_or_else(|| Fatal::bad_input("hypervisor record without `path`"))?;
             let name = format!("hypervisor-{}", plugin.driver);
             for action in &self.actions {
-                let function = ACTIONS
-                    .iter()
-                    .find(|(name, _)| name == action)
-                    .and_then(|(_, function)| *function);
+                let function = hookpipe::hypervisor::function(action);
                 let stage = format!("hypervisor/{action}");
                 let id = format!("{stage}/{}", plugin.driver);
                 let mut call =

@@ -12,6 +12,9 @@
 //! shapes and routes lines, `progress` draws the live status line, `logfile` names, links
 //! and prunes log files, `render` holds the small text rules.
 
+// A panic on input is a bug (README "Reliability").
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod decode;
 mod html;
 mod jobs;

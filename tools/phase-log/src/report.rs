@@ -765,4 +765,53 @@ mod tests {
         assert!(report.contains("pip_install      2  1.000s"), "{report}");
         assert!(report.contains("git_timed        1  0.005s"), "{report}");
     }
+
+    fn job(event: &str, name: &str, id: &str) -> hookpipe::record::Job {
+        hookpipe::record::Job {
+            id: Some(id.into()),
+            event: event.into(),
+            name: Some(name.into()),
+            time: "2026-12-04T16:31:20.000Z".into(),
+            ..hookpipe::record::Job::default()
+        }
+    }
+
+    #[test]
+    fn async_jobs_are_reported_with_both_hooks_and_failures_name_them() {
+        let mut ledger = Ledger::default();
+        let mut start = job("start", "install_tempest", "stack/install/80-tempest.sh");
+        start.started = Some("2026-12-04T16:31:20.000Z".into());
+        ledger.jobs.record(None, &start);
+        let mut wait = job("wait", "install_tempest", "stack/test-config/80-tempest.sh");
+        wait.status = Some("failed".into());
+        wait.exit_code = Some(3);
+        wait.ended = Some("2026-12-04T16:31:22.000Z".into());
+        ledger.jobs.record(None, &wait);
+        ledger
+            .jobs
+            .record(None, &job("start", "orphan", "stack/install/40-jobs.sh"));
+        ledger.timer("async_wait", 1500);
+        let report = text(&build(&ledger, &Context::default()));
+        let jobs = report.split("=== Async jobs ===\n").nth(1).unwrap();
+        assert!(
+            jobs.lines().any(|line| line.starts_with("install_tempest")
+                && line.contains("stack/install/80-tempest.sh")
+                && line.contains("stack/test-config/80-tempest.sh")
+                && line.contains("failed 3")
+                && line.ends_with("2.000s")),
+            "{report}"
+        );
+        assert!(
+            jobs.contains("not awaited: orphan (started by stack/install/40-jobs.sh"),
+            "{report}"
+        );
+        assert!(
+            jobs.contains("Time in the background: 2.000s, waiting for it: 1.500s, saved: 0.500s"),
+            "{report}"
+        );
+        assert!(
+            report.contains("async job install_tempest: failed, exit 3, started by stack/install/80-tempest.sh, awaited by stack/test-config/80-tempest.sh"),
+            "{report}"
+        );
+    }
 }
