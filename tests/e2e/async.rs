@@ -484,6 +484,62 @@ fn a_legacy_caller_with_lib_hookpipe_waits_across_phases_both_ways() {
     assert_no_process_left(plain_dir.path());
 }
 
+#[test]
+fn ctrl_c_in_a_legacy_caller_stops_its_jobs() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path();
+    let top = out.join("top");
+    hookpipe_e2e::copy_tree(&repo_root().join("tests/fixtures/async"), &top)
+        .expect("copy the fixture");
+    let mut cmd = Command::new(top.join("stack.sh"));
+    scrub_env(&mut cmd);
+    cmd.current_dir(out)
+        .env("FIXTURE_OUT", out)
+        .env("DEST", out.join("dest"))
+        .env("VERBOSE", "False")
+        .env("TMPDIR", out)
+        .env("ASYNC_FIX_FOREVER", "1")
+        .env("ASYNC_FIX_INSTALL_SECONDS", "60")
+        .env("HOOKPIPE_SOURCE", repo_root().join("lib/hookpipe"))
+        .env("HOOKPIPE_BIN", bin_dir())
+        .env("HOOKPIPE_RECORDS", out.join("records"))
+        .env(TAG, out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn().expect("start the legacy stack.sh");
+    // The extra phase waits for the job started in install.
+    let log = out.join("dest/async/forever.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("fix_sleeper forever: start")
+    {
+        assert!(Instant::now() < deadline, "the job never started");
+        thread::sleep(Duration::from_millis(50));
+    }
+    thread::sleep(Duration::from_millis(500));
+    killpg(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("SIGINT to the run");
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    while child.try_wait().expect("wait for stack.sh").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "stack.sh did not end after Ctrl-C"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_no_process_left(out);
+    let jobs = job_records(&out.join("records"));
+    for name in ["forever", "install_tempest"] {
+        let stop = find_job(&jobs, "stop", name);
+        assert_eq!(
+            stop["reason"], "interrupted: the run was interrupted",
+            "{stop}"
+        );
+    }
+}
+
 /// lib/functions alone, through bash: DEST is the test's directory.
 fn bash_async(body: &str) -> Run {
     let mut bash = hookpipe_e2e::Bash::new();

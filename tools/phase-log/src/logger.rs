@@ -753,9 +753,9 @@ pub fn run<R: Read, C: Write, F: Write>(
         signal: noticed,
         problems: problems.lines(),
     };
-    for segs in report::build(&ledger, &context) {
+    report::write(&ledger, &context, &mut |segs| {
         router.report(stamp.as_bytes(), &segs);
-    }
+    });
     router.flush();
 
     let mut messages = problems.lines();
