@@ -12,6 +12,9 @@ bytes. Usage:
                                    (the repo's lib/functions) first
   gen.py loglines FILE COUNT       COUNT lines of about 100 bytes, like a stack.sh log
   gen.py listing DIR COUNT         COUNT guarded hook files DIR/NN-hookK.sh
+  gen.py calls FILE COUNT          the record stream of a run of COUNT hook calls, 40 per
+                                   stage (begin, start, one output line, end, done), as
+                                   hook-run writes it: what phase-log keeps per call
 """
 
 import os
@@ -314,12 +317,36 @@ def listing(top, count):
             f.write(LISTED.format(nn=nn, svc=svc))
 
 
+def calls(path, count):
+    per_stage = 40
+    stages = max(1, count // per_stage)
+    time = "2026-11-24T22:29:14.123Z"
+    with open(path, "w") as out:
+        for s in range(stages):
+            stage = "stack/phase-%d" % s
+            out.write('{"type":"begin","tool":"hook-run","stage":"%s","pid":%d,'
+                      '"version":"0.1.0","time":"%s"}\n' % (stage, 1000 + s, time))
+            for k in range(per_stage):
+                name = "%02d-service%d.sh" % (sequence(k + 1, per_stage), k)
+                call = "%s/%s" % (stage, name)
+                out.write('{"type":"start","id":"%s","stage":"%s","name":"%s",'
+                          '"path":"/opt/stack/devstack/extras.d/%s","kind":"extras",'
+                          '"args":["stack","phase-%d"],"time":"%s"}\n'
+                          % (call, stage, name, name, s, time))
+                out.write('{"type":"output","id":"%s","stream":"stdout",'
+                          '"text":"configuring service %d","time":"%s"}\n' % (call, k, time))
+                out.write('{"type":"end","id":"%s","stage":"%s","status":"ok","exit_code":0,'
+                          '"duration_ms":3,"time":"%s"}\n' % (call, stage, time))
+            out.write('{"type":"done","tool":"hook-run","stage":"%s","status":0,"time":"%s"}\n'
+                      % (stage, time))
+
+
 def main(argv):
     if len(argv) != 4:
         sys.stderr.write(__doc__)
         return 2
     what, target, arg = argv[1], argv[2], argv[3]
-    if what in ("prelude", "loglines"):
+    if what in ("prelude", "loglines", "calls"):
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     if what == "dispatch":
         dispatch(target, int(arg))
@@ -329,6 +356,8 @@ def main(argv):
         loglines(target, int(arg))
     elif what == "listing":
         listing(target, int(arg))
+    elif what == "calls":
+        calls(target, int(arg))
     else:
         sys.stderr.write(__doc__)
         return 2

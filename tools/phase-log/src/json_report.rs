@@ -322,15 +322,15 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
                 host: call.host.as_deref(),
                 id: &call.id,
                 stage: &call.stage,
-                name: call.name.as_deref(),
-                kind: call.kind.as_deref(),
+                name: call.name(),
+                kind: ledger.kind(call),
                 status: status_of(call),
                 exit_code: end.and_then(|end| end.exit_code),
                 signal: end.and_then(|end| end.signal),
                 exited: end.is_some_and(|end| end.exited),
                 duration_ms: end.map(|end| end.duration_ms),
-                start: time(call.start_ms),
-                end: time(call.end_ms),
+                start: time(call.start_ms()),
+                end: time(call.end_ms()),
                 output_tail: if failed {
                     call.ring.lines().map(tail_line).collect()
                 } else {
@@ -376,7 +376,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
         let host = call.host.as_deref();
         match stages
             .iter_mut()
-            .find(|row| row.stage == call.stage && row.host == host)
+            .find(|row| row.stage == &*call.stage && row.host == host)
         {
             Some(row) => {
                 row.calls += 1;

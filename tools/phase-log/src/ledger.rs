@@ -13,6 +13,7 @@
 //! is one host without a name, as before.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use hookpipe::record::{Begin, Checkpoint, Done, End, Skip, Start};
 use hookpipe::time::parse_rfc3339;
@@ -49,9 +50,15 @@ impl Kept {
 }
 
 /// The last [`RING_LINES`] lines of a call; buffers are reused, so a long-running call
-/// allocates nothing per line once the ring is full.
+/// allocates nothing per line once the ring is full. One pointer while empty: most calls
+/// end ok and never need theirs kept (200,000 calls must fit in 64 MiB, `scripts/bench`).
 #[derive(Debug, Default)]
 pub struct Ring {
+    inner: Option<Box<RingLines>>,
+}
+
+#[derive(Debug, Default)]
+struct RingLines {
     lines: Vec<Kept>,
     next: usize,
 }
@@ -59,27 +66,32 @@ pub struct Ring {
 impl Ring {
     /// A new line.
     pub fn push(&mut self, stream: u8, bytes: &[u8]) {
-        if self.lines.len() < RING_LINES {
-            self.lines.push(Kept::default());
-            self.next = self.lines.len() % RING_LINES;
-            let last = self.lines.len() - 1;
-            let kept = &mut self.lines[last];
+        let ring = self.inner.get_or_insert_with(Box::default);
+        if ring.lines.len() < RING_LINES {
+            ring.lines.push(Kept::default());
+            ring.next = ring.lines.len() % RING_LINES;
+            let last = ring.lines.len() - 1;
+            let kept = &mut ring.lines[last];
             kept.stream = stream;
             kept.append(bytes);
         } else {
-            let kept = &mut self.lines[self.next];
+            let next = ring.next;
+            let kept = &mut ring.lines[next];
             kept.stream = stream;
             kept.text.clear();
             kept.cut = false;
             kept.append(bytes);
-            self.next = (self.next + 1) % RING_LINES;
+            ring.next = (next + 1) % RING_LINES;
         }
     }
 
     /// More text for the newest line (a partial line continued).
     pub fn extend_last(&mut self, stream: u8, bytes: &[u8]) {
-        let newest = (self.next + RING_LINES - 1) % RING_LINES;
-        match self.lines.get_mut(newest) {
+        let newest = self.inner.as_mut().and_then(|ring| {
+            let at = (ring.next + RING_LINES - 1) % RING_LINES;
+            ring.lines.get_mut(at)
+        });
+        match newest {
             Some(kept) if kept.stream == stream => kept.append(bytes),
             _ => self.push(stream, bytes),
         }
@@ -87,24 +99,27 @@ impl Ring {
 
     /// Oldest first.
     pub fn lines(&self) -> impl Iterator<Item = &Kept> {
-        let (newer, older) = self.lines.split_at(self.next.min(self.lines.len()));
+        let lines: &[Kept] = self.inner.as_ref().map_or(&[], |ring| &ring.lines);
+        let next = self.inner.as_ref().map_or(0, |ring| ring.next);
+        let (newer, older) = lines.split_at(next.min(lines.len()));
         older.iter().chain(newer)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.inner.as_ref().is_none_or(|ring| ring.lines.is_empty())
     }
 
     /// Frees the ring: the call ended ok and its lines are not needed.
     pub fn release(&mut self) {
-        *self = Ring::default();
+        self.inner = None;
     }
 }
 
 /// How a call ended, from its `end` record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ended {
-    pub status: String,
+    /// Interned: a handful of distinct values over a whole run.
+    pub status: Rc<str>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub exited: bool,
@@ -113,28 +128,39 @@ pub struct Ended {
 
 impl Ended {
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        &*self.status == "ok"
     }
 }
 
 /// One hook call.
 #[derive(Debug)]
+///
+/// What is kept is kept compactly (the run's size is its number of calls: `scripts/bench`
+/// checks 200,000 calls in 64 MiB): the strings few calls differ in (host, stage, kind,
+/// status) are interned and shared, ids and names are exact-size boxes, and the ring of
+/// last lines exists only while a call has output that may be needed.
 pub struct Call {
     /// The host that made the call (record contract, "Hosts"); `None` in a stream without
     /// hosts.
-    pub host: Option<String>,
-    pub id: String,
-    pub stage: String,
-    /// The hook's name for people (`50-template.sh`, `plugin:foo`), from `start`.
-    pub name: Option<String>,
-    /// `extras`, `plugin` or `hypervisor`, from `start`.
-    pub kind: Option<String>,
-    /// When it started: the `start` record's time, else its end less its duration.
-    pub start_ms: Option<u64>,
-    /// When it ended: the `end` record's time.
-    pub end_ms: Option<u64>,
+    pub host: Option<Rc<str>>,
+    pub id: Box<str>,
+    pub stage: Rc<str>,
+    /// The hook's name for people (`50-template.sh`, `plugin:foo`), from `start`, when it
+    /// is not the id's last component ([`Call::name`]).
+    name: Option<Box<str>>,
+    /// The name is the id's last component (nearly always): not stored twice.
+    name_in_id: bool,
+    /// `extras`, `plugin` or `hypervisor`, from `start`: 1 + its index in
+    /// [`Ledger::kinds`], 0 for none ([`Ledger::kind`]).
+    kind: u16,
+    /// When it started: the `start` record's time, else its end less its duration; when it
+    /// ended: the `end` record's time. Milliseconds since the epoch, 0 for not known (no
+    /// record of a run is that old), read through [`Call::start_ms`] and [`Call::end_ms`]:
+    /// half the size of two options, times 200,000 calls.
+    start: u64,
+    end_at: u64,
     /// Arrival order among calls and skipped calls.
-    pub seq: usize,
+    pub seq: u32,
     /// `None` while running, and at the end for a call whose runner vanished.
     pub end: Option<Ended>,
     pub ring: Ring,
@@ -146,13 +172,30 @@ pub struct Call {
 }
 
 impl Call {
+    pub fn start_ms(&self) -> Option<u64> {
+        (self.start != 0).then_some(self.start)
+    }
+
+    pub fn end_ms(&self) -> Option<u64> {
+        (self.end_at != 0).then_some(self.end_at)
+    }
+
+    /// The hook's name for people, from `start`.
+    pub fn name(&self) -> Option<&str> {
+        if self.name_in_id {
+            self.id.rsplit('/').next()
+        } else {
+            self.name.as_deref()
+        }
+    }
+
     /// The call for people: its id, after its host in a merged run
     /// (`subnode1 stack/install/50-template.sh`, [`Ledger::show_hosts`]), as log lines
     /// show it.
     pub fn label(&self, show_hosts: bool) -> std::borrow::Cow<'_, str> {
         match &self.host {
             Some(host) if show_hosts => format!("{host} {}", self.id).into(),
-            _ => self.id.as_str().into(),
+            _ => (&*self.id).into(),
         }
     }
 }
@@ -231,11 +274,18 @@ pub struct HostRun {
 }
 
 /// `host` and `id` as one index key: ids never hold a NUL, so the key is unambiguous.
-fn key(host: Option<&str>, id: &str) -> String {
-    match host {
-        Some(host) => format!("{host}\0{id}"),
-        None => id.to_owned(),
+fn key(host: Option<&str>, id: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // A fixed hasher: the index lives only as long as the run.
+    let mut hasher =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    if let Some(host) = host {
+        hasher.write(host.as_bytes());
+        hasher.write_u8(0);
     }
+    hasher.write(id.as_bytes());
+    hasher.finish()
 }
 
 /// Everything the reports need; see the module docs.
@@ -245,10 +295,16 @@ pub const UPSTREAM_FAILED: &str = "upstream-failed";
 #[derive(Debug, Default)]
 pub struct Ledger {
     pub calls: Vec<Call>,
-    /// Calls by [`key`].
-    index: HashMap<String, usize>,
-    /// The host of the record being read.
+    /// The newest call of each (host, id), by [`key`]'s hash: the id is not stored twice.
+    /// A hash shared by two ids is told apart by the call it points to ([`Ledger::lookup`]).
+    index: HashMap<u64, usize>,
+    /// The strings calls share (hosts, stages, statuses), each stored once.
+    symbols: HashSet<Rc<str>>,
+    /// The kinds of calls seen (`extras`, `plugin`, `hypervisor`), in order.
+    kinds: Vec<Box<str>>,
+    /// The host of the record being read, and the same interned for its calls.
     host: Option<String>,
+    host_symbol: Option<Rc<str>>,
     /// Every host seen, in the order they first appeared; index of the current one.
     pub hosts: Vec<HostRun>,
     /// Whether the text reports, JUnit and HTML name hosts: a merged run (`--merge`). A
@@ -295,6 +351,7 @@ impl Ledger {
             return;
         }
         self.host = host.map(str::to_owned);
+        self.host_symbol = host.map(|host| self.symbol(host));
         self.current = match self
             .hosts
             .iter()
@@ -303,7 +360,7 @@ impl Ledger {
             Some(at) => at,
             None => {
                 self.hosts.push(HostRun {
-                    name: self.host.clone(),
+                    name: host.map(str::to_owned),
                     ..HostRun::default()
                 });
                 self.hosts.len() - 1
@@ -380,18 +437,36 @@ impl Ledger {
         }
     }
 
+    /// A call's kind, from its `start`.
+    pub fn kind(&self, call: &Call) -> Option<&str> {
+        let at = usize::from(call.kind).checked_sub(1)?;
+        self.kinds.get(at).map(|kind| &**kind)
+    }
+
+    /// `text`, stored once for the whole run however many calls name it.
+    fn symbol(&mut self, text: &str) -> Rc<str> {
+        if let Some(known) = self.symbols.get(text) {
+            return Rc::clone(known);
+        }
+        let new: Rc<str> = Rc::from(text);
+        self.symbols.insert(Rc::clone(&new));
+        new
+    }
+
     fn add_call(&mut self, id: &str, stage: &str) -> usize {
         let at = self.calls.len();
         self.seq += 1;
+        let stage = self.symbol(stage);
         self.calls.push(Call {
-            host: self.host.clone(),
-            id: id.to_owned(),
-            stage: stage.to_owned(),
+            host: self.host_symbol.clone(),
+            id: id.into(),
+            stage,
             name: None,
-            kind: None,
-            start_ms: None,
-            end_ms: None,
-            seq: self.seq,
+            name_in_id: false,
+            kind: 0,
+            start: 0,
+            end_at: 0,
+            seq: u32::try_from(self.seq).unwrap_or(u32::MAX),
             end: None,
             ring: Ring::default(),
             open: [None, None],
@@ -405,29 +480,45 @@ impl Ledger {
     /// A call began; a second `start` of the same id is a new call.
     pub fn start(&mut self, start: &Start) -> usize {
         let at = self.add_call(&start.id, &start.stage);
+        let kind = match self.kinds.iter().position(|known| **known == *start.kind) {
+            Some(at) => at,
+            None => {
+                self.kinds.push(start.kind.as_str().into());
+                self.kinds.len() - 1
+            }
+        };
         let call = &mut self.calls[at];
-        call.name =
+        let name =
             hookpipe::bytes::join("name", start.name.as_deref(), start.name_base64.as_deref())
                 .ok()
                 .flatten()
                 .map(|bytes| hookpipe::bytes::display(&bytes));
-        call.kind = Some(start.kind.clone());
-        call.start_ms = parse_rfc3339(&start.time);
+        call.name_in_id = name
+            .as_deref()
+            .is_some_and(|name| call.id.rsplit('/').next() == Some(name));
+        if !call.name_in_id {
+            call.name = name.map(String::into_boxed_str);
+        }
+        call.kind = u16::try_from(kind + 1).unwrap_or(0);
+        call.start = parse_rfc3339(&start.time).unwrap_or(0);
         at
     }
 
     /// The newest call with this id. Output comes in runs of one call, so the last answer
     /// is checked first, which spares hashing on nearly every line.
     pub fn lookup(&mut self, id: &str) -> Option<usize> {
+        let host = self.host.as_deref();
+        let this = |call: &Call| &*call.id == id && call.host.as_deref() == host;
         if let Some(last) = self.last {
-            let call = &self.calls[last];
-            if call.id == id && call.host == self.host {
+            if this(&self.calls[last]) {
                 return Some(last);
             }
         }
-        let found = match &self.host {
-            None => self.index.get(id).copied(),
-            Some(host) => self.index.get(&key(Some(host), id)).copied(),
+        let found = match self.index.get(&key(host, id)) {
+            Some(&at) if this(&self.calls[at]) => Some(at),
+            // Another id with the same hash, or none: the calls themselves say.
+            Some(_) => self.calls.iter().rposition(this),
+            None => None,
         };
         if found.is_some() {
             self.last = found;
@@ -443,10 +534,12 @@ impl Ledger {
             Some(at) if self.calls[at].end.is_none() => at,
             _ => self.add_call(&end.id, &end.stage),
         };
+        let stage = self.symbol(&end.stage);
+        let status = self.symbol(&end.status);
         let call = &mut self.calls[at];
-        call.stage.clone_from(&end.stage);
+        call.stage = stage;
         let ended = Ended {
-            status: end.status.clone(),
+            status,
             exit_code: end.exit_code,
             signal: end.signal,
             exited: end.exited,
@@ -455,9 +548,9 @@ impl Ledger {
         if ended.ok() {
             call.ring.release();
         }
-        call.end_ms = parse_rfc3339(&end.time);
-        if call.start_ms.is_none() {
-            call.start_ms = call.end_ms.map(|ms| ms.saturating_sub(end.duration_ms));
+        call.end_at = parse_rfc3339(&end.time).unwrap_or(0);
+        if call.start == 0 && call.end_at != 0 {
+            call.start = call.end_at.saturating_sub(end.duration_ms);
         }
         call.open = [None, None];
         call.end = Some(ended);
@@ -689,5 +782,15 @@ mod tests {
         ledger.end(&end("s/b.sh", "failed"));
         assert!(ledger.calls[0].ring.is_empty());
         assert!(!ledger.calls[1].ring.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// What a call costs is what a long run costs (README "Performance"): a call must not
+    /// grow unnoticed.
+    #[test]
+    fn a_call_stays_small() {
+        assert!(std::mem::size_of::<super::Call>() <= 152);
     }
 }

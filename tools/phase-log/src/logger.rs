@@ -449,7 +449,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         self.ledger.begin(begin);
         let who = format!("{} {}", begin.tool, begin.stage);
         let body = format!("pid {}, version {}", begin.pid, begin.version);
-        self.event(Route::Log, &who, "[begin]", Paint::Plain, &body);
+        self.event(Route::Records, &who, "[begin]", Paint::Plain, &body);
     }
 
     fn done(&mut self, done: &Done) {
@@ -462,7 +462,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             Paint::Red
         };
         let body = format!("status {}", done.status);
-        self.event(Route::Log, &who, "[done]", paint, &body);
+        self.event(Route::Records, &who, "[done]", paint, &body);
     }
 
     fn hook(&mut self, hook: &Hook) {
@@ -482,7 +482,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             body.push_str(&format!(", warning: {warning}"));
             self.ledger.warning(&who, warning.clone(), None);
         }
-        self.event(Route::Log, &who, "[hook]", Paint::Plain, &body);
+        self.event(Route::Records, &who, "[hook]", Paint::Plain, &body);
     }
 
     /// A runner's word about its stage's checkpoint: a reused stage and the run it comes
@@ -578,7 +578,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         } else {
             Paint::Red
         };
-        self.event(Route::Log, &who, "[hypervisor]", paint, &body);
+        self.event(Route::Records, &who, "[hypervisor]", paint, &body);
     }
 
     fn start(&mut self, start: &Start) {
@@ -806,9 +806,9 @@ pub fn run<R: Read, C: Write, F: Write>(
         signal: noticed,
         problems: problems.lines(),
     };
-    for segs in report::build(&ledger, &context) {
+    report::write(&ledger, &context, &mut |segs| {
         router.report(stamp.as_bytes(), &segs);
-    }
+    });
     router.flush();
 
     let mut messages = problems.lines();
@@ -851,6 +851,7 @@ mod tests {
         let mut router = Router {
             console: Sink::console(Vec::new(), true, false),
             verbose,
+            show_records: true,
             logs: vec![Sink::file(Vec::new(), "log".into())],
             summary: None,
         };

@@ -51,65 +51,76 @@ fn heading(out: &mut Lines, title: &str) {
 
 /// A call's status word; `unfinished` when it has no `end`.
 pub fn status_of(call: &Call) -> &str {
-    call.end
-        .as_ref()
-        .map_or("unfinished", |end| end.status.as_str())
+    call.end.as_ref().map_or("unfinished", |end| &*end.status)
 }
 
-fn calls_table(out: &mut Lines, ledger: &Ledger) {
-    heading(out, "Hook calls");
+/// A call's duration as the table shows it.
+fn time_of(call: &Call) -> String {
+    call.end
+        .as_ref()
+        .map_or("-".to_owned(), |end| secs(end.duration_ms))
+}
+
+/// The table of every call, handed out one line at a time: it is as long as the run
+/// (200,000 calls make 200,000 lines) and is never held whole.
+/// ` (reused)` after the status of a call replayed from a checkpoint (`--resume`).
+fn reused_mark(call: &Call) -> &'static str {
+    if call.reused.is_some() {
+        " (reused)"
+    } else {
+        ""
+    }
+}
+
+fn calls_table(ledger: &Ledger, emit: &mut dyn FnMut(Vec<Seg>)) {
+    let mut head = Lines::new();
+    heading(&mut head, "Hook calls");
+    head.into_iter().for_each(&mut *emit);
     if ledger.calls.is_empty() {
-        out.push(vec![Seg::plain("no hook calls")]);
+        emit(vec![Seg::plain("no hook calls")]);
         return;
     }
-    let times: Vec<String> = ledger
+    let show_hosts = ledger.show_hosts;
+    let id_w = ledger
         .calls
         .iter()
-        .map(|call| {
-            call.end
-                .as_ref()
-                .map_or("-".to_owned(), |end| secs(end.duration_ms))
-        })
-        .collect();
-    let labels: Vec<_> = ledger
+        .map(|call| call.label(show_hosts).chars().count())
+        .fold("call".chars().count(), usize::max);
+    let stage_w = width("stage", ledger.calls.iter().map(|call| &*call.stage));
+    let status_w = ledger
         .calls
         .iter()
-        .map(|call| call.label(ledger.show_hosts))
-        .collect();
-    let id_w = width("call", labels.iter().map(|label| &**label));
-    let stage_w = width("stage", ledger.calls.iter().map(|call| call.stage.as_str()));
-    let statuses: Vec<String> = ledger
+        .map(|call| status_of(call).chars().count() + reused_mark(call).len())
+        .fold("status".chars().count(), usize::max);
+    let time_w = ledger
         .calls
         .iter()
-        .map(|call| match &call.reused {
-            Some(_) => format!("{} (reused)", status_of(call)),
-            None => status_of(call).to_owned(),
-        })
-        .collect();
-    let status_w = width("status", statuses.iter().map(String::as_str));
-    let time_w = width("time", times.iter().map(String::as_str));
-    out.push(vec![Seg::plain(format!(
+        .map(|call| time_of(call).chars().count())
+        .fold("time".chars().count(), usize::max);
+    emit(vec![Seg::plain(format!(
         "{}  {}  {}  {:>time_w$}",
         pad("call", id_w),
         pad("stage", stage_w),
         pad("status", status_w),
         "time"
     ))]);
-    for (((call, time), label), shown) in
-        ledger.calls.iter().zip(&times).zip(&labels).zip(&statuses)
-    {
+    for call in &ledger.calls {
         let status = status_of(call);
-        out.push(vec![
+        let time = time_of(call);
+        emit(vec![
             Seg::plain(format!(
                 "{}  {}  ",
-                pad(label, id_w),
+                pad(&call.label(show_hosts), id_w),
                 pad(&call.stage, stage_w)
             )),
             Seg::painted(status, Paint::of_status(status)),
             Seg::plain(format!(
                 "{}{}  {time:>time_w$}",
-                &shown[status.len()..],
-                pad("", status_w - shown.chars().count())
+                reused_mark(call),
+                pad(
+                    "",
+                    status_w - status.chars().count() - reused_mark(call).len()
+                )
             )),
         ]);
     }
@@ -117,16 +128,23 @@ fn calls_table(out: &mut Lines, ledger: &Ledger) {
 
 fn stage_totals(out: &mut Lines, ledger: &Ledger) {
     let mut stages: Vec<(String, u64, u64)> = Vec::new();
+    // Row of each stage title: a run of 5,000 stages must not compare every call with
+    // every stage.
+    let mut rows: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for call in &ledger.calls {
         let ms = call.end.as_ref().map_or(0, |end| end.duration_ms);
         let host = call.host.as_deref().filter(|_| ledger.show_hosts);
         let title = crate::view::title(host, &call.stage);
-        match stages.iter_mut().find(|(stage, _, _)| *stage == title) {
-            Some(row) => {
+        match rows.get(&title) {
+            Some(&at) => {
+                let row = &mut stages[at];
                 row.1 += 1;
                 row.2 = row.2.saturating_add(ms);
             }
-            None => stages.push((title, 1, ms)),
+            None => {
+                rows.insert(title.clone(), stages.len());
+                stages.push((title, 1, ms));
+            }
         }
     }
     if stages.is_empty() {
@@ -371,7 +389,7 @@ fn how_it_ended(call: &Call) -> Vec<Seg> {
     }
     detail.push_str(&format!(", after {}", secs(end.duration_ms)));
     vec![
-        Seg::painted(end.status.clone(), Paint::of_status(&end.status)),
+        Seg::painted(end.status.to_string(), Paint::of_status(&end.status)),
         Seg::plain(detail),
     ]
 }
@@ -394,10 +412,9 @@ pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
         .iter()
         .filter_map(|run| {
             let own_calls = || {
-                ledger
-                    .calls
-                    .iter()
-                    .filter(|call| call.stage == run.stage && call.host == run.host)
+                ledger.calls.iter().filter(|call| {
+                    *call.stage == *run.stage && call.host.as_deref() == run.host.as_deref()
+                })
             };
             let explained = own_calls().any(|call| call.end.as_ref().is_none_or(|end| !end.ok()));
             let runner = matches!(run.tool.as_str(), "hook-run" | "hyp-call");
@@ -579,7 +596,12 @@ fn hosts(out: &mut Lines, ledger: &Ledger) {
         .collect();
     let host_w = width("host", names.iter().copied());
     for (run, name) in ledger.hosts.iter().zip(&names) {
-        let mine = || ledger.calls.iter().filter(|call| call.host == run.name);
+        let mine = || {
+            ledger
+                .calls
+                .iter()
+                .filter(|call| call.host.as_deref() == run.name.as_deref())
+        };
         let mut tally: Vec<(&str, u64)> = Vec::new();
         for call in mine() {
             let status = status_of(call);
@@ -737,7 +759,15 @@ fn stamp_of(ms: u64) -> String {
 /// Every report, in order.
 pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     let mut out = Lines::new();
-    calls_table(&mut out, ledger);
+    write(ledger, ctx, &mut |line| out.push(line));
+    out
+}
+
+/// Every report, in order, one line at a time to `emit`: what the console and the log get,
+/// without the whole of a long run's reports in memory at once.
+pub fn write(ledger: &Ledger, ctx: &Context<'_>, emit: &mut dyn FnMut(Vec<Seg>)) {
+    calls_table(ledger, emit);
+    let mut out = Lines::new();
     stage_totals(&mut out, ledger);
     slowest(&mut out, ledger);
     timers(&mut out, ledger);
@@ -749,7 +779,7 @@ pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     resumed(&mut out, ledger);
     hosts(&mut out, ledger);
     result(&mut out, ledger, ctx);
-    out
+    out.into_iter().for_each(emit);
 }
 
 #[cfg(test)]

@@ -42,14 +42,14 @@ impl<'a> Row<'a> {
 
     pub fn start_ms(&self) -> Option<u64> {
         match self {
-            Row::Call(call) => call.start_ms,
+            Row::Call(call) => call.start_ms(),
             Row::Skipped(skip) => skip.time_ms,
         }
     }
 
     pub fn end_ms(&self) -> Option<u64> {
         match self {
-            Row::Call(call) => call.end_ms,
+            Row::Call(call) => call.end_ms(),
             Row::Skipped(skip) => skip.time_ms,
         }
     }
@@ -64,7 +64,7 @@ impl<'a> Row<'a> {
 
     fn seq(&self) -> usize {
         match self {
-            Row::Call(call) => call.seq,
+            Row::Call(call) => call.seq as usize,
             Row::Skipped(skip) => skip.seq,
         }
     }
@@ -141,7 +141,7 @@ pub fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
     let mut rows: Vec<(&str, Row<'_>)> = ledger
         .calls
         .iter()
-        .map(|call| (call.stage.as_str(), Row::Call(call)))
+        .map(|call| (&*call.stage, Row::Call(call)))
         .chain(
             ledger
                 .skipped
