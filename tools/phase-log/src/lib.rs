@@ -159,6 +159,11 @@ pub struct Args {
     #[arg(long)]
     pub keep_noise: bool,
 
+    /// Show the bookkeeping lines (each tool's [begin] and [done], each [hook] and
+    /// [hypervisor] listed) on the console too; they are always in the log file.
+    #[arg(long)]
+    pub show_records: bool,
+
     /// Colour status words on the console.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -451,6 +456,7 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     let mut router = Router {
         console: Sink::console(console, config.console_stamps, color),
         verbose: config.verbose,
+        show_records: args.show_records,
         logs: files
             .logs
             .into_iter()

@@ -438,7 +438,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         self.ledger.begin(begin);
         let who = format!("{} {}", begin.tool, begin.stage);
         let body = format!("pid {}, version {}", begin.pid, begin.version);
-        self.event(Route::Log, &who, "[begin]", Paint::Plain, &body);
+        self.event(Route::Records, &who, "[begin]", Paint::Plain, &body);
     }
 
     fn done(&mut self, done: &Done) {
@@ -451,7 +451,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             Paint::Red
         };
         let body = format!("status {}", done.status);
-        self.event(Route::Log, &who, "[done]", paint, &body);
+        self.event(Route::Records, &who, "[done]", paint, &body);
     }
 
     fn hook(&mut self, hook: &Hook) {
@@ -471,7 +471,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
             body.push_str(&format!(", warning: {warning}"));
             self.ledger.warning(&who, warning.clone(), None);
         }
-        self.event(Route::Log, &who, "[hook]", Paint::Plain, &body);
+        self.event(Route::Records, &who, "[hook]", Paint::Plain, &body);
     }
 
     fn skip(&mut self, skip: &Skip) {
@@ -525,7 +525,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         } else {
             Paint::Red
         };
-        self.event(Route::Log, &who, "[hypervisor]", paint, &body);
+        self.event(Route::Records, &who, "[hypervisor]", paint, &body);
     }
 
     fn start(&mut self, start: &Start) {
@@ -798,6 +798,7 @@ mod tests {
         let mut router = Router {
             console: Sink::console(Vec::new(), true, false),
             verbose,
+            show_records: true,
             logs: vec![Sink::file(Vec::new(), "log".into())],
             summary: None,
         };

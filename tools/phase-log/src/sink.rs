@@ -215,6 +215,10 @@ pub enum Route {
     Log,
     /// The log files only: trace lines, hidden skips.
     FileOnly,
+    /// Bookkeeping (`begin`, `done`, `hook`, `hypervisor`): the log files, and the console
+    /// only with `--show-records` (and VERBOSE), so a DevStack user reads calls, not
+    /// plumbing.
+    Records,
     /// The log files, the summary file and the console, whatever VERBOSE says.
     Summary,
 }
@@ -224,6 +228,8 @@ pub struct Router<C: Write, F: Write> {
     pub console: Sink<C>,
     /// VERBOSE: the console shows everything; otherwise summaries and reports only.
     pub verbose: bool,
+    /// `--show-records`: the bookkeeping lines reach the console too (when VERBOSE).
+    pub show_records: bool,
     pub logs: Vec<Sink<F>>,
     pub summary: Option<Sink<F>>,
 }
@@ -235,7 +241,8 @@ impl<C: Write, F: Write> Router<C, F> {
         }
         match route {
             Route::Log if self.verbose => self.console.line(line),
-            Route::Log | Route::FileOnly => {}
+            Route::Records if self.verbose && self.show_records => self.console.line(line),
+            Route::Log | Route::FileOnly | Route::Records => {}
             Route::Summary => {
                 if let Some(summary) = &mut self.summary {
                     summary.line(line);

@@ -296,7 +296,7 @@ fn a_malformed_line_exits_2_naming_it_and_still_reports() {
     let mut input = stream(&ok_run()[..5]);
     input.extend_from_slice(b"{\"type\":\n");
     input.extend_from_slice(&stream(&ok_run()[5..]));
-    let out = run(&[], &input);
+    let out = run(&["--show-records"], &input);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -751,4 +751,27 @@ fn a_second_signal_ends_phase_log_at_once() {
     };
     drop(stdin);
     assert_eq!(status.signal(), Some(2), "{status:?}");
+}
+
+/// Bookkeeping lines ([begin], [done], [hook]) are in the log file, not on the console,
+/// unless --show-records: a DevStack user reads the calls.
+#[test]
+fn bookkeeping_is_in_the_log_and_on_the_console_only_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("run.log");
+    let input = stream(&ok_run());
+    let out = run(&["-o", log.to_str().unwrap()], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let console = stdout(&out);
+    assert!(
+        !console.contains("[begin]") && !console.contains("[done]"),
+        "{console}"
+    );
+    let text = util::read(&log);
+    assert!(
+        text.contains("[begin]") && text.contains("[done]"),
+        "{text}"
+    );
+    let out = run(&["--show-records"], &input);
+    assert!(stdout(&out).contains("[done]"), "{}", show(&out));
 }

@@ -763,7 +763,7 @@ fn records_are_on_disk_while_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let records = tmp.path().join("run.ndjson");
     let mut child = util::command()
-        .args(["--records", records.to_str().unwrap()])
+        .args(["--records", records.to_str().unwrap(), "--show-records"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -870,6 +870,7 @@ fn report_directories_are_created() {
 #[test]
 fn lines_show_live_after_blank_and_malformed_lines() {
     let mut child = util::command()
+        .arg("--show-records")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
