@@ -2063,22 +2063,7 @@ fn name_of(record: &Value) -> Option<Vec<u8>> {
         return Some(name.as_bytes().to_vec());
     }
     let encoded = record["name_base64"].as_str()?;
-    let out = Command::new("base64")
-        .arg("-d")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("piped stdin")
-                .write_all(encoded.as_bytes())?;
-            child.wait_with_output()
-        })
-        .ok()?;
-    Some(out.stdout)
+    Some(hookpipe_e2e::base64_decode(encoded))
 }
 
 #[test]

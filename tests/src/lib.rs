@@ -295,6 +295,36 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
     found
 }
 
+/// Waits up to `limit` for `path` to exist and hold something (a hook writes its pid
+/// there); true when it does.
+pub fn wait_for_file(path: &Path, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if fs::metadata(path).is_ok_and(|meta| meta.len() > 0) {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The bytes of a `*_base64` field, decoded by coreutils' `base64 -d` (an independent
+/// decoder, so a test does not check the tools' encoding with their own code).
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    let mut child = Command::new("base64")
+        .arg("-d")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("base64 starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    std::io::Write::write_all(&mut stdin, text.as_bytes()).expect("base64 reads its input");
+    drop(stdin);
+    let out = child.wait_with_output().expect("base64 ends");
+    assert!(out.status.success(), "base64 -d refused {text:?}");
+    out.stdout
+}
+
 /// Reads a pid file: None when it is missing or holds no number.
 pub fn read_pid(path: &Path) -> Option<i32> {
     fs::read_to_string(path).ok()?.trim().parse().ok()

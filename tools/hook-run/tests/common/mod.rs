@@ -7,7 +7,6 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -143,30 +142,14 @@ pub fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["type"] == kind).collect()
 }
 
-pub fn pid_alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        && !fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| {
-                s.split(") ")
-                    .nth(1)
-                    .is_some_and(|rest| rest.starts_with('Z'))
-            })
-            .unwrap_or(true)
-}
+// Process and file helpers shared with the end-to-end tests: one copy, in the support crate.
+// Not every test file uses each of them (the functions here are under dead_code for that).
+#[allow(unused_imports)]
+pub use hookpipe_e2e::{base64_decode, process_alive as pid_alive, wait_for_file as wait_for};
 
-pub fn wait_for(path: &Path, limit: Duration) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if path.exists() && fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
+/// The pid a hook wrote to `path`.
 pub fn read_pid(path: &Path) -> i32 {
-    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    hookpipe_e2e::read_pid(path).expect("a pid in the file")
 }
 
 /// Starts `script` under bash in a process group of its own, as a terminal runs a
@@ -187,18 +170,4 @@ pub fn spawn_group(tree: &Tree, script: &str) -> std::process::Child {
         .process_group(0)
         .spawn()
         .unwrap()
-}
-
-pub fn base64_decode(text: &str) -> Vec<u8> {
-    let out = Command::new("base64")
-        .arg("-d")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(text.as_bytes())?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    out.stdout
 }
