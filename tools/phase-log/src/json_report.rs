@@ -336,7 +336,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
                 } else {
                     Vec::new()
                 },
-                reused: call.reused.as_deref(),
+                reused: ledger.reused_run(call),
             }
         })
         .collect();

@@ -167,11 +167,17 @@ pub struct Call {
     /// Per stream (stdout, stderr): the previous piece was partial; `Some(dropped)` says
     /// whether that line is being dropped as noise, so its continuation follows suit.
     pub open: [Option<bool>; 2],
-    /// The run it was reused from, for a call replayed from a checkpoint (`--resume`).
-    pub reused: Option<String>,
+    /// For a call replayed from a checkpoint (`--resume`): 1 + the index of the run it was
+    /// reused from in [`Ledger::reused_runs`]; 0 for a call that ran now ([`Ledger::reused_run`]).
+    reused: u16,
 }
 
 impl Call {
+    /// Whether the call was replayed from a checkpoint rather than run now.
+    pub fn is_reused(&self) -> bool {
+        self.reused != 0
+    }
+
     pub fn start_ms(&self) -> Option<u64> {
         (self.start != 0).then_some(self.start)
     }
@@ -342,6 +348,8 @@ pub struct Ledger {
     /// While a reused stage's records are replayed: its stage and the run they came from.
     /// Their times are the original ones, so they do not count in the run's wall time.
     replaying: Option<(String, String)>,
+    /// The runs reused calls came from ([`Call`] holds an index, not the id).
+    reused_runs: Vec<String>,
 }
 
 impl Ledger {
@@ -457,6 +465,7 @@ impl Ledger {
         let at = self.calls.len();
         self.seq += 1;
         let stage = self.symbol(stage);
+        let reused = self.reused_index();
         self.calls.push(Call {
             host: self.host_symbol.clone(),
             id: id.into(),
@@ -470,7 +479,7 @@ impl Ledger {
             end: None,
             ring: Ring::default(),
             open: [None, None],
-            reused: self.replaying.as_ref().map(|(_, run)| run.clone()),
+            reused,
         });
         self.index.insert(key(self.host.as_deref(), id), at);
         self.last = Some(at);
@@ -555,6 +564,30 @@ impl Ledger {
         call.open = [None, None];
         call.end = Some(ended);
         at
+    }
+
+    /// 1 + the index of the run being replayed in [`Ledger::reused_runs`], 0 for none.
+    fn reused_index(&mut self) -> u16 {
+        let Some((_, run)) = &self.replaying else {
+            return 0;
+        };
+        let at = match self.reused_runs.iter().position(|known| known == run) {
+            Some(at) => at,
+            None => {
+                self.reused_runs.push(run.clone());
+                self.reused_runs.len() - 1
+            }
+        };
+        u16::try_from(at + 1).unwrap_or(u16::MAX)
+    }
+
+    /// The run a call was reused from, when it was replayed from a checkpoint.
+    pub fn reused_run(&self, call: &Call) -> Option<&str> {
+        let at = usize::from(call.reused).checked_sub(1)?;
+        self.reused_runs
+            .get(at)
+            .or(self.reused_runs.last())
+            .map(String::as_str)
     }
 
     /// A `checkpoint` record; `reused` starts the replay of its stage's records, which

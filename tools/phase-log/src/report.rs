@@ -65,7 +65,7 @@ fn time_of(call: &Call) -> String {
 /// (200,000 calls make 200,000 lines) and is never held whole.
 /// ` (reused)` after the status of a call replayed from a checkpoint (`--resume`).
 fn reused_mark(call: &Call) -> &'static str {
-    if call.reused.is_some() {
+    if call.is_reused() {
         " (reused)"
     } else {
         ""
@@ -710,11 +710,7 @@ fn result(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
             .iter()
             .map(|(status, n)| format!("{n} {status}"))
             .collect();
-        let reused = ledger
-            .calls
-            .iter()
-            .filter(|call| call.reused.is_some())
-            .count();
+        let reused = ledger.calls.iter().filter(|call| call.is_reused()).count();
         let reused = if reused > 0 {
             format!(" ({reused} reused from earlier runs)")
         } else {
