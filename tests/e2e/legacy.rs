@@ -233,7 +233,12 @@ fn stack_sh_runs_the_same_with_hookpipe_adopted() {
         .text("summary")
         .contains("Installing fixapp at http://localhost:9000/app"));
 
-    // The hookpipe run has its records and its log.
+    // The hookpipe run has its records and its log; the records (every variable of the run)
+    // are their owner's only (issue 20, item 4).
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &fs::metadata(adopted.path("records")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "HOOKPIPE_RECORDS has mode {mode:o}");
     let records = adopted.text("records");
     let starts = records
         .lines()

@@ -63,10 +63,13 @@ _hp_restore() {
 # any function of that name.
 _hp_reclaim() {
     _hp_reclaiming=yes
+    # No redirection of stderr here: each would open /dev/null after every call. Neither
+    # command fails while `enable` and `unset` are builtins (unset -f of no function is not
+    # an error); when a hook disabled them too, the message is the call's own.
     POSIXLY_CORRECT=y
-    unset -f builtin command 2>/dev/null
+    unset -f builtin command
     builtin enable builtin command enable unset printf read source set declare mapfile local \
-        shift return trap exit break echo exec 2>/dev/null
+        shift return trap exit break echo exec
     unset POSIXLY_CORRECT
     _hp_reclaiming=
 }

@@ -82,20 +82,181 @@ pub fn commands() -> Vec<clap::Command> {
     ]
 }
 
-/// The man page of one tool, as roff.
+/// The man page of one tool, as roff: clap_mangen's sections, with a SYNOPSIS that shows
+/// each option's value (`[--timeout SECONDS]`), and the text after `--help`'s options split
+/// into NOTES and an EXIT STATUS section of its own (clap_mangen would put it all under
+/// "EXTRA").
 pub fn man_page(cmd: clap::Command) -> Vec<u8> {
+    let mut cmd = cmd;
+    cmd.build();
+    let after = cmd
+        .get_after_help()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    // The exit status paragraph starts a line with "Exit status" in every tool's help.
+    let start = if after.starts_with("Exit status") {
+        Some(0)
+    } else {
+        after.find("\nExit status").map(|at| at + 1)
+    };
+    let (notes, exit_status) = match start {
+        Some(at) => {
+            let rest = after[at + "Exit status".len()..].trim_start_matches(':');
+            (after[..at].trim().to_owned(), rest.trim().to_owned())
+        }
+        None => (after.trim().to_owned(), String::new()),
+    };
+    let man = clap_mangen::Man::new(cmd.clone().after_help(None::<&str>));
     let mut out = Vec::new();
     // Rendering into a Vec cannot fail: the writer is the only source of errors.
-    let _ = clap_mangen::Man::new(cmd).render(&mut out);
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    out.extend_from_slice(&synopsis(&cmd));
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    for (title, text) in [
+        ("NOTES", notes.as_str()),
+        ("EXIT STATUS", exit_status.as_str()),
+    ] {
+        if !text.is_empty() {
+            out.extend_from_slice(format!(".SH \"{title}\"\n.nf\n").as_bytes());
+            for line in text.lines() {
+                out.extend_from_slice(roff_line(line).as_bytes());
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b".fi\n");
+        }
+    }
+    let _ = man.render_version_section(&mut out);
     out
 }
 
-/// The completion script of one tool for one shell.
+/// Text for one roff line: backslashes and dashes escaped, no control character first.
+fn roff_line(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// SYNOPSIS with every option's value named, as `--help`'s option list names it.
+fn synopsis(cmd: &clap::Command) -> Vec<u8> {
+    let mut line = format!("\\fB{}\\fR", roff_line(cmd.get_name()));
+    for arg in cmd.get_arguments().filter(|arg| !arg.is_hide_set()) {
+        let value = arg
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map(ToString::to_string)
+            .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+        let takes_value = arg.get_action().takes_values();
+        match (arg.get_long(), arg.get_short()) {
+            (Some(long), _) => {
+                let flag = format!("\\fB\\-\\-{}\\fR", roff_line(long));
+                if takes_value {
+                    line.push_str(&format!(" [{flag} \\fI{}\\fR]", roff_line(&value)));
+                } else {
+                    line.push_str(&format!(" [{flag}]"));
+                }
+            }
+            (None, Some(short)) => line.push_str(&format!(" [\\fB\\-{short}\\fR]")),
+            (None, None) => {
+                let value = roff_line(&value);
+                if arg.is_required_set() {
+                    line.push_str(&format!(" \\fI{value}\\fR"));
+                } else {
+                    line.push_str(&format!(" [\\fI{value}\\fR]"));
+                }
+                if matches!(arg.get_num_args(), Some(range) if range.max_values() > 1) {
+                    line.push_str("...");
+                }
+            }
+        }
+    }
+    format!(".SH SYNOPSIS\n{line}\n").into_bytes()
+}
+
+/// The completion script of one tool for one shell. For bash, hook-run's MODE and PHASE
+/// and hyp-call's ACTIONs complete too (clap's bash script offers only options there).
 pub fn completion(mut cmd: clap::Command, shell: Shell) -> Vec<u8> {
     let name = cmd.get_name().to_owned();
     let mut out = Vec::new();
-    clap_complete::generate(shell.generator(), &mut cmd, name, &mut out);
+    clap_complete::generate(shell.generator(), &mut cmd, name.clone(), &mut out);
+    if shell == Shell::Bash {
+        if let Some(extra) = bash_positionals(&cmd) {
+            out.extend_from_slice(extra.as_bytes());
+        }
+    }
     out
+}
+
+/// A bash function before clap's that completes the words of hook-run's MODE and PHASE
+/// (from `hook_run::MODES`) and hyp-call's ACTIONs (from `hookpipe::hypervisor::ACTIONS`),
+/// skipping options and their values to count the positional arguments.
+fn bash_positionals(cmd: &clap::Command) -> Option<String> {
+    let name = cmd.get_name();
+    let arms = match name {
+        "hook-run" => {
+            let modes: Vec<&str> = hook_run::MODES.iter().map(|(mode, _)| *mode).collect();
+            let mut arms = format!("        0) words=\"{}\" ;;\n", modes.join(" "));
+            arms.push_str("        1) case ${positional[0]} in\n");
+            for (mode, phases) in hook_run::MODES.iter().filter(|(_, p)| !p.is_empty()) {
+                arms.push_str(&format!(
+                    "            {mode}) words=\"{}\" ;;\n",
+                    phases.join(" ")
+                ));
+            }
+            arms.push_str("           esac ;;\n");
+            arms
+        }
+        "hyp-call" => {
+            let actions: Vec<&str> = hookpipe::hypervisor::ACTIONS
+                .iter()
+                .map(|(action, _)| *action)
+                .collect();
+            format!("        *) words=\"{}\" ;;\n", actions.join(" "))
+        }
+        _ => return None,
+    };
+    let valued: Vec<String> = cmd
+        .get_arguments()
+        .filter(|arg| arg.get_action().takes_values())
+        .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+        .collect();
+    let function = format!("_hookpipe_{}", name.replace('-', "_"));
+    let clap_function = format!("_{}", name.replace('-', "__"));
+    Some(format!(
+        r#"
+# hookpipe-gen: the positional words clap's function above does not offer.
+{function}() {{
+    local cur=${{COMP_WORDS[COMP_CWORD]}} i skip='' words=''
+    local -a positional=()
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if [[ -n $skip ]]; then
+            skip=''
+            continue
+        fi
+        case ${{COMP_WORDS[i]}} in
+            {valued}) skip=1 ;;
+            -*) ;;
+            *) positional+=("${{COMP_WORDS[i]}}") ;;
+        esac
+    done
+    if [[ $cur != -* && -z $skip ]]; then
+        case ${{#positional[@]}} in
+{arms}        esac
+        if [[ -n $words ]]; then
+            mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+            return 0
+        fi
+    fi
+    {clap_function} "$@"
+}}
+complete -F {function} -o bashdefault -o default {name}
+"#,
+        valued = valued.join("|"),
+    ))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Fatal> {

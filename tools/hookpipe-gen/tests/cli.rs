@@ -85,3 +85,55 @@ fn an_unwritable_directory_is_bad_usage() {
     let out = gen().output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// Man pages name each option's value in the SYNOPSIS and have an EXIT STATUS section of
+/// their own (not clap_mangen's "EXTRA").
+#[test]
+fn man_pages_show_option_values_and_an_exit_status_section() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = gen().arg(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for tool in TOOLS {
+        let page = std::fs::read_to_string(tmp.path().join(format!("man/man1/{tool}.1"))).unwrap();
+        assert!(page.contains(".SH \"EXIT STATUS\""), "{tool}:\n{page}");
+        assert!(!page.contains(".SH EXTRA"), "{tool}:\n{page}");
+    }
+    let page = std::fs::read_to_string(tmp.path().join("man/man1/hook-run.1")).unwrap();
+    let synopsis = page
+        .split(".SH SYNOPSIS\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default();
+    assert!(
+        synopsis.contains("[\\fB\\-\\-timeout\\fR \\fISECONDS\\fR]"),
+        "{synopsis}"
+    );
+}
+
+/// bash completes hook-run's MODE and PHASE and hyp-call's ACTIONs, options and their
+/// values skipped.
+#[test]
+fn bash_completes_modes_phases_and_actions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = gen().arg(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let dir = tmp.path().join("bash-completion/completions");
+    let script = format!(
+        "source '{0}/hook-run'; source '{0}/hyp-call'\n\
+         t() {{ COMP_WORDS=(\"$@\"); COMP_CWORD=$(( $# - 1 )); COMPREPLY=()\n\
+           local f; f=$(complete -p \"$1\" | sed 's/.*-F \\([^ ]*\\).*/\\1/')\n\
+           \"$f\" \"$1\" \"${{COMP_WORDS[-1]}}\" \"${{COMP_WORDS[-2]}}\"; echo \"${{COMPREPLY[*]}}\"; }}\n\
+         t hook-run st\n\
+         t hook-run --timeout 5 stack p\n\
+         t hyp-call install c\n",
+        dir.display()
+    );
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["stack", "pre-install post-config", "configure cleanup"],
+        "{out:?}"
+    );
+}
