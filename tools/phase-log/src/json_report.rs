@@ -295,7 +295,44 @@ fn texts(notes: &[Note]) -> Vec<Text<'_>> {
 }
 
 fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
-    let calls: Vec<Call<'_>> = ledger
+    let calls = calls(ledger);
+    let skipped: u64 = ledger.run_skips.values().sum();
+    let totals = count_calls(&calls, skipped);
+    let hosts = hosts(ledger, &calls);
+    Document {
+        schema_version: SCHEMA_VERSION,
+        tool: "phase-log",
+        version: hookpipe::cli::VERSION,
+        result: report::verdict(ctx).0,
+        exit_status: ctx.exit,
+        signal: ctx.signal,
+        first_time: time(ledger.first_ms),
+        last_time: time(ledger.last_ms),
+        wall_ms: ledger
+            .first_ms
+            .zip(ledger.last_ms)
+            .map(|(first, last)| last.saturating_sub(first)),
+        log: ctx.log.map(|path| path.display().to_string()),
+        counts: totals,
+        calls,
+        stages: stages(ledger),
+        skips: skips(ledger, skipped),
+        timers: timers(ledger),
+        summaries: texts(&ledger.summaries),
+        summaries_total: ledger.summaries_total,
+        warnings: texts(&ledger.warnings),
+        warnings_total: ledger.warnings_total,
+        tools: tools(ledger),
+        tools_failed: tools_failed(ledger),
+        input_problems: &ctx.problems,
+        jobs: jobs(ledger),
+        hosts,
+    }
+}
+
+/// One entry per hook call, with the tail of its output when it did not end ok.
+fn calls(ledger: &Ledger) -> Vec<Call<'_>> {
+    ledger
         .calls
         .iter()
         .map(|call| {
@@ -321,11 +358,12 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
                 },
             }
         })
-        .collect();
+        .collect()
+}
 
-    let skipped: u64 = ledger.run_skips.values().sum();
-    let totals = count_calls(&calls, skipped);
-    let hosts = ledger
+/// One entry per host, counting that host's calls.
+fn hosts<'a>(ledger: &'a Ledger, calls: &[Call<'a>]) -> Vec<Host<'a>> {
+    ledger
         .hosts
         .iter()
         .map(|run| {
@@ -350,8 +388,11 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
                 counts: count_calls(mine, skipped),
             }
         })
-        .collect();
+        .collect()
+}
 
+/// Calls and time per stage (and host), in the order stages first appear.
+fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
     let mut stages: Vec<Stage<'_>> = Vec::new();
     for call in &ledger.calls {
         let ms = call.end.as_ref().map_or(0, |end| end.duration_ms);
@@ -373,6 +414,11 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
         }
     }
 
+    stages
+}
+
+/// The `time_start`/`time_stop` buckets, slowest first.
+fn timers(ledger: &Ledger) -> Vec<Timer<'_>> {
     let mut timers: Vec<Timer<'_>> = ledger
         .timers
         .iter()
@@ -383,8 +429,12 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
         })
         .collect();
     timers.sort_by(|a, b| b.ms.cmp(&a.ms).then_with(|| a.name.cmp(b.name)));
+    timers
+}
 
-    let skips = Skips {
+/// Every skip: of calls, grouped by reason, and of entries.
+fn skips(ledger: &Ledger, skipped: u64) -> Skips<'_> {
+    Skips {
         total: skipped + ledger.entry_skips_total,
         groups: report::skip_groups(ledger)
             .into_iter()
@@ -417,75 +467,60 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             })
             .collect(),
         entries_total: ledger.entry_skips_total,
-    };
-
-    Document {
-        schema_version: SCHEMA_VERSION,
-        tool: "phase-log",
-        version: hookpipe::cli::VERSION,
-        result: report::verdict(ctx).0,
-        exit_status: ctx.exit,
-        signal: ctx.signal,
-        first_time: time(ledger.first_ms),
-        last_time: time(ledger.last_ms),
-        wall_ms: ledger
-            .first_ms
-            .zip(ledger.last_ms)
-            .map(|(first, last)| last.saturating_sub(first)),
-        log: ctx.log.map(|path| path.display().to_string()),
-        counts: totals,
-        calls,
-        stages,
-        skips,
-        timers,
-        summaries: texts(&ledger.summaries),
-        summaries_total: ledger.summaries_total,
-        warnings: texts(&ledger.warnings),
-        warnings_total: ledger.warnings_total,
-        tools: ledger
-            .tools
-            .iter()
-            .map(|run| Tool {
-                host: run.host.as_deref(),
-                tool: &run.tool,
-                stage: &run.stage,
-                status: run.done,
-            })
-            .collect(),
-        tools_failed: report::tool_failures(ledger)
-            .into_iter()
-            .map(|(run, message)| ToolFailed {
-                host: run.host.as_deref(),
-                tool: &run.tool,
-                stage: &run.stage,
-                status: run.done,
-                vanished: run.done.is_none(),
-                message,
-            })
-            .collect(),
-        input_problems: &ctx.problems,
-        jobs: ledger
-            .jobs
-            .rows
-            .iter()
-            .map(|row| Job {
-                host: row.host.as_deref(),
-                name: &row.name,
-                command: row.command.as_deref(),
-                pid: row.pid,
-                started_by: row.started_by.as_deref(),
-                awaited_by: row.waited_by.as_deref(),
-                status: &row.status,
-                exit_code: row.exit_code,
-                start: time(row.start_ms),
-                end: time(row.end_ms),
-                duration_ms: row.duration_ms(),
-                reason: row.reason.as_deref(),
-                awaited: row.waited,
-            })
-            .collect(),
-        hosts,
     }
+}
+
+/// Every tool run and its `done` status.
+fn tools(ledger: &Ledger) -> Vec<Tool<'_>> {
+    ledger
+        .tools
+        .iter()
+        .map(|run| Tool {
+            host: run.host.as_deref(),
+            tool: &run.tool,
+            stage: &run.stage,
+            status: run.done,
+        })
+        .collect()
+}
+
+/// The tools that failed or vanished, with why.
+fn tools_failed(ledger: &Ledger) -> Vec<ToolFailed<'_>> {
+    report::tool_failures(ledger)
+        .into_iter()
+        .map(|(run, message)| ToolFailed {
+            host: run.host.as_deref(),
+            tool: &run.tool,
+            stage: &run.stage,
+            status: run.done,
+            vanished: run.done.is_none(),
+            message,
+        })
+        .collect()
+}
+
+/// DevStack's async jobs, as the run saw them.
+fn jobs(ledger: &Ledger) -> Vec<Job<'_>> {
+    ledger
+        .jobs
+        .rows
+        .iter()
+        .map(|row| Job {
+            host: row.host.as_deref(),
+            name: &row.name,
+            command: row.command.as_deref(),
+            pid: row.pid,
+            started_by: row.started_by.as_deref(),
+            awaited_by: row.waited_by.as_deref(),
+            status: &row.status,
+            exit_code: row.exit_code,
+            start: time(row.start_ms),
+            end: time(row.end_ms),
+            duration_ms: row.duration_ms(),
+            reason: row.reason.as_deref(),
+            awaited: row.waited,
+        })
+        .collect()
 }
 
 /// The counts of `calls` (one host's, or all), with `skipped` calls not run.
