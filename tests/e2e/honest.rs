@@ -502,3 +502,37 @@ fn the_dry_run_plan_is_what_the_run_calls() {
     assert_eq!(planned, made, "plan:\n{}\nrun:\n{out}", dry.stdout);
     stack.script("clean.sh", &[]).assert_ok();
 }
+
+/// lib/hookpipe prints one `Result:` line per run_phase, not the full reports each time;
+/// the whole run's reports come once, from its records.
+#[test]
+fn run_phase_prints_one_line_per_call_and_the_reports_come_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let extras = dir.path().join("extras.d");
+    fs::create_dir(&extras).expect("mkdir extras.d");
+    fs::write(extras.join("10-a.sh"), "echo \"a $1\"\n").expect("write a hook");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(
+        "TOP_DIR=$PWD\nHOOKPIPE_RECORDS=$PWD/run.ndjson\nsource \"$LIB/functions\"\n\
+         source \"$LIB/hookpipe\"\n\
+         run_phase override_defaults\nrun_phase source\nrun_phase unstack\n\
+         echo '--- end of the run'\n\"$HOOKPIPE_BIN/phase-log\" -q < run.ndjson",
+    );
+    scrub_env(&mut cmd);
+    cmd.current_dir(dir.path())
+        .env("HOOKPIPE_BIN", bin_dir())
+        .env("LIB", lib_dir());
+    let out = run(cmd, PIPE_TIMEOUT);
+    assert_eq!(out.code(), 0, "{out}");
+    let (run, end) = out
+        .stdout
+        .split_once("--- end of the run")
+        .expect("the marker");
+    assert_eq!(run.matches("Result: ok").count(), 3, "{out}");
+    assert!(!run.contains("=== Hook calls ==="), "{out}");
+    assert_eq!(end.matches("=== Hook calls ===").count(), 1, "{out}");
+    assert!(
+        end.contains("Result: ok (exit status 0), 4 hook calls"),
+        "{out}"
+    );
+}

@@ -159,6 +159,11 @@ pub struct Args {
     #[arg(long)]
     pub keep_noise: bool,
 
+    /// Print only the `Result:` line at the end, not the reports: one phase of a longer run
+    /// (lib/hookpipe's run_phase), whose full reports come once at its end.
+    #[arg(long)]
+    pub brief: bool,
+
     /// Show the bookkeeping lines (each tool's [begin] and [done], each [hook] and
     /// [hypervisor] listed) on the console too; they are always in the log file.
     #[arg(long)]
@@ -471,6 +476,7 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
         progress: handle,
         records,
         show_hosts: merged.is_some(),
+        brief: args.brief,
     };
     let signal = || match got.load(Ordering::SeqCst) {
         0 => None,

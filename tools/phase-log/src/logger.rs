@@ -160,6 +160,8 @@ pub struct Options {
     /// Put each record's host before who a log line is about (a merged run of several
     /// hosts: `subnode1 stack/install/50-template.sh | text`).
     pub show_hosts: bool,
+    /// `--brief`: the `Result:` line instead of the reports (one phase of a longer run).
+    pub brief: bool,
 }
 
 /// Which file report.
@@ -753,9 +755,13 @@ pub fn run<R: Read, C: Write, F: Write>(
         signal: noticed,
         problems: problems.lines(),
     };
-    report::write(&ledger, &context, &mut |segs| {
-        router.report(stamp.as_bytes(), &segs);
-    });
+    if options.brief {
+        router.report(stamp.as_bytes(), &report::result_line(&ledger, &context));
+    } else {
+        report::write(&ledger, &context, &mut |segs| {
+            router.report(stamp.as_bytes(), &segs);
+        });
+    }
     router.flush();
 
     let mut messages = problems.lines();

@@ -690,6 +690,18 @@ pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     out
 }
 
+/// `--brief`: the one `Result:` line of the run.
+pub fn result_line(ledger: &Ledger, ctx: &Context<'_>) -> Vec<Seg> {
+    let mut out = Lines::new();
+    result(&mut out, ledger, ctx);
+    out.into_iter()
+        .find(|line| {
+            line.first()
+                .is_some_and(|seg| seg.text.starts_with("Result:"))
+        })
+        .unwrap_or_default()
+}
+
 /// Every report, in order, one line at a time to `emit`: what the console and the log get,
 /// without the whole of a long run's reports in memory at once.
 pub fn write(ledger: &Ledger, ctx: &Context<'_>, emit: &mut dyn FnMut(Vec<Seg>)) {
