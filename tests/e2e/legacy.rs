@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hookpipe_e2e::{bin_dir, repo_root, run, scrub_env, Run, SCRIPT_TIMEOUT};
+use hookpipe_e2e::{bin_dir, repo_root, run, scrub_env, tagged_processes, Run, SCRIPT_TIMEOUT};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -345,7 +345,16 @@ fn ctrl_c_stops_the_caller_too() {
         let group = Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
         let marker = out.path().join("sleeping");
         let deadline = Instant::now() + SCRIPT_TIMEOUT;
-        while !marker.exists() {
+        // The hook touches the marker, then starts `sleep 60`. A SIGINT that lands while
+        // `touch` still runs is taken by bash as handled by that child (it exited 0), and
+        // the script goes on: a terminal user's Ctrl-C in that instant does the same. So the
+        // interrupt waits until the sleep itself is running, as a person's would.
+        let sleeping = || {
+            tagged_processes("FIXTURE_OUT", out.path().as_os_str())
+                .iter()
+                .any(|(_, cmdline)| cmdline.starts_with("sleep 60"))
+        };
+        while !marker.exists() || !sleeping() {
             assert!(Instant::now() < deadline, "the sleeping hook never started");
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("stack.sh ended before the sleeping hook: {status}");
