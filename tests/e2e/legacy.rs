@@ -399,7 +399,7 @@ fn ctrl_c_stops_the_caller_too() {
 #[test]
 fn lib_hookpipe_knows_which_names_hook_run_does_not_carry() {
     let state_rs =
-        fs::read_to_string(repo_root().join("crates/hookpipe-runner/src/state.rs")).unwrap();
+        fs::read_to_string(repo_root().join("shared/hookpipe-runner/src/state.rs")).unwrap();
     let start = state_rs
         .find("pub const NOT_CARRIED")
         .expect("NOT_CARRIED in state.rs");

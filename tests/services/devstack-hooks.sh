@@ -3,7 +3,7 @@
 # tests/services/devstack-hooks.sh - the in-tree is_<svc>_enabled functions that DevStack's
 # lib/<svc> files define (devstack-is-enabled.txt lists them; is_plugin_enabled is
 # lib/functions' own). Cases whose "hooks" column is "yes" source this after lib/functions;
-# crates/hookpipe-services/src/services.rs answers Unknown for these names
+# shared/hookpipe-services/src/services.rs answers Unknown for these names
 # (DEVSTACK_FUNCTIONS) wherever no other rule or known answer already says true.
 
 # lib/keystone: off when any disabled name starts with "keystone", on for the element "key".

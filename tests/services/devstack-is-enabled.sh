@@ -2,7 +2,7 @@
 #
 # tests/services/devstack-is-enabled.sh DIR - list every `function is_<name>_enabled` a
 # DevStack checkout in DIR defines, one "FILE NAME" line each, sorted: the facts
-# crates/hookpipe-services/src/services.rs's DEVSTACK_FUNCTIONS must match. Its output, with
+# shared/hookpipe-services/src/services.rs's DEVSTACK_FUNCTIONS must match. Its output, with
 # the header below, is devstack-is-enabled.txt:
 #
 #   tests/services/devstack-is-enabled.sh ~/devstack > tests/services/devstack-is-enabled.txt

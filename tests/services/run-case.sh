@@ -1,7 +1,7 @@
 #!/bin/bash
 #
 # tests/services/run-case.sh - run one case of cases.tsv against lib/services, for
-# crates/hookpipe-services/tests/services_cases.rs.
+# shared/hookpipe-services/tests/services_cases.rs.
 #
 #   run-case.sh REPO RESULT_FILE HOOKS OP ENABLED DISABLED [ARG...]
 #

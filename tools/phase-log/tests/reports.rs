@@ -438,7 +438,7 @@ fn json_report_follows_its_schema_and_tells_the_run() {
 #[test]
 fn a_resumed_run_says_which_stages_were_reused_from_which_run() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/hookpipe/tests/golden/resume.ndjson");
+        .join("../../shared/hookpipe/tests/golden/resume.ndjson");
     let input = std::fs::read(golden).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (args, paths) = report_args(dir.path());

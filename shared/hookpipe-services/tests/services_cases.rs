@@ -17,7 +17,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
-        .expect("the crate lives in crates/ inside the repository")
+        .expect("the crate lives in shared/ inside the repository")
         .to_path_buf()
 }
 

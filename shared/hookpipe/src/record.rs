@@ -1,7 +1,7 @@
 //! The record contract: the wire format every hookpipe tool reads and writes.
 //!
 //! This module's documentation is the specification; README links here, and the contract
-//! tests in `crates/hookpipe/tests/contract.rs` decode golden files against a strict copy of it.
+//! tests in `shared/hookpipe/tests/contract.rs` decode golden files against a strict copy of it.
 //!
 //! # Framing
 //!
