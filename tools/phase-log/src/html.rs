@@ -158,6 +158,29 @@ fn num(value: f64) -> String {
     format!("{value:.2}")
 }
 
+/// One `<rect>` of a timeline row with its hover text (a call's or a job's bar, a stage's or
+/// a host's band): every bar of the page is drawn here, so they stay alike.
+fn timeline_rect(
+    w: &mut Writer,
+    class: &str,
+    (x, width): (&str, &str),
+    (y, height): (&str, &str),
+    tip: &str,
+) {
+    w.open(
+        "rect",
+        &[
+            ("class", class),
+            ("x", x),
+            ("y", y),
+            ("width", width),
+            ("height", height),
+        ],
+    );
+    w.element("title", &[], tip.as_bytes());
+    w.close("rect");
+}
+
 /// Vertical grid lines, one per tick, drawn by the tracks' background.
 fn grid_style(axis: &Axis) -> String {
     let tile = axis.step() as f64 / axis.span as f64 * 100.0;
@@ -254,18 +277,13 @@ fn job_rows(w: &mut Writer, axis: &Axis, jobs: &Jobs) {
         }
         if let Some(from) = job.start_ms {
             let (x, width) = axis.bar(from, job.end_ms.unwrap_or_else(|| axis.end()));
-            w.open(
-                "rect",
-                &[
-                    ("class", &format!("bar {}", class(status))),
-                    ("x", &num(x)),
-                    ("y", "0"),
-                    ("width", &num(width)),
-                    ("height", "10"),
-                ],
+            timeline_rect(
+                w,
+                &format!("bar {}", class(status)),
+                (&num(x), &num(width)),
+                ("0", "10"),
+                &tip,
             );
-            w.element("title", &[], tip.as_bytes());
-            w.close("rect");
         }
         w.close("svg");
         w.element("span", &[("class", "dur")], label.as_bytes());
@@ -316,19 +334,8 @@ fn host_row(w: &mut Writer, axis: &Axis, host: &str, stages: &[&view::Stage<'_>]
         spans.iter().map(|span| span.1).max(),
     ) {
         let (x, width) = axis.bar(from, to);
-        w.open(
-            "rect",
-            &[
-                ("class", "hostband"),
-                ("x", &num(x)),
-                ("y", "3"),
-                ("width", &num(width)),
-                ("height", "4"),
-            ],
-        );
         let tip = format!("{host}: {text}, {}", secs(to.saturating_sub(from)));
-        w.element("title", &[], tip.as_bytes());
-        w.close("rect");
+        timeline_rect(w, "hostband", (&num(x), &num(width)), ("3", "4"), &tip);
     }
     w.close("svg");
     w.element("span", &[("class", "dur")], b"");
@@ -361,24 +368,13 @@ fn stage_row(w: &mut Writer, axis: &Axis, stage: &view::Stage<'_>) {
     svg_open(w);
     if let Some((from, to)) = stage.span() {
         let (x, width) = axis.bar(from, to);
-        w.open(
-            "rect",
-            &[
-                ("class", "band"),
-                ("x", &num(x)),
-                ("y", "0"),
-                ("width", &num(width)),
-                ("height", "10"),
-            ],
-        );
         let tip = format!(
             "{}: {}, {} of calls",
             stage.name,
             counts,
             secs(stage.duration_ms())
         );
-        w.element("title", &[], tip.as_bytes());
-        w.close("rect");
+        timeline_rect(w, "band", (&num(x), &num(width)), ("0", "10"), &tip);
     }
     w.close("svg");
     w.element(
@@ -420,33 +416,23 @@ fn call_row(w: &mut Writer, axis: &Axis, stage: &view::Stage<'_>, row: &Row<'_>)
         // A call still running when the input ended reaches the end of the axis.
         let to = row.end_ms().unwrap_or_else(|| axis.end());
         let (x, width) = axis.bar(from, to);
-        w.open(
-            "rect",
-            &[
-                ("class", &format!("bar {}", class(status))),
-                ("x", &num(x)),
-                ("y", "0"),
-                ("width", &num(width)),
-                ("height", "10"),
-            ],
+        timeline_rect(
+            w,
+            &format!("bar {}", class(status)),
+            (&num(x), &num(width)),
+            ("0", "10"),
+            &tip,
         );
-        w.element("title", &[], tip.as_bytes());
-        w.close("rect");
     } else {
         // No time at all (a skip record without one): a bar at the start, so every call
         // still has exactly one.
-        w.open(
-            "rect",
-            &[
-                ("class", &format!("bar {}", class(status))),
-                ("x", "0"),
-                ("y", "0"),
-                ("width", &num(MIN_BAR)),
-                ("height", "10"),
-            ],
+        timeline_rect(
+            w,
+            &format!("bar {}", class(status)),
+            ("0", &num(MIN_BAR)),
+            ("0", "10"),
+            &tip,
         );
-        w.element("title", &[], tip.as_bytes());
-        w.close("rect");
     }
     w.close("svg");
     w.element("span", &[("class", "dur")], label.as_bytes());
