@@ -78,6 +78,16 @@ fn carried(name: &str) -> bool {
     !name.starts_with("_hp_") && !NOT_CARRIED.contains(&name)
 }
 
+/// The worker's own `echo_summary` as `declare -f` prints it (`_hp_own_summary` in
+/// `worker.bash`): it writes through the worker's private descriptors, which exist nowhere
+/// else, so it is never carried; a legacy caller keeps its own echo_summary.
+const WORKER_ECHO_SUMMARY: &[u8] = b"echo_summary () \n{ \n    _hp_summary \"$@\"\n}";
+
+/// Whether the function NAME with `text` (its `declare -f`, trimmed) travels in the state.
+fn function_carried(name: &[u8], text: &[u8]) -> bool {
+    !name.starts_with(b"_hp_") && text != WORKER_ECHO_SUMMARY
+}
+
 /// One variable of a dump: its `declare -p` line and whether it is read-only.
 #[derive(Debug, Clone, PartialEq)]
 struct Var {
@@ -134,8 +144,8 @@ impl Dump {
         }
         for (index, (name, start)) in starts.iter().enumerate() {
             let end = starts.get(index + 1).map_or(funcs.len(), |(_, next)| *next);
-            if !name.starts_with(b"_hp_") {
-                let text = funcs[*start..end].trim_ascii_end();
+            let text = funcs[*start..end].trim_ascii_end();
+            if function_carried(name, text) {
                 dump.funcs.insert(name.to_vec(), text.to_vec());
             }
         }
@@ -151,10 +161,10 @@ impl Dump {
                 continue;
             };
             let name = &section[..newline];
-            if name.is_empty() || name.starts_with(b"_hp_") {
+            let body = section[newline + 1..].trim_ascii_end();
+            if name.is_empty() || !function_carried(name, body) {
                 continue;
             }
-            let body = section[newline + 1..].trim_ascii_end();
             dump.funcs.insert(name.to_vec(), body.to_vec());
         }
         dump
@@ -459,6 +469,25 @@ mod tests {
     use super::*;
 
     const DUMP: &[u8] = b"declare -- A=\"1\"\ndeclare -x PATH=\"/bin\"\ndeclare -r RO=\"x\"\ndeclare -- _hp_op=\"dump\"\ndeclare -i SECONDS=\"3\"\n\0f\nf () \n{ \n    cat <<EOT\n}\nEOT\n\n}\n\0_hp_source\n_hp_source () \n{ \n    :\n}\n";
+
+    /// The definition the worker installs (`_hp_own_summary`), printed by this machine's
+    /// bash, is exactly the text the state leaves out.
+    #[test]
+    fn the_workers_echo_summary_is_never_carried() {
+        let definition = "echo_summary() { _hp_summary \"$@\"; }";
+        assert!(crate::worker::SCRIPT.contains(definition));
+        let printed = std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-c"])
+            .arg(format!("{definition}\ndeclare -f echo_summary"))
+            .output()
+            .expect("bash runs");
+        assert_eq!(printed.stdout.trim_ascii_end(), WORKER_ECHO_SUMMARY);
+        assert!(!function_carried(b"echo_summary", WORKER_ECHO_SUMMARY));
+        assert!(function_carried(
+            b"echo_summary",
+            b"echo_summary () \n{ \n    echo -e $@ >&6\n}"
+        ));
+    }
 
     #[test]
     fn parses_vars_and_functions_without_worker_internals() {
