@@ -62,6 +62,7 @@ _hp_restore() {
 # read beside stdout cannot promise. Written to the worker's own copy of the pipe (63), as
 # DevStack's echo_summary writes to fd 6 whatever the hook did to its stdout; a hook that
 # closed 63 still gets its summary, on fd 6 (ordered only by arrival there).
+# shellcheck disable=SC2317 # called by the hooks' echo_summary
 _hp_summary() {
     builtin local _hp_text
     # %b is `echo -e`'s escapes; a text with NUL cannot be held in a variable anyway.
@@ -75,6 +76,7 @@ _hp_summary() {
 # caller's state brings along). The state never carries this definition (state.rs), so a
 # legacy caller gets its own echo_summary back.
 _hp_own_summary() {
+    # shellcheck disable=SC2317 # called by the hooks
     echo_summary() { _hp_summary "$@"; }
 }
 
