@@ -7,7 +7,7 @@ use std::time::Duration;
 use hookpipe::exit::Fatal;
 
 use crate::checkpoint::CheckpointOptions;
-use crate::stage::{default_prelude, parse_seconds, parse_timeout, Options};
+use crate::stage::{default_prelude, parse_seconds, parse_timeout, JobsConflict, Options};
 
 /// How the hooks of a stage run.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,6 +62,33 @@ pub struct RunnerFlags {
     /// the state on; STAGE keeps its checkpoint.
     #[arg(long, value_name = "STAGE")]
     pub until: Option<String>,
+    /// Run up to N hooks of one group at once: extras.d hooks with the same number, and
+    /// plugins with no plugin_requires path between them. Each starts from the same shell
+    /// state and their changes are merged in serial order (README "Parallel hooks").
+    /// 1 (the default) runs every hook one after the other.
+    #[arg(long, value_name = "N", env = "HOOKPIPE_JOBS", default_value = "1",
+          value_parser = parse_jobs)]
+    pub jobs: usize,
+    /// When hooks of one parallel group changed the same shell variable or function
+    /// differently: run the group again serially from the state before it (rerun), or
+    /// fail the stage naming them (fail).
+    #[arg(long, value_name = "WHAT", value_enum, default_value = "rerun")]
+    pub jobs_conflict: JobsConflict,
+}
+
+/// The most hooks one group runs at once: each is a bash worker, and the signal handler
+/// keeps their process groups in a fixed table (`signals.rs`).
+pub const MAX_JOBS: usize = 64;
+
+/// `--jobs N`: a whole number from 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(jobs) if (1..=MAX_JOBS).contains(&jobs) => Ok(jobs),
+        _ => Err(format!(
+            "`{text}` is not a number of jobs from 1 to {MAX_JOBS} (1 runs hooks one after \
+             the other)"
+        )),
+    }
 }
 
 impl RunnerFlags {
@@ -140,6 +167,8 @@ impl RunnerFlags {
             state_file: self.state.clone(),
             checkpoints,
             until: self.until.clone(),
+            jobs: self.jobs,
+            jobs_conflict: self.jobs_conflict,
         })
     }
 }

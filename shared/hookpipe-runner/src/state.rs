@@ -80,7 +80,7 @@ fn carried(name: &str) -> bool {
 
 /// One variable of a dump: its `declare -p` line and whether it is read-only.
 #[derive(Debug, Clone, PartialEq)]
-struct Var {
+pub(crate) struct Var {
     line: Vec<u8>,
     readonly: bool,
 }
@@ -238,6 +238,79 @@ impl Dump {
             out.push(b'\n');
         }
         out
+    }
+}
+
+/// One name a hook changed, relative to the state it started from: a variable or a
+/// function, with what it became (`None`: unset).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change {
+    Var(String, Option<Var>),
+    Func(Vec<u8>, Option<Vec<u8>>),
+}
+
+impl Change {
+    /// The name as people read it: `X` for a variable, `f()` for a function.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Change::Var(name, _) => name.clone(),
+            Change::Func(name, _) => format!("{}()", String::from_utf8_lossy(name)),
+        }
+    }
+
+    /// Whether two changes are to the same name (whatever they made of it).
+    pub(crate) fn same_name(&self, other: &Change) -> bool {
+        match (self, other) {
+            (Change::Var(a, _), Change::Var(b, _)) => a == b,
+            (Change::Func(a, _), Change::Func(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Dump {
+    /// Every name that differs between `base` and this state: set, changed or unset.
+    pub(crate) fn changes_from(&self, base: &Dump) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (name, var) in &self.vars {
+            if base.vars.get(name) != Some(var) {
+                changes.push(Change::Var(name.clone(), Some(var.clone())));
+            }
+        }
+        for name in base.vars.keys().filter(|n| !self.vars.contains_key(*n)) {
+            changes.push(Change::Var(name.clone(), None));
+        }
+        for (name, body) in &self.funcs {
+            if base.funcs.get(name) != Some(body) {
+                changes.push(Change::Func(name.clone(), Some(body.clone())));
+            }
+        }
+        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+            changes.push(Change::Func(name.clone(), None));
+        }
+        changes
+    }
+
+    /// This state with `changes` made to it.
+    pub(crate) fn with_changes<'a>(&self, changes: impl IntoIterator<Item = &'a Change>) -> Dump {
+        let mut dump = self.clone();
+        for change in changes {
+            match change {
+                Change::Var(name, Some(var)) => {
+                    dump.vars.insert(name.clone(), var.clone());
+                }
+                Change::Var(name, None) => {
+                    dump.vars.remove(name);
+                }
+                Change::Func(name, Some(body)) => {
+                    dump.funcs.insert(name.clone(), body.clone());
+                }
+                Change::Func(name, None) => {
+                    dump.funcs.remove(name);
+                }
+            }
+        }
+        dump
     }
 }
 
