@@ -217,9 +217,18 @@ impl Dump {
     pub fn delta_script(&self, base: &Dump) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);
         for (name, var) in &self.vars {
-            if base.vars.get(name) != Some(var) {
-                write_var(&mut out, var);
+            match base.vars.get(name) {
+                Some(old) if old == var => continue,
+                // `declare` adds attributes but never takes one away (`export -n`, an
+                // array become a string): the old variable goes first.
+                Some(old) if !old.readonly => {
+                    out.extend_from_slice(b"unset -v ");
+                    out.extend_from_slice(name.as_bytes());
+                    out.push(b'\n');
+                }
+                _ => {}
             }
+            write_var(&mut out, var);
         }
         for name in base.vars.keys().filter(|n| !self.vars.contains_key(*n)) {
             out.extend_from_slice(b"unset -v ");
@@ -590,6 +599,31 @@ mod tests {
             script,
             "declare -g -- C=\"3\"\nunset -v B\ng () \n{ \n    :\n}\nunset -f -- f\n"
         );
+    }
+
+    #[test]
+    fn a_delta_takes_attributes_away_by_declaring_afresh() {
+        let base = Dump::parse(b"declare -x P=\"1\"\ndeclare -a L=([0]=\"x\")\n").unwrap();
+        let now = Dump::parse(b"declare -- P=\"1\"\ndeclare -- L=\"x\"\n").unwrap();
+        let script = String::from_utf8(now.delta_script(&base)).unwrap();
+        assert_eq!(
+            script,
+            "unset -v L\ndeclare -g -- L=\"x\"\nunset -v P\ndeclare -g -- P=\"1\"\n"
+        );
+    }
+
+    #[test]
+    fn changes_name_what_differs_and_merge_back() {
+        let base =
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n")
+                .unwrap();
+        let now =
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n")
+                .unwrap();
+        let changes = now.changes_from(&base);
+        let names: Vec<String> = changes.iter().map(Change::name).collect();
+        assert_eq!(names, ["C", "B", "g()", "f()"]);
+        assert_eq!(base.with_changes(&changes), now);
     }
 
     #[test]
