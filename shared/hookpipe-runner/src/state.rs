@@ -222,7 +222,13 @@ impl Dump {
                 // `declare` adds attributes but never takes one away (`export -n`, an
                 // array become a string): the old variable goes first.
                 Some(old) if !old.readonly => {
-                    out.extend_from_slice(b"unset -v ");
+                    // `unset -v` of a nameref would unset the variable it names.
+                    let flags = old.line.split(|&b| b == b' ').nth(1).unwrap_or_default();
+                    if flags.contains(&b'n') {
+                        out.extend_from_slice(b"unset -n ");
+                    } else {
+                        out.extend_from_slice(b"unset -v ");
+                    }
                     out.extend_from_slice(name.as_bytes());
                     out.push(b'\n');
                 }
@@ -610,6 +616,14 @@ mod tests {
             script,
             "unset -v L\ndeclare -g -- L=\"x\"\nunset -v P\ndeclare -g -- P=\"1\"\n"
         );
+    }
+
+    #[test]
+    fn a_changed_nameref_is_unset_as_a_nameref() {
+        let base = Dump::parse(b"declare -n R=\"A\"\ndeclare -- A=\"1\"\n").unwrap();
+        let now = Dump::parse(b"declare -n R=\"B\"\ndeclare -- A=\"1\"\n").unwrap();
+        let script = String::from_utf8(now.delta_script(&base)).unwrap();
+        assert_eq!(script, "unset -n R\ndeclare -g -n R=\"B\"\n");
     }
 
     #[test]
