@@ -125,6 +125,16 @@ impl Pipeline {
         }
     }
 
+    /// Waits for every stage ([`Pipeline::wait`]), then fails if one panicked or if their
+    /// statuses, as a shell shows them ([`codes`]), are not `expected`; returns the statuses.
+    #[track_caller]
+    pub fn wait_expecting(&mut self, expected: &[i32]) -> Vec<ExitStatus> {
+        let statuses = self.wait();
+        self.assert_no_panic(&statuses);
+        assert_eq!(codes(&statuses), expected, "{}", self.report(&statuses));
+        statuses
+    }
+
     /// Every stage with its status (when known) and its stderr, for failure messages.
     pub fn report(&self, statuses: &[ExitStatus]) -> String {
         let mut text = String::new();

@@ -52,14 +52,7 @@ fn hostile_hook_file_names_run_as_data_through_the_whole_pipeline() {
         &[&["hook-run", "source"], &["hook-run", "stack", "install"]],
         &[],
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(
-        codes(&statuses),
-        [0, 0, 0, 0, 0],
-        "{}",
-        run.report(&statuses)
-    );
+    run.wait_expecting(&[0, 0, 0, 0, 0]);
     let stream = records(&sb.join("records.ndjson"));
     for name in &names {
         let shown = String::from_utf8_lossy(name);
@@ -321,9 +314,7 @@ fn hostile_hypervisor_drivers_are_refused_and_hostile_plugin_paths_are_data() {
         None,
         &sb.join("console.txt"),
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(codes(&statuses), [0, 0, 0, 0], "{}", run.report(&statuses));
+    run.wait_expecting(&[0, 0, 0, 0]);
     let stream = records(&sb.join("records.ndjson"));
     assert_eq!(
         texts_of(&stream, "hypervisor/install/reliable"),

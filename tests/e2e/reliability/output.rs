@@ -58,14 +58,7 @@ fn a_daemon_holding_the_hooks_output_hangs_neither_the_stage_nor_the_pipeline() 
         ],
         &[],
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(
-        codes(&statuses),
-        [0, 0, 0, 0, 0],
-        "{}",
-        run.report(&statuses)
-    );
+    run.wait_expecting(&[0, 0, 0, 0, 0]);
     let stream = records(&sb.join("records.ndjson"));
     assert_eq!(
         texts_of(&stream, "stack/install/10-daemon.sh"),
@@ -128,9 +121,7 @@ fn nul_invalid_utf8_and_cr_line_ends_reach_the_log_file_byte_exact() {
     let sb = Sandbox::new();
     sb.hook("extras.d", "10-odd.sh", "odd-bytes.sh");
     let mut run = full_pipeline(&sb, &[&["hook-run", "stack", "install"]], &[]);
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(codes(&statuses), [0, 0, 0, 0], "{}", run.report(&statuses));
+    run.wait_expecting(&[0, 0, 0, 0]);
     let log = read_bytes(&sb.join("run.log"));
     let id = "stack/install/10-odd.sh";
     for (stderr, bytes) in [

@@ -27,9 +27,7 @@ fn timeout_kills_a_whole_tree_of_term_ignoring_processes_and_the_stage_goes_on()
         ]],
         &[],
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(codes(&statuses), [0, 1, 0, 1], "{}", run.report(&statuses));
+    run.wait_expecting(&[0, 1, 0, 1]);
 
     let stream = records(&sb.join("records.ndjson"));
     let id = "stack/install/10-tree.sh";
@@ -103,9 +101,7 @@ fn a_timeout_stops_setsid_double_forked_and_own_group_children_but_not_a_daemon(
         ]],
         &[],
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(codes(&statuses), [0, 1, 0, 1], "{}", run.report(&statuses));
+    run.wait_expecting(&[0, 1, 0, 1]);
     let stream = records(&sb.join("records.ndjson"));
     let end = end_of(&stream, "stack/install/10-detached.sh");
     assert_eq!(end["status"], "timeout", "{end}");

@@ -135,17 +135,9 @@ fn sigterm_to_one_runner_during_its_hook_interrupts_it_and_the_rest_of_the_run_r
         text.contains("10-wait.sh | started") && text.contains("hook-run stack/extra [begin]")
     });
     run.signal(1, Signal::SIGTERM);
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-
     // The runner that got TERM exits 143; the next one skips everything as an upstream
     // failure (1); phase-log reports the highest done status as its own, without a signal.
-    assert_eq!(
-        codes(&statuses),
-        [0, 143, 1, 0, 143],
-        "{}",
-        run.report(&statuses)
-    );
+    let statuses = run.wait_expecting(&[0, 143, 1, 0, 143]);
     assert_eq!(
         statuses[4].code(),
         Some(143),
@@ -198,15 +190,7 @@ fn sigterm_to_a_runner_waiting_at_its_barrier_keeps_forwarding_until_its_input_e
     // a release, a poll and its own end before the barrier could open, so a moment is ample.
     thread::sleep(Duration::from_millis(300));
     fs::write(sb.join("release"), "").unwrap();
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-
-    assert_eq!(
-        codes(&statuses),
-        [0, 0, 143, 0, 143],
-        "{}",
-        run.report(&statuses)
-    );
+    run.wait_expecting(&[0, 0, 143, 0, 143]);
     let stream = records(&sb.join("records.ndjson"));
     // Records that reached the signalled runner after its signal were still forwarded.
     assert_eq!(texts_of(&stream, WAIT_ID), ["started", "released"]);
@@ -238,15 +222,7 @@ fn sigterm_to_phase_log_while_its_input_is_open_logs_to_the_end_then_dies_by_it(
     run.signal(3, Signal::SIGTERM);
     thread::sleep(Duration::from_millis(200));
     fs::write(sb.join("release"), "").unwrap();
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-
-    assert_eq!(
-        codes(&statuses),
-        [0, 0, 0, 143],
-        "{}",
-        run.report(&statuses)
-    );
+    let statuses = run.wait_expecting(&[0, 0, 0, 143]);
     assert_eq!(
         statuses[3].signal(),
         Some(15),
@@ -333,9 +309,7 @@ fn sighup_to_the_whole_pipeline_is_handled_like_sigterm_and_reported() {
         read_text(&log).contains("10-wait.sh | started")
     });
     run.signal_group(Signal::SIGHUP);
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(codes(&statuses), [0, 129, 129], "{}", run.report(&statuses));
+    let statuses = run.wait_expecting(&[0, 129, 129]);
     assert_eq!(statuses[1].signal(), Some(1), "hook-run re-raises SIGHUP");
     assert_eq!(statuses[2].signal(), Some(1), "phase-log re-raises SIGHUP");
     let text = read_text(&log);
@@ -475,14 +449,7 @@ fn a_runner_killed_by_sigkill_leaves_no_worker_once_its_hook_returns() {
     run.signal(1, Signal::SIGKILL);
     thread::sleep(Duration::from_millis(200));
     fs::write(sb.join("release"), "").unwrap();
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(
-        codes(&statuses),
-        [0, 137, 0, 1],
-        "{}",
-        run.report(&statuses)
-    );
+    run.wait_expecting(&[0, 137, 0, 1]);
     assert_gone(worker, "the worker of the killed runner");
     let log = read_text(&sb.join("run.log"));
     assert!(

@@ -43,14 +43,7 @@ fn a_hook_that_redirects_or_closes_its_descriptors_spoils_only_its_own_call() {
         ],
         &[],
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(
-        codes(&statuses),
-        [0, 0, 0, 0, 0],
-        "{}",
-        run.report(&statuses)
-    );
+    run.wait_expecting(&[0, 0, 0, 0, 0]);
     let stream = records(&sb.join("records.ndjson"));
     for (index, tampering) in TAMPERINGS.iter().enumerate() {
         let id = format!("stack/install/{}0-{tampering}.sh", index + 1);
@@ -119,14 +112,7 @@ fn redefined_or_disabled_builtins_spoil_neither_the_stage_nor_its_state() {
         ],
         &[],
     );
-    let statuses = run.wait();
-    run.assert_no_panic(&statuses);
-    assert_eq!(
-        codes(&statuses),
-        [0, 0, 0, 0, 0],
-        "{}",
-        run.report(&statuses)
-    );
+    run.wait_expecting(&[0, 0, 0, 0, 0]);
     let stream = records(&sb.join("records.ndjson"));
     for (index, breaker) in breakers.iter().enumerate() {
         for stage in ["install", "extra"] {
