@@ -735,7 +735,10 @@ fn state_delta_holds_only_what_the_hooks_changed() {
     ));
     assert!(out.status.success(), "{}", explain(&out));
     let delta = fs::read_to_string(tree.path().join("delta.sh")).unwrap();
-    assert!(delta.contains("declare -g -- KEPT_CHANGED=\"new\"\n"), "{delta}");
+    assert!(
+        delta.contains("declare -g -- KEPT_CHANGED=\"new\"\n"),
+        "{delta}"
+    );
     assert!(delta.contains("unset -v GONE\n"), "{delta}");
     assert!(delta.contains("unset -f -- gone_fn\n"), "{delta}");
     assert!(delta.contains("added_fn () \n"), "{delta}");
