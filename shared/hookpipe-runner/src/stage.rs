@@ -666,9 +666,10 @@ impl<W: Write> Runner<'_, W> {
         let mut chosen: Option<State> = stream.cloned();
         if let Some(path) = &self.options.state_file {
             match StateFile::new(path).read_with_dump() {
-                Ok(Some((generation, script, dump))) => {
+                Ok(Some(stored)) => {
+                    let (generation, script) = (stored.generation, stored.script);
                     if chosen.as_ref().is_none_or(|s| generation > s.generation) {
-                        self.loaded_dump = dump;
+                        self.loaded_dump = stored.dump;
                         let (script, script_base64) = bytes::split(&script);
                         chosen = Some(State {
                             stage: "state-file".into(),

@@ -281,6 +281,14 @@ const HEADER: &[u8] = b"# hookpipe state generation ";
 /// functions are filtered by the same rules before any worker sees them.
 pub(crate) const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
 
+/// What a state file holds: its generation, the script that recreates its state, and, when
+/// it was a caller's raw dump, that dump (the base a `--state-delta` is relative to).
+pub(crate) struct FileState {
+    pub(crate) generation: u64,
+    pub(crate) script: Vec<u8>,
+    pub(crate) dump: Option<Dump>,
+}
+
 /// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
 ///
 /// Readers and writers take an advisory lock on `FILE.lock` only for the moment of reading
@@ -343,13 +351,12 @@ impl StateFile {
     pub(crate) fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
         Ok(self
             .read_with_dump()?
-            .map(|(generation, script, _)| (generation, script)))
+            .map(|stored| (stored.generation, stored.script)))
     }
 
-    /// The generation and script in the file, and when the file holds a caller's raw dump,
-    /// that dump parsed (the base a `--state-delta` is relative to); `None` when there is
-    /// no file yet.
-    pub(crate) fn read_with_dump(&self) -> io::Result<Option<(u64, Vec<u8>, Option<Dump>)>> {
+    /// What the file holds, with the caller's raw dump parsed when it holds one; `None`
+    /// when there is no file yet.
+    pub(crate) fn read_with_dump(&self) -> io::Result<Option<FileState>> {
         let _lock = self.lock()?;
         let mut bytes = Vec::new();
         match self.open_existing()? {
@@ -370,10 +377,18 @@ impl StateFile {
             // A caller's raw dump: everything it had is the state; nothing was unset.
             let dump = Dump::parse(&bytes[body..]).unwrap_or_default();
             let script = dump.full_script(&HashSet::new());
-            return Ok(Some((number, script, Some(dump))));
+            return Ok(Some(FileState {
+                generation: number,
+                script,
+                dump: Some(dump),
+            }));
         }
         let number = generation(HEADER).map_or(0, |(number, _)| number);
-        Ok(Some((number, bytes, None)))
+        Ok(Some(FileState {
+            generation: number,
+            script: bytes,
+            dump: None,
+        }))
     }
 
     /// Replaces the file with `script` at `generation`, the one after the generation this
