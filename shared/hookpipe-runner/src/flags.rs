@@ -46,6 +46,12 @@ pub struct RunnerFlags {
     /// with the state this stage ends with (plain bash: `source FILE` takes it back).
     #[arg(long, value_name = "FILE", env = "HOOKPIPE_STATE")]
     pub state: Option<PathBuf>,
+    /// Also write FILE, a script that turns the shell whose state this stage loaded into
+    /// the state the stage ends with: only the variables and functions that changed, and
+    /// the unsetting of those that are gone (what lib/hookpipe sources back into its
+    /// caller, instead of the whole state). Not written when the stage runs nothing.
+    #[arg(long, value_name = "FILE")]
+    pub state_delta: Option<PathBuf>,
     /// Keep a checkpoint of this stage in the run directory DIR when it completes: its
     /// records, the state after it, and a fingerprint of what it depended on
     /// (docs/checkpoints.md).
@@ -165,6 +171,7 @@ impl RunnerFlags {
             kill_after: self.kill_after,
             xtrace: self.xtrace,
             state_file: self.state.clone(),
+            state_delta: self.state_delta.clone(),
             checkpoints,
             until: self.until.clone(),
             jobs: self.jobs,

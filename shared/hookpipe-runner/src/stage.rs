@@ -189,6 +189,8 @@ pub struct Options {
     pub kill_after: Duration,
     pub xtrace: bool,
     pub state_file: Option<PathBuf>,
+    /// `--state-delta FILE`: where the change from the loaded state goes (`state::Delta`).
+    pub state_delta: Option<PathBuf>,
     /// The run directory and what to do with its checkpoints.
     pub checkpoints: Option<CheckpointOptions>,
     /// `--until STAGE`: run nothing once STAGE has run upstream.
@@ -234,6 +236,9 @@ struct Runner<'a, W: Write> {
     last_dump: Option<Dump>,
     /// The state loaded at the start of the stage (script, base), re-sent if no dump can be had.
     loaded: Option<State>,
+    /// The loaded state as a dump, when it came as one (a caller's raw dump in the state
+    /// file): the base of `--state-delta`.
+    loaded_dump: Option<Dump>,
     session: Option<Session>,
     /// The dump taken right after the prelude: deltas are relative to it.
     base: Option<Dump>,
@@ -268,6 +273,7 @@ pub fn run_stage<R: Read, W: Write>(
         setup: Vec::new(),
         last_dump: None,
         loaded: None,
+        loaded_dump: None,
         session: None,
         base: None,
         environment: std::env::vars_os()
@@ -658,9 +664,11 @@ impl<W: Write> Runner<'_, W> {
     fn load_state(&mut self, stream: Option<&State>) -> Result<(u64, bool), StageError> {
         let mut chosen: Option<State> = stream.cloned();
         if let Some(path) = &self.options.state_file {
-            match StateFile::new(path).read() {
-                Ok(Some((generation, script))) => {
+            match StateFile::new(path).read_with_dump() {
+                Ok(Some(stored)) => {
+                    let (generation, script) = (stored.generation, stored.script);
                     if chosen.as_ref().is_none_or(|s| generation > s.generation) {
+                        self.loaded_dump = stored.dump;
                         let (script, script_base64) = bytes::split(&script);
                         chosen = Some(State {
                             stage: "state-file".into(),
@@ -998,6 +1006,21 @@ impl<W: Write> Runner<'_, W> {
                     // let the next stage write it over that run's changes.
                     return Ok(None);
                 }
+            }
+        }
+        if let Some(path) = &self.options.state_delta {
+            // Relative to the caller's own dump when the state came as one; else the whole
+            // state, which recreates it as well.
+            let delta = match (&dump, &self.loaded_dump) {
+                (Some(now), Some(loaded)) => now.delta_script(loaded),
+                _ => full.clone().unwrap_or_default(),
+            };
+            if let Err(err) = crate::state::write_delta(path, &delta) {
+                self.outcome = self.outcome.worst(Outcome::Negative);
+                self.warn(format!(
+                    "cannot write the state delta {}: {err}",
+                    display_path(path)
+                ))?;
             }
         }
         let (script, script_base64) = bytes::split(&script);

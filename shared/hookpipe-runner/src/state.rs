@@ -369,6 +369,14 @@ const HEADER: &[u8] = b"# hookpipe state generation ";
 /// functions are filtered by the same rules before any worker sees them.
 pub(crate) const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
 
+/// What a state file holds: its generation, the script that recreates its state, and, when
+/// it was a caller's raw dump, that dump (the base a `--state-delta` is relative to).
+pub(crate) struct FileState {
+    pub(crate) generation: u64,
+    pub(crate) script: Vec<u8>,
+    pub(crate) dump: Option<Dump>,
+}
+
 /// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
 ///
 /// Readers and writers take an advisory lock on `FILE.lock` only for the moment of reading
@@ -427,7 +435,16 @@ impl StateFile {
     }
 
     /// The generation and script in the file; `None` when there is no file yet.
+    #[cfg(test)]
     pub(crate) fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .read_with_dump()?
+            .map(|stored| (stored.generation, stored.script)))
+    }
+
+    /// What the file holds, with the caller's raw dump parsed when it holds one; `None`
+    /// when there is no file yet.
+    pub(crate) fn read_with_dump(&self) -> io::Result<Option<FileState>> {
         let _lock = self.lock()?;
         let mut bytes = Vec::new();
         match self.open_existing()? {
@@ -446,13 +463,20 @@ impl StateFile {
         };
         if let Some((number, body)) = generation(DUMP_HEADER) {
             // A caller's raw dump: everything it had is the state; nothing was unset.
-            let script = Dump::parse(&bytes[body..])
-                .unwrap_or_default()
-                .full_script(&HashSet::new());
-            return Ok(Some((number, script)));
+            let dump = Dump::parse(&bytes[body..]).unwrap_or_default();
+            let script = dump.full_script(&HashSet::new());
+            return Ok(Some(FileState {
+                generation: number,
+                script,
+                dump: Some(dump),
+            }));
         }
         let number = generation(HEADER).map_or(0, |(number, _)| number);
-        Ok(Some((number, bytes)))
+        Ok(Some(FileState {
+            generation: number,
+            script: bytes,
+            dump: None,
+        }))
     }
 
     /// Replaces the file with `script` at `generation`, the one after the generation this
@@ -485,24 +509,38 @@ impl StateFile {
                 }
             }
         }
-        // A new file of a random name beside the target, created exclusively and readable
-        // by its owner only (the state holds every variable, passwords included), then
-        // renamed over the target: a planted symlink is never followed, and a crash leaves
-        // the previous state.
-        let dir = match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let mut file = tempfile::Builder::new()
-            .prefix(".hookpipe-state-")
-            .tempfile_in(dir)?;
-        file.write_all(HEADER)?;
-        writeln!(file, "{generation}")?;
-        file.write_all(script)?;
-        file.as_file().sync_all()?;
-        file.persist(&self.path).map_err(|err| err.error)?;
-        Ok(())
+        let mut header = HEADER.to_vec();
+        header.extend_from_slice(format!("{generation}\n").as_bytes());
+        replace_private(&self.path, &[&header, script], true)
     }
+}
+
+/// Replaces `path` with `parts`: a new file of a random name beside it, created exclusively
+/// and readable by its owner only (a state holds every variable, passwords included), then
+/// renamed over it, so a planted symlink is never followed, a reader never sees half a
+/// file and a crash leaves the previous one. `sync` for a file that must survive a crash.
+fn replace_private(path: &Path, parts: &[&[u8]], sync: bool) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".hookpipe-state-")
+        .tempfile_in(dir)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    if sync {
+        file.as_file().sync_all()?;
+    }
+    file.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// Writes a `--state-delta` script (see [`Dump::delta_script`]): read once by the one
+/// caller that asked for it, so it is not synced to disk.
+pub(crate) fn write_delta(path: &Path, script: &[u8]) -> io::Result<()> {
+    replace_private(path, &[script], false)
 }
 
 /// Fails unless `file` (opened from `path`) is a regular file.
