@@ -141,6 +141,7 @@ const SCRUBBED: &[&str] = &[
     "HOOKPIPE_RUN_DIR",
     "HOOKPIPE_RUN_ID",
     "HOOKPIPE_REVERSE",
+    "HOOKPIPE_JOBS",
 ];
 
 /// Removes the DevStack variables (and the demo's TEMPLATE_* and TOYVISOR_*) from `cmd`.
