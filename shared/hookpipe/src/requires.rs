@@ -16,6 +16,9 @@
 //! guessed at here.
 
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::record::Hook;
 
 /// What one plugin's settings declare.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,6 +158,49 @@ pub fn layers(plugins: &[Plugin]) -> Result<Vec<usize>, GraphError> {
             .unwrap_or(0);
     }
     Ok(layer)
+}
+
+/// What a plugin's `devstack/settings` declares; nothing when it has none or it cannot be
+/// read (the run reports that file itself when it sources it).
+pub fn declared_in(dir: &[u8]) -> Declared {
+    let mut path = dir.to_vec();
+    path.extend_from_slice(b"/devstack/settings");
+    declared(&std::fs::read(std::ffi::OsStr::from_bytes(&path)).unwrap_or_default())
+}
+
+/// The parallel group of each hook (`hook-run --jobs`, README "Parallel hooks"): extras.d
+/// hooks by sequence number (`extras.d NN`); plugins by their layer in the
+/// `plugin_requires` graph (`plugins L`), so plugins with no requirement path between them
+/// share one. Plugins whose graph is refused (a cycle, a plugin enabled before one it
+/// requires: `hook-list` stops the run with that error) get none and run one after the
+/// other. Consecutive calls with one group may run at once; anything else keeps its order.
+pub fn groups(hooks: &[&Hook]) -> Vec<Option<String>> {
+    let plugins: Vec<Plugin> = hooks
+        .iter()
+        .filter(|hook| hook.kind == "plugin")
+        .map(|hook| {
+            let name = hook.name.as_deref().unwrap_or_default();
+            let dir = crate::bytes::join("path", hook.path.as_deref(), hook.path_base64.as_deref())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            Plugin {
+                name: name.strip_prefix("plugin:").unwrap_or(name).to_owned(),
+                declared: declared_in(&dir),
+            }
+        })
+        .collect();
+    let mut layers = layers(&plugins).ok().map(Vec::into_iter);
+    hooks
+        .iter()
+        .map(|hook| match hook.kind.as_str() {
+            "plugin" => layers
+                .as_mut()
+                .and_then(Iterator::next)
+                .map(|layer| format!("plugins {layer}")),
+            _ => hook.seq.as_ref().map(|seq| format!("extras.d {seq}")),
+        })
+        .collect()
 }
 
 /// A cycle in the graph, as the indices along it, if there is one.

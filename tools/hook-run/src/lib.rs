@@ -173,7 +173,7 @@ impl Plan for HookPlan {
                 }
             }
         }
-        let groups = groups(&hooks);
+        let groups = hookpipe::requires::groups(&hooks);
         let ordered: Vec<(&&Hook, &Option<String>)> = if self.reverse {
             hooks.iter().zip(&groups).rev().collect()
         } else {
@@ -206,42 +206,6 @@ impl Plan for HookPlan {
         }
         Ok(calls)
     }
-}
-
-/// The parallel group of each hook (`--jobs`, README "Parallel hooks"): extras.d hooks by
-/// sequence number; plugins by their layer in the `plugin_requires` graph (plugins with no
-/// requirement path between them share one). Plugins whose graph is refused (a cycle, a
-/// plugin enabled before one it requires: `hook-list` reports it) get no group and run
-/// one after the other.
-fn groups(hooks: &[&Hook]) -> Vec<Option<String>> {
-    let plugins: Vec<hookpipe::requires::Plugin> = hooks
-        .iter()
-        .filter(|hook| hook.kind == "plugin")
-        .map(|hook| {
-            let name = hook.name.as_deref().unwrap_or_default();
-            let dir = field_bytes(&hook.path, &hook.path_base64, "path").unwrap_or_default();
-            let settings =
-                std::fs::read(std::ffi::OsStr::from_bytes(&plugin_file(&dir, "settings")))
-                    .unwrap_or_default();
-            hookpipe::requires::Plugin {
-                name: name.strip_prefix("plugin:").unwrap_or(name).to_owned(),
-                declared: hookpipe::requires::declared(&settings),
-            }
-        })
-        .collect();
-    let mut layers = hookpipe::requires::layers(&plugins)
-        .ok()
-        .map(Vec::into_iter);
-    hooks
-        .iter()
-        .map(|hook| match hook.kind.as_str() {
-            "plugin" => layers
-                .as_mut()
-                .and_then(Iterator::next)
-                .map(|layer| format!("plugins:{layer}")),
-            _ => hook.seq.as_ref().map(|seq| format!("extras:{seq}")),
-        })
-        .collect()
 }
 
 impl HookPlan {

@@ -475,3 +475,46 @@ fn jobs_is_checked() {
         );
     }
 }
+
+#[test]
+fn the_plugin_requires_graph_decides_which_plugins_overlap() {
+    let tree = Tree::new();
+    let mut input = String::new();
+    for (name, settings) in [
+        ("base", ""),
+        ("other", ""),
+        ("needs-base", "plugin_requires needs-base base\n"),
+    ] {
+        let dir = tree.path().join(name);
+        std::fs::create_dir_all(dir.join("devstack")).unwrap();
+        std::fs::write(dir.join("devstack/settings"), settings).unwrap();
+        std::fs::write(dir.join("devstack/plugin.sh"), SLOW).unwrap();
+        let record = json!({
+            "type": "hook", "name": format!("plugin:{name}"), "kind": "plugin",
+            "path": dir.to_str().unwrap(), "dir": dir.to_str().unwrap(),
+            "files": ["settings", "plugin.sh"],
+        });
+        input.push_str(&format!("{record}\n"));
+    }
+    let out = run_input(&tree, &["stack", "install", "--jobs", "4"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let recs = records(&out);
+    let (base, other, needs) = (
+        id("plugin:base"),
+        id("plugin:other"),
+        id("plugin:needs-base"),
+    );
+    // base and other have no path between them: they overlap.
+    assert!(
+        time_of(&recs, "start", &other) < time_of(&recs, "end", &base),
+        "{}",
+        explain(&out)
+    );
+    // needs-base requires base: it starts only after base (and the group) ended.
+    assert!(
+        time_of(&recs, "start", &needs) >= time_of(&recs, "end", &base),
+        "{}",
+        explain(&out)
+    );
+    assert!(time_of(&recs, "start", &needs) >= time_of(&recs, "end", &other));
+}
