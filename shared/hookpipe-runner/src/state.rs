@@ -80,13 +80,10 @@ fn carried(name: &str) -> bool {
 
 /// The worker's own `echo_summary` as `declare -f` prints it (`_hp_own_summary` in
 /// `worker.bash`): it writes through the worker's private descriptors, which exist nowhere
-/// else, so it is never carried; a legacy caller keeps its own echo_summary.
+/// else, so it is never carried, and it stands in for whatever echo_summary the state had
+/// without changing it: a legacy caller keeps its own.
 const WORKER_ECHO_SUMMARY: &[u8] = b"echo_summary () \n{ \n    _hp_summary \"$@\"\n}";
-
-/// Whether the function NAME with `text` (its `declare -f`, trimmed) travels in the state.
-fn function_carried(name: &[u8], text: &[u8]) -> bool {
-    !name.starts_with(b"_hp_") && text != WORKER_ECHO_SUMMARY
-}
+const ECHO_SUMMARY: &[u8] = b"echo_summary";
 
 /// One variable of a dump: its `declare -p` line and whether it is read-only.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +97,9 @@ pub(crate) struct Var {
 pub struct Dump {
     vars: BTreeMap<String, Var>,
     funcs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// echo_summary was the worker's own ([`WORKER_ECHO_SUMMARY`]): not carried, and not
+    /// gone either.
+    summary_stand_in: bool,
 }
 
 impl Dump {
@@ -144,12 +144,30 @@ impl Dump {
         }
         for (index, (name, start)) in starts.iter().enumerate() {
             let end = starts.get(index + 1).map_or(funcs.len(), |(_, next)| *next);
-            let text = funcs[*start..end].trim_ascii_end();
-            if function_carried(name, text) {
-                dump.funcs.insert(name.to_vec(), text.to_vec());
-            }
+            dump.add_function(name, funcs[*start..end].trim_ascii_end());
         }
         Some(dump)
+    }
+
+    /// Keeps a function of the dump, unless it is the worker's own.
+    fn add_function(&mut self, name: &[u8], text: &[u8]) {
+        if name.is_empty() || name.starts_with(b"_hp_") {
+            return;
+        }
+        if name == ECHO_SUMMARY && text == WORKER_ECHO_SUMMARY {
+            self.summary_stand_in = true;
+            return;
+        }
+        self.funcs.insert(name.to_vec(), text.to_vec());
+    }
+
+    /// The functions of `base` this state no longer has (the worker's stand-in for
+    /// echo_summary does not take it away).
+    fn gone_functions<'a>(&'a self, base: &'a Dump) -> impl Iterator<Item = &'a Vec<u8>> {
+        base.funcs.keys().filter(move |name| {
+            !self.funcs.contains_key(*name)
+                && !(self.summary_stand_in && name.as_slice() == ECHO_SUMMARY)
+        })
     }
 
     fn parse_per_function(bytes: &[u8]) -> Dump {
@@ -160,12 +178,7 @@ impl Dump {
             let Some(newline) = section.iter().position(|&b| b == b'\n') else {
                 continue;
             };
-            let name = &section[..newline];
-            let body = section[newline + 1..].trim_ascii_end();
-            if name.is_empty() || !function_carried(name, body) {
-                continue;
-            }
-            dump.funcs.insert(name.to_vec(), body.to_vec());
+            dump.add_function(&section[..newline], section[newline + 1..].trim_ascii_end());
         }
         dump
     }
@@ -257,7 +270,7 @@ impl Dump {
                 out.push(b'\n');
             }
         }
-        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+        for name in self.gone_functions(base) {
             out.extend_from_slice(b"unset -f -- ");
             out.extend_from_slice(name);
             out.push(b'\n');
@@ -310,7 +323,7 @@ impl Dump {
                 changes.push(Change::Func(name.clone(), Some(body.clone())));
             }
         }
-        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+        for name in self.gone_functions(base) {
             changes.push(Change::Func(name.clone(), None));
         }
         changes
@@ -608,11 +621,20 @@ mod tests {
             .output()
             .expect("bash runs");
         assert_eq!(printed.stdout.trim_ascii_end(), WORKER_ECHO_SUMMARY);
-        assert!(!function_carried(b"echo_summary", WORKER_ECHO_SUMMARY));
-        assert!(function_carried(
-            b"echo_summary",
-            b"echo_summary () \n{ \n    echo -e $@ >&6\n}"
-        ));
+        // A caller's state with DevStack's echo_summary; the worker ends with its own
+        // standing in: the function is neither carried back nor unset.
+        let devstack = b"echo_summary () \n{ \n    echo -e $@ >&6\n}";
+        let mut base = Dump::default();
+        base.add_function(b"echo_summary", devstack);
+        let mut after = Dump::default();
+        after.add_function(b"echo_summary", WORKER_ECHO_SUMMARY);
+        assert!(after.funcs.is_empty() && after.changes_from(&base).is_empty());
+        assert!(after.delta_script(&base).is_empty());
+        // A hook that unset it (the worker's is gone too) still unsets it.
+        assert_eq!(
+            Dump::default().delta_script(&base),
+            b"unset -f -- echo_summary\n"
+        );
     }
 
     #[test]
