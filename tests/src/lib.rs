@@ -41,8 +41,8 @@ pub use child::{run_with_input, signal, spawn_piped, wait_within};
 pub use pipeline::{code, codes, describe, PeakMemory, Pipeline};
 pub use process::{assert_gone, assert_group_empty, dismiss_daemon, pid_from, wait_until};
 pub use records::{
-    assert_log_covers, contains, done_of, end_of, find, parse_records, read_bytes, read_text,
-    records, texts_of,
+    assert_log_covers, contains, done_of, end_of, find, has_warning, parse_records, read_bytes,
+    read_text, records, texts_of,
 };
 pub use sandbox::{full_pipeline, reliability_fixtures, Sandbox, TAG};
 

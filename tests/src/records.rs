@@ -65,6 +65,13 @@ pub fn texts_of(records: &[Value], id: &str) -> Vec<String> {
         .collect()
 }
 
+/// True when a `warning` record's text contains `text`.
+pub fn has_warning(records: &[Value], text: &str) -> bool {
+    records
+        .iter()
+        .any(|r| r["type"] == "warning" && r["text"].as_str().is_some_and(|t| t.contains(text)))
+}
+
 /// The `done` record of stage `stage`.
 pub fn done_of<'a>(records: &'a [Value], stage: &str) -> Option<&'a Value> {
     records
