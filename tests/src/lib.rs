@@ -42,7 +42,7 @@ pub use pipeline::{code, codes, describe, PeakMemory, Pipeline};
 pub use process::{assert_gone, assert_group_empty, dismiss_daemon, pid_from, wait_until};
 pub use records::{
     assert_log_covers, contains, done_of, end_of, find, has_warning, parse_records, read_bytes,
-    read_text, records, texts_of,
+    read_text, records, texts_of, time_of,
 };
 pub use sandbox::{full_pipeline, reliability_fixtures, Sandbox, TAG};
 
