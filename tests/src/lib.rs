@@ -5,7 +5,8 @@
 //! under `tests/fixtures/`, running scripts and bash with a clean DevStack environment and a
 //! time limit, processes found by their environment, and a guard that kills every daemon a
 //! test started under its tree, even when the test fails. The fault tests' harness lives in
-//! modules: [`sandbox`] (a tagged temporary directory and its process guard), [`pipeline`]
+//! modules: [`child`] (one tool as a piped child: input, signals, a
+//! time limit), [`sandbox`] (a tagged temporary directory and its process guard), [`pipeline`]
 //! (real pipelines in one process group, exit statuses, peak memory), [`process`] (waiting on
 //! pids and process groups) and [`records`] (reading NDJSON streams and log files).
 //!
@@ -30,15 +31,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+pub mod child;
 pub mod pipeline;
 pub mod process;
 pub mod records;
 pub mod sandbox;
 
+pub use child::{run_with_input, signal, spawn_piped, wait_within};
 pub use pipeline::{code, codes, describe, PeakMemory, Pipeline};
 pub use process::{assert_gone, assert_group_empty, dismiss_daemon, pid_from, wait_until};
 pub use records::{
-    assert_log_covers, contains, done_of, end_of, find, read_bytes, read_text, records, texts_of,
+    assert_log_covers, contains, done_of, end_of, find, parse_records, read_bytes, read_text,
+    records, texts_of,
 };
 pub use sandbox::{full_pipeline, reliability_fixtures, Sandbox, TAG};
 

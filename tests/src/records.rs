@@ -29,7 +29,14 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// The records of an NDJSON file.
 #[track_caller]
 pub fn records(path: &Path) -> Vec<Value> {
-    read_text(path)
+    parse_records(&read_bytes(path))
+}
+
+/// The records of an NDJSON stream (a tool's stdout); blank lines are skipped, a line that
+/// is not JSON fails the test naming it.
+#[track_caller]
+pub fn parse_records(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {

@@ -321,7 +321,7 @@ fn a_state_file_that_cannot_be_written_fails_the_stage_with_the_reason() {
         input.as_bytes(),
     );
     assert_eq!(code(status), 1, "{stderr}");
-    let stream = stdout_records(&out);
+    let stream = parse_records(&out);
     assert!(
         stream.iter().any(|r| r["type"] == "warning"
             && r["text"]
@@ -361,7 +361,7 @@ fn concurrent_pipelines_never_lose_an_update_silently() {
     for (index, mut run) in runs.into_iter().enumerate() {
         let statuses = run.wait();
         let out = read_bytes(&sb.join(format!("out.{index}")));
-        let said = stdout_records(&out).iter().any(|r| {
+        let said = parse_records(&out).iter().any(|r| {
             r["type"] == "warning"
                 && r["text"]
                     .as_str()

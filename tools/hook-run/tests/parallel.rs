@@ -145,7 +145,7 @@ fn a_parallel_run_ends_in_the_same_state_as_a_serial_one() {
     let run_with = |jobs: &str| {
         let mut child = std::process::Command::new(HOOK_RUN)
             .args(["stack", "install", "--jobs", jobs])
-            .env("HOOKPIPE_LIB", repo_lib())
+            .env("HOOKPIPE_LIB", lib_dir())
             .env("GONE_FROM_ENV", "here")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

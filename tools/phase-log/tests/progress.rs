@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use hookpipe_e2e::spawn_piped;
 use util::{begin, done, end, line, start};
 
 const ID: &str = "stack/install/50-template.sh";
@@ -226,12 +227,7 @@ fn progress_never_shows_on_a_terminal_when_asked_not_to() {
 
 #[test]
 fn a_pipe_never_gets_the_status_line() {
-    let mut child = util::command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&mut util::command());
     let mut stdin = child.stdin.take().unwrap();
     writeln!(
         stdin,
