@@ -164,10 +164,10 @@ impl Dump {
     /// The functions of `base` this state no longer has (the worker's stand-in for
     /// echo_summary does not take it away).
     fn gone_functions<'a>(&'a self, base: &'a Dump) -> impl Iterator<Item = &'a Vec<u8>> {
-        base.funcs.keys().filter(move |name| {
-            !self.funcs.contains_key(*name)
-                && !(self.summary_stand_in && name.as_slice() == ECHO_SUMMARY)
-        })
+        let stands_in = move |name: &[u8]| self.summary_stand_in && name == ECHO_SUMMARY;
+        base.funcs
+            .keys()
+            .filter(move |name| !self.funcs.contains_key(*name) && !stands_in(name))
     }
 
     fn parse_per_function(bytes: &[u8]) -> Dump {
