@@ -41,8 +41,8 @@ pub use child::{run_with_input, signal, spawn_piped, wait_within};
 pub use pipeline::{code, codes, describe, PeakMemory, Pipeline};
 pub use process::{assert_gone, assert_group_empty, dismiss_daemon, pid_from, wait_until};
 pub use records::{
-    assert_log_covers, contains, done_of, end_of, find, parse_records, read_bytes, read_text,
-    records, texts_of,
+    assert_log_covers, contains, done_of, end_of, find, has_warning, parse_records, read_bytes,
+    read_text, records, texts_of, time_of,
 };
 pub use sandbox::{full_pipeline, reliability_fixtures, Sandbox, TAG};
 
@@ -299,17 +299,7 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
     needle.push(0);
     let me = std::process::id() as i32;
     let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in proc_pids() {
         if pid == me {
             continue;
         }
@@ -326,6 +316,33 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
         }
     }
     found
+}
+
+/// Every pid listed in /proc (live or zombie); none when /proc cannot be read.
+pub(crate) fn proc_pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// Fails unless no live process carries `NAME=VALUE` in its environment
+/// ([`tagged_processes`]), allowing them [`GONE`] to go.
+#[track_caller]
+pub fn assert_no_tagged_process(name: &str, value: &OsStr) {
+    let deadline = Instant::now() + GONE;
+    loop {
+        let left = tagged_processes(name, value);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes of the run are still alive: {left:#?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits up to `limit` for `path` to exist and hold something (a hook writes its pid

@@ -157,10 +157,7 @@ fn a_state_the_worker_cannot_dump_or_a_readonly_worker_variable_fails_the_stage_
     assert_eq!(code(status), 1, "{stderr}");
     let stream = parse_records(&out);
     assert!(
-        stream.iter().any(|r| r["type"] == "warning"
-            && r["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("shell state could not be dumped"))),
+        has_warning(&stream, "shell state could not be dumped"),
         "no warning names the lost state: {stream:?}"
     );
     assert!(
