@@ -357,11 +357,14 @@ impl Dump {
     }
 }
 
+/// An associative array's elements: (key, value), each as bash quotes it.
+pub(crate) type Elements = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// An associative array's `declare -p` line taken apart: its flags (`-A`, `-Ax`...) and its
 /// elements as written (key and value each still quoted as bash printed them, so two
 /// elements compare equal exactly when bash would print them the same). `None` for any
 /// other line, or one this parser does not follow (it then compares whole).
-pub(crate) fn assoc_elements(line: &[u8]) -> Option<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+pub(crate) fn assoc_elements(line: &[u8]) -> Option<(Vec<u8>, Elements)> {
     let rest = line.strip_prefix(b"declare -")?;
     let space = rest.iter().position(|&b| b == b' ')?;
     let flags = &rest[..space];
