@@ -7,26 +7,7 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use hookpipe_e2e::{bin_dir, lib_dir, repo_root, run, scrub_env, Bash, Stack};
-use serde_json::Value;
-
-fn records(path: &std::path::Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a record"))
-        .collect()
-}
-
-fn time_of(records: &[Value], kind: &str, id: &str) -> String {
-    records
-        .iter()
-        .find(|r| r["type"] == kind && r["id"] == id)
-        .unwrap_or_else(|| panic!("no {kind} record for {id}"))["time"]
-        .as_str()
-        .expect("a time")
-        .to_owned()
-}
+use hookpipe_e2e::{bin_dir, lib_dir, records, repo_root, run, scrub_env, time_of, Bash, Stack};
 
 #[test]
 fn hookpipe_jobs_in_local_conf_runs_same_number_hooks_at_once_with_the_serial_result() {

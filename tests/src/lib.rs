@@ -5,7 +5,8 @@
 //! under `tests/fixtures/`, running scripts and bash with a clean DevStack environment and a
 //! time limit, processes found by their environment, and a guard that kills every daemon a
 //! test started under its tree, even when the test fails. The fault tests' harness lives in
-//! modules: [`sandbox`] (a tagged temporary directory and its process guard), [`pipeline`]
+//! modules: [`child`] (one tool as a piped child: input, signals, a
+//! time limit), [`sandbox`] (a tagged temporary directory and its process guard), [`pipeline`]
 //! (real pipelines in one process group, exit statuses, peak memory), [`process`] (waiting on
 //! pids and process groups) and [`records`] (reading NDJSON streams and log files).
 //!
@@ -30,15 +31,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+pub mod child;
 pub mod pipeline;
 pub mod process;
 pub mod records;
 pub mod sandbox;
 
+pub use child::{run_with_input, signal, spawn_piped, wait_within};
 pub use pipeline::{code, codes, describe, PeakMemory, Pipeline};
 pub use process::{assert_gone, assert_group_empty, dismiss_daemon, pid_from, wait_until};
 pub use records::{
-    assert_log_covers, contains, done_of, end_of, find, read_bytes, read_text, records, texts_of,
+    assert_log_covers, contains, done_of, end_of, find, has_warning, parse_records, read_bytes,
+    read_text, records, texts_of, time_of,
 };
 pub use sandbox::{full_pipeline, reliability_fixtures, Sandbox, TAG};
 
@@ -295,17 +299,7 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
     needle.push(0);
     let me = std::process::id() as i32;
     let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in proc_pids() {
         if pid == me {
             continue;
         }
@@ -322,6 +316,33 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
         }
     }
     found
+}
+
+/// Every pid listed in /proc (live or zombie); none when /proc cannot be read.
+pub(crate) fn proc_pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// Fails unless no live process carries `NAME=VALUE` in its environment
+/// ([`tagged_processes`]), allowing them [`GONE`] to go.
+#[track_caller]
+pub fn assert_no_tagged_process(name: &str, value: &OsStr) {
+    let deadline = Instant::now() + GONE;
+    loop {
+        let left = tagged_processes(name, value);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes of the run are still alive: {left:#?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits up to `limit` for `path` to exist and hold something (a hook writes its pid

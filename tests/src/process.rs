@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::{process_alive, read_pid, GONE, HANG};
+use crate::{proc_pids, process_alive, read_pid, GONE, HANG};
 
 /// Polls `ready` until it holds; fails after [`HANG`] naming `what`.
 #[track_caller]
@@ -74,14 +74,7 @@ pub fn assert_group_empty(group: Pid) {
 
 fn group_members(group: i32) -> Vec<i32> {
     let mut members = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in proc_pids() {
         let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };

@@ -29,7 +29,14 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// The records of an NDJSON file.
 #[track_caller]
 pub fn records(path: &Path) -> Vec<Value> {
-    read_text(path)
+    parse_records(&read_bytes(path))
+}
+
+/// The records of an NDJSON stream (a tool's stdout); blank lines are skipped, a line that
+/// is not JSON fails the test naming it.
+#[track_caller]
+pub fn parse_records(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
@@ -41,6 +48,16 @@ pub fn records(path: &Path) -> Vec<Value> {
 /// The first record of type `kind` for hook call `id`.
 pub fn find<'a>(records: &'a [Value], kind: &str, id: &str) -> Option<&'a Value> {
     records.iter().find(|r| r["type"] == kind && r["id"] == id)
+}
+
+/// The `time` of the record of type `kind` for hook call `id` (RFC 3339 with milliseconds,
+/// so the strings compare as times); fails when there is none.
+#[track_caller]
+pub fn time_of(records: &[Value], kind: &str, id: &str) -> String {
+    find(records, kind, id).unwrap_or_else(|| panic!("no {kind} record for {id}"))["time"]
+        .as_str()
+        .expect("a time")
+        .to_owned()
 }
 
 /// The `end` record of hook call `id`; fails when there is none.
@@ -56,6 +73,13 @@ pub fn texts_of(records: &[Value], id: &str) -> Vec<String> {
         .filter(|r| r["type"] == "output" && r["id"] == id)
         .filter_map(|r| r["text"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// True when a `warning` record's text contains `text`.
+pub fn has_warning(records: &[Value], text: &str) -> bool {
+    records
+        .iter()
+        .any(|r| r["type"] == "warning" && r["text"].as_str().is_some_and(|t| t.contains(text)))
 }
 
 /// The `done` record of stage `stage`.

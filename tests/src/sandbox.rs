@@ -13,12 +13,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::{bin_dir, lib_dir, repo_root, scrub_env, tagged_processes, Pipeline, GONE, TOOLS};
+use crate::{
+    assert_no_tagged_process, bin_dir, lib_dir, repo_root, scrub_env, tagged_processes, Pipeline,
+    TOOLS,
+};
 
 /// The environment variable that marks every process a test started.
 pub const TAG: &str = "HOOKPIPE_RELIABILITY_TAG";
@@ -108,18 +111,7 @@ impl Sandbox {
     /// Fails unless every process this test started is gone (allowing them [`GONE`] to go).
     #[track_caller]
     pub fn assert_no_process_left(&self) {
-        let deadline = Instant::now() + GONE;
-        loop {
-            let left = self.leftovers();
-            if left.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "processes of the run are still alive: {left:#?}"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        assert_no_tagged_process(TAG, self.path().as_os_str());
     }
 
     /// Fails if a file whose name starts with `pwned` exists under the sandbox, the test's

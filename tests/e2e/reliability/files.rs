@@ -321,12 +321,9 @@ fn a_state_file_that_cannot_be_written_fails_the_stage_with_the_reason() {
         input.as_bytes(),
     );
     assert_eq!(code(status), 1, "{stderr}");
-    let stream = stdout_records(&out);
+    let stream = parse_records(&out);
     assert!(
-        stream.iter().any(|r| r["type"] == "warning"
-            && r["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("cannot write the state file states/state.sh"))),
+        has_warning(&stream, "cannot write the state file states/state.sh"),
         "no warning gives the reason: {stream:?}"
     );
     assert_eq!(done_of(&stream, "stack/install").unwrap()["status"], 1);
@@ -361,12 +358,7 @@ fn concurrent_pipelines_never_lose_an_update_silently() {
     for (index, mut run) in runs.into_iter().enumerate() {
         let statuses = run.wait();
         let out = read_bytes(&sb.join(format!("out.{index}")));
-        let said = stdout_records(&out).iter().any(|r| {
-            r["type"] == "warning"
-                && r["text"]
-                    .as_str()
-                    .is_some_and(|t| t.contains("another run replaced it"))
-        });
+        let said = has_warning(&parse_records(&out), "another run replaced it");
         match code(statuses[0]) {
             0 => kept += 1,
             1 if said => refused += 1,

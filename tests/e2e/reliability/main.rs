@@ -46,8 +46,9 @@ use std::time::{Duration, Instant};
 use hookpipe_e2e::reliability_fixtures as fixtures;
 use hookpipe_e2e::{
     assert_gone, assert_group_empty, assert_log_covers, code, codes, contains, describe,
-    dismiss_daemon, done_of, end_of, find, full_pipeline, pid_from, process_alive, read_bytes,
-    read_pid, read_text, records, texts_of, wait_until, PeakMemory, Pipeline, Sandbox, GONE, HANG,
+    dismiss_daemon, done_of, end_of, find, full_pipeline, has_warning, parse_records, pid_from,
+    process_alive, read_bytes, read_pid, read_text, records, texts_of, wait_until, PeakMemory,
+    Pipeline, Sandbox, GONE, HANG,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -97,9 +98,13 @@ fn inline_hook(sb: &Sandbox, name: &str, body: &str) {
     .expect("write a hook");
 }
 
-fn stdout_records(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a record"))
-        .collect()
+/// The shortest logged run: `hook-list extras.d | hook-run stack install | phase-log -o
+/// run.log`, the console thrown away; stage 1 is the runner, stage 2 phase-log.
+fn log_pipeline(sb: &Sandbox) -> Pipeline {
+    let stages = vec![
+        sb.stage(&["hook-list", "extras.d"]),
+        sb.stage(&["hook-run", "stack", "install"]),
+        sb.stage(&["phase-log", "-o", "run.log"]),
+    ];
+    Pipeline::start(stages, None, Path::new("/dev/null"))
 }

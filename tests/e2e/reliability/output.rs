@@ -11,12 +11,7 @@ use super::*;
 fn a_hundred_megabytes_of_output_flow_through_in_bounded_memory() {
     let sb = Sandbox::new();
     sb.hook("extras.d", "10-flood.sh", "flood.sh");
-    let stages = vec![
-        sb.stage(&["hook-list", "extras.d"]),
-        sb.stage(&["hook-run", "stack", "install"]),
-        sb.stage(&["phase-log", "-o", "run.log"]),
-    ];
-    let mut run = Pipeline::start(stages, None, Path::new("/dev/null"));
+    let mut run = log_pipeline(&sb);
     let peaks = PeakMemory::watch(vec![run.pid(1), run.pid(2)]);
     let statuses = run.wait();
     let peaks = peaks.finish();
@@ -89,12 +84,7 @@ fn logged(id: &str, stderr: bool, bytes: &[u8]) -> Vec<u8> {
 fn a_ten_megabyte_line_without_a_newline_reaches_the_log_file_whole() {
     let sb = Sandbox::new();
     sb.hook("extras.d", "10-long.sh", "long-line.sh");
-    let stages = vec![
-        sb.stage(&["hook-list", "extras.d"]),
-        sb.stage(&["hook-run", "stack", "install"]),
-        sb.stage(&["phase-log", "-o", "run.log"]),
-    ];
-    let mut run = Pipeline::start(stages, None, Path::new("/dev/null"));
+    let mut run = log_pipeline(&sb);
     let peaks = PeakMemory::watch(vec![run.pid(1), run.pid(2)]);
     let statuses = run.wait();
     let peaks = peaks.finish();

@@ -381,12 +381,7 @@ fn interrupted_pipeline(delay_ms: u64) -> Option<String> {
 fn sigkill_of_the_whole_pipeline_keeps_every_log_line_written_so_far_in_order() {
     let sb = Sandbox::new();
     sb.hook("extras.d", "10-numbered.sh", "numbered.sh");
-    let stages = vec![
-        sb.stage(&["hook-list", "extras.d"]),
-        sb.stage(&["hook-run", "stack", "install"]),
-        sb.stage(&["phase-log", "-o", "run.log"]),
-    ];
-    let mut run = Pipeline::start(stages, None, Path::new("/dev/null"));
+    let mut run = log_pipeline(&sb);
     let log = sb.join("run.log");
     wait_until("the log holds a few thousand lines", || {
         fs::metadata(&log)

@@ -155,12 +155,9 @@ fn a_state_the_worker_cannot_dump_or_a_readonly_worker_variable_fails_the_stage_
     input.push('\n');
     let (status, out, stderr) = feed(&sb, "hook-run", &["stack", "install"], input.as_bytes());
     assert_eq!(code(status), 1, "{stderr}");
-    let stream = stdout_records(&out);
+    let stream = parse_records(&out);
     assert!(
-        stream.iter().any(|r| r["type"] == "warning"
-            && r["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("shell state could not be dumped"))),
+        has_warning(&stream, "shell state could not be dumped"),
         "no warning names the lost state: {stream:?}"
     );
     assert!(
@@ -175,7 +172,7 @@ fn a_state_the_worker_cannot_dump_or_a_readonly_worker_variable_fails_the_stage_
     );
     let (status, out, stderr) = feed(&sb, "hook-run", &["stack", "install"], input.as_bytes());
     assert_eq!(code(status), 1, "{stderr}");
-    let stream = stdout_records(&out);
+    let stream = parse_records(&out);
     let end = end_of(&stream, "stack/install/20-readonly.sh");
     assert_eq!(end["status"], "failed", "{end}");
     assert!(

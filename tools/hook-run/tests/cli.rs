@@ -126,13 +126,8 @@ fi
 fi
 "#,
     );
-    let hooks = tree.write_records();
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg("$HR source < \"$HOOKS\" | $HR stack extra")
-        .env("HR", HOOK_RUN)
-        .env("HOOKS", hooks)
-        .env("HOOKPIPE_LIB", repo_lib())
+    let out = tree
+        .bash("$HR source < \"$HOOKS\" | $HR stack extra")
         .env("HOOKPIPE_TEST_UNSET_ME", "present")
         .output()
         .unwrap();

@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use hookpipe_e2e::time_of;
 use serde_json::{json, Value};
 
 /// The `hook` records of a tree, with the sequence number hook-list gives extras.d hooks
@@ -25,18 +26,6 @@ fn numbered(tree: &Tree) -> String {
 
 fn run_jobs(tree: &Tree, args: &[&str]) -> std::process::Output {
     run_input(tree, args, &numbered(tree))
-}
-
-/// The `time` of the `start` or `end` record of call `id` (RFC 3339, so strings compare
-/// as times).
-fn time_of(records: &[Value], kind: &str, id: &str) -> String {
-    records
-        .iter()
-        .find(|r| r["type"] == kind && r["id"] == id)
-        .unwrap_or_else(|| panic!("no {kind} for {id}"))["time"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// The script of the stage's `state` record.
@@ -145,7 +134,7 @@ fn a_parallel_run_ends_in_the_same_state_as_a_serial_one() {
     let run_with = |jobs: &str| {
         let mut child = std::process::Command::new(HOOK_RUN)
             .args(["stack", "install", "--jobs", jobs])
-            .env("HOOKPIPE_LIB", repo_lib())
+            .env("HOOKPIPE_LIB", lib_dir())
             .env("GONE_FROM_ENV", "here")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
