@@ -47,8 +47,8 @@ use hookpipe_e2e::reliability_fixtures as fixtures;
 use hookpipe_e2e::{
     assert_gone, assert_group_empty, assert_log_covers, code, codes, contains, describe,
     dismiss_daemon, done_of, end_of, find, full_pipeline, has_warning, parse_records, pid_from,
-    process_alive, read_bytes, read_pid, read_text, records, texts_of, wait_until, PeakMemory,
-    Pipeline, Sandbox, GONE, HANG,
+    process_alive, read_bytes, read_pid, read_text, records, texts_of, wait_gone, wait_until,
+    PeakMemory, Pipeline, Sandbox, GONE, HANG,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

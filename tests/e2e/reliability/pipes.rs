@@ -169,11 +169,7 @@ fn a_reader_going_away_at_each_stage_ends_the_run_quietly_with_the_documented_st
             }
         }
         if let Some(worker) = read_pid(&sb.join("worker.pid")) {
-            let deadline = Instant::now() + GONE;
-            while process_alive(worker) && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(50));
-            }
-            if process_alive(worker) {
+            if !wait_gone(worker, GONE) {
                 problems.push(format!("the hook's worker {worker} is still alive"));
             }
         }

@@ -3,9 +3,10 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command};
 use std::time::{Duration, SystemTime};
 
 use hookpipe_e2e::{signal, spawn_piped, wait_within};
@@ -619,18 +620,34 @@ fn wait_for(lines: &mut impl Iterator<Item = std::io::Result<String>>, needle: &
     panic!("the console ended before showing {needle:?}");
 }
 
-#[test]
-fn sigint_keeps_logging_until_input_ends_then_dies_by_sigint() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("log");
-    let mut child = spawn_piped(util::command().args(["-o", log.to_str().unwrap()]));
+/// Starts phase-log (`cmd`) on the first three records of [`ok_run`] and waits until the
+/// call's summary is on the console: shown live, so phase-log is reading (its signal handlers
+/// are installed before it reads). Returns the child, its stdin, its console lines and the
+/// whole of `ok_run`, for the test to write the rest.
+fn reading_a_call(
+    cmd: &mut Command,
+) -> (
+    Child,
+    ChildStdin,
+    Lines<BufReader<ChildStdout>>,
+    Vec<String>,
+) {
+    let mut child = spawn_piped(cmd);
     let mut stdin = child.stdin.take().unwrap();
     let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
     let records = ok_run();
     writeln!(stdin, "{}\n{}\n{}", records[0], records[1], records[2]).unwrap();
     stdin.flush().unwrap();
-    // Shown live: phase-log is reading (its handlers are installed before it reads).
     wait_for(&mut console, "Installing template");
+    (child, stdin, console, records)
+}
+
+#[test]
+fn sigint_keeps_logging_until_input_ends_then_dies_by_sigint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let (mut child, mut stdin, mut console, records) =
+        reading_a_call(util::command().args(["-o", log.to_str().unwrap()]));
 
     signal(&child, Signal::SIGINT);
     writeln!(stdin, "{}", records[3]).unwrap();
@@ -712,13 +729,7 @@ fn empty_log_variables_are_unset_and_a_bad_logdays_is_bad_usage() {
 
 #[test]
 fn a_second_signal_ends_phase_log_at_once() {
-    let mut child = spawn_piped(&mut util::command());
-    let mut stdin = child.stdin.take().unwrap();
-    let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
-    let records = ok_run();
-    writeln!(stdin, "{}\n{}\n{}", records[0], records[1], records[2]).unwrap();
-    stdin.flush().unwrap();
-    wait_for(&mut console, "Installing template");
+    let (mut child, mut stdin, mut console, records) = reading_a_call(&mut util::command());
     signal(&child, Signal::SIGTERM);
     writeln!(stdin, "{}", records[3]).unwrap();
     stdin.flush().unwrap();
