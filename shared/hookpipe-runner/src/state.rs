@@ -199,6 +199,11 @@ impl Dump {
         }
     }
 
+    /// The variable of this name.
+    pub(crate) fn var(&self, name: &str) -> Option<&Var> {
+        self.vars.get(name)
+    }
+
     /// Whether a variable of this name is in the dump.
     #[cfg(test)]
     pub(crate) fn has_var(&self, name: &str) -> bool {
@@ -349,6 +354,95 @@ impl Dump {
             }
         }
         dump
+    }
+}
+
+/// An associative array's elements: (key, value), each as bash quotes it.
+pub(crate) type Elements = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// An associative array's `declare -p` line taken apart: its flags (`-A`, `-Ax`...) and its
+/// elements as written (key and value each still quoted as bash printed them, so two
+/// elements compare equal exactly when bash would print them the same). `None` for any
+/// other line, or one this parser does not follow (it then compares whole).
+pub(crate) fn assoc_elements(line: &[u8]) -> Option<(Vec<u8>, Elements)> {
+    let rest = line.strip_prefix(b"declare -")?;
+    let space = rest.iter().position(|&b| b == b' ')?;
+    let flags = &rest[..space];
+    if !flags.contains(&b'A') {
+        return None;
+    }
+    let after = &rest[space + 1..];
+    // `declare -A X` alone (declared, never assigned) has no elements.
+    if !after.contains(&b'=') {
+        return Some((flags.to_vec(), Vec::new()));
+    }
+    let open = after.windows(2).position(|w| w == b"=(")?;
+    let mut body = &after[open + 2..];
+    let mut elements = Vec::new();
+    loop {
+        while let Some(tail) = body.strip_prefix(b" ") {
+            body = tail;
+        }
+        if body == b")" {
+            return Some((flags.to_vec(), elements));
+        }
+        body = body.strip_prefix(b"[")?;
+        let key_len = quoted_word(body, b']')?;
+        let key = body[..key_len].to_vec();
+        body = body[key_len..].strip_prefix(b"]=")?;
+        let value_len = quoted_word(body, b' ')?;
+        elements.push((key, body[..value_len].to_vec()));
+        body = &body[value_len..];
+    }
+}
+
+/// How long the word at the start of `text` is: `"..."` or `$'...'` (with backslash
+/// escapes), or a bare word up to `end`.
+fn quoted_word(text: &[u8], end: u8) -> Option<usize> {
+    let (start, close) = match text {
+        [b'"', ..] => (1, b'"'),
+        [b'$', b'\'', ..] => (2, b'\''),
+        _ => return text.iter().position(|&b| b == end || b == b')'),
+    };
+    let mut at = start;
+    while at < text.len() {
+        match text[at] {
+            b'\\' => at += 2,
+            byte if byte == close => return Some(at + 1),
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// The `declare -p` line of associative array `name` with these flags and elements.
+pub(crate) fn assoc_line(name: &str, flags: &[u8], elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut line = b"declare -".to_vec();
+    line.extend_from_slice(flags);
+    line.push(b' ');
+    line.extend_from_slice(name.as_bytes());
+    line.extend_from_slice(b"=(");
+    for (key, value) in elements {
+        line.push(b'[');
+        line.extend_from_slice(key);
+        line.extend_from_slice(b"]=");
+        line.extend_from_slice(value);
+        line.push(b' ');
+    }
+    line.push(b')');
+    line
+}
+
+impl Var {
+    /// The `declare -p` line.
+    pub(crate) fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// A variable of this line (a merged associative array).
+    pub(crate) fn from_line(line: Vec<u8>) -> Option<Var> {
+        let (_, readonly) = declared_name(&line)?;
+        Some(Var { line, readonly })
     }
 }
 
@@ -705,6 +799,23 @@ mod tests {
             script,
             "unset -v L\ndeclare -g -- L=\"x\"\nunset -v P\ndeclare -g -- P=\"1\"\n"
         );
+    }
+
+    #[test]
+    fn associative_arrays_are_taken_apart_as_bash_prints_them() {
+        let line =
+            br#"declare -Ax M=(["]"]="z" [b]="" [a]="1" [$'n\nl']=$'x\ny' ["k 2"]="v \"q\" \$x" )"#;
+        let (flags, elements) = assoc_elements(line).unwrap();
+        assert_eq!(flags, b"Ax");
+        let keys: Vec<&[u8]> = elements.iter().map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, [&b"\"]\""[..], b"b", b"a", b"$'n\\nl'", b"\"k 2\""]);
+        assert_eq!(elements[4].1, br#""v \"q\" \$x""#);
+        assert_eq!(assoc_line("M", &flags, &elements), line);
+        assert_eq!(
+            assoc_elements(b"declare -A E=()"),
+            Some((b"A".to_vec(), vec![]))
+        );
+        assert_eq!(assoc_elements(b"declare -a L=([0]=\"x\")"), None);
     }
 
     #[test]
