@@ -4,14 +4,19 @@
 Every generator is deterministic (fixed seeds), so two runs of the suite measure the same
 bytes. Usage:
 
-  gen.py dispatch DIR COUNT        DIR/extras.d/NN-svcK.sh and DIR/lib/svcK, K = 1..COUNT,
+  gen.py dispatch DIR COUNT [EVERY]  DIR/extras.d/NN-svcK.sh and DIR/lib/svcK, K = 1..COUNT,
                                    in DevStack's usual dispatch shape; prints the
-                                   ENABLED_SERVICES list that enables them all
+                                   ENABLED_SERVICES list that enables them all, or with
+                                   EVERY only every EVERY-th (10: 10% enabled)
   gen.py prelude FILE FUNCTIONS    a prelude the size of DevStack's functions-common
                                    (~2,500 lines, 150 functions) that sources FUNCTIONS
                                    (the repo's lib/functions) first
   gen.py loglines FILE COUNT       COUNT lines of about 100 bytes, like a stack.sh log
   gen.py listing DIR COUNT         COUNT guarded hook files DIR/NN-hookK.sh
+  gen.py caller FILE VARIABLES FUNCTIONS  a caller's shell state the size of stack.sh's
+                                   after it has sourced functions, stackrc and lib/*:
+                                   VARIABLES variables of every kind, FUNCTIONS functions
+                                   of 16 lines
   gen.py calls FILE COUNT          the record stream of a run of COUNT hook calls, 40 per
                                    stage (begin, start, one output line, end, done), as
                                    hook-run writes it: what phase-log keeps per call
@@ -123,7 +128,7 @@ ${{_XTRACE_{up}}}
 """
 
 
-def dispatch(top, count):
+def dispatch(top, count, every=1):
     extras = os.path.join(top, "extras.d")
     lib = os.path.join(top, "lib")
     os.makedirs(extras, exist_ok=True)
@@ -131,7 +136,8 @@ def dispatch(top, count):
     names = []
     for k in range(1, count + 1):
         svc = "svc%d" % k
-        names.append(svc)
+        if (k - 1) % every == 0:
+            names.append(svc)
         nn = sequence(k, count)
         with open(os.path.join(extras, "%02d-%s.sh" % (nn, svc)), "w") as f:
             f.write(HOOK.format(nn=nn, svc=svc))
@@ -317,6 +323,65 @@ def listing(top, count):
             f.write(LISTED.format(nn=nn, svc=svc))
 
 
+# What stack.sh's shell holds once it has sourced functions, stackrc and the 22 lib/* files
+# (DevStack master, measured by sourcing them in bash): 732 variables (41 KB of `declare
+# -p`, 13 indexed and 9 associative arrays, ~40 exported) and 592 functions (9,549 lines,
+# 354 KB of `declare -f`). A CI machine's environment and enabled plugins add more
+# variables: the bench asks for a round number above that.
+CALLER_FUNCTION = """\
+# {name} - generated caller function {i} (DevStack lib/* style)
+function {name} {{
+    local name=${{1:-{name}}} section=${{2:-DEFAULT}} value
+    if [[ -z "$name" ]]; then
+        return 1
+    fi
+    value=${{CALLER_SETTING_{v}:-}}
+    case "$section" in
+        DEFAULT | database) value+=",$section" ;;
+        keystone_authtoken) value+=",auth" ;;
+        *) value+=",other" ;;
+    esac
+    for section in a b c; do
+        value+=":$section"
+    done
+    CALLER_DONE[{i}]=$value
+    echo "$value"
+}}
+"""
+
+
+def caller(path, variables, functions):
+    lines = [
+        "#!/bin/bash",
+        "#",
+        "# A generated caller state the size of stack.sh's after sourcing its libs",
+        "# (scripts/bench.d/gen.py): %d variables, %d functions." % (variables, functions),
+        "",
+        "declare -a -g CALLER_DONE=()",
+        "declare -A -g CALLER_TABLE=([nova]=n-api [glance]=g-api [neutron]=q-svc)",
+    ]
+    rng = random.Random(20261204)
+    for i in range(variables - 2):
+        kind = i % 20
+        if kind == 0:
+            lines.append("declare -a -g CALLER_LIST_%d=(%s)" % (
+                i, " ".join(rng.choice(WORDS) for _ in range(6))))
+        elif kind == 1:
+            lines.append("declare -A -g CALLER_MAP_%d=([%s]=%s [%s]=%s)" % (
+                i, rng.choice(WORDS), rng.choice(WORDS), rng.choice(WORDS) + "x",
+                rng.choice(WORDS)))
+        elif kind == 2:
+            lines.append("export CALLER_EXPORT_%d=%s" % (i, shell_quote("/opt/stack/" + rng.choice(WORDS))))
+        else:
+            lines.append("CALLER_SETTING_%d=%s" % (i, shell_quote(
+                "/".join(rng.choice(WORDS) for _ in range(rng.randint(1, 8))))))
+    for i in range(functions):
+        lines.append(CALLER_FUNCTION.format(
+            name="caller_%s_%d" % (rng.choice(WORDS), i), i=i, v=(i * 7) % (variables - 2)))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def calls(path, count):
     per_stage = 40
     stages = max(1, count // per_stage)
@@ -342,14 +407,14 @@ def calls(path, count):
 
 
 def main(argv):
-    if len(argv) != 4:
+    if len(argv) not in (4, 5) or (len(argv) == 5 and argv[1] not in ("dispatch", "caller")):
         sys.stderr.write(__doc__)
         return 2
     what, target, arg = argv[1], argv[2], argv[3]
-    if what in ("prelude", "loglines", "calls"):
+    if what in ("prelude", "loglines", "calls", "caller"):
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     if what == "dispatch":
-        dispatch(target, int(arg))
+        dispatch(target, int(arg), int(argv[4]) if len(argv) == 5 else 1)
     elif what == "prelude":
         prelude(target, arg)
     elif what == "loglines":
@@ -358,6 +423,8 @@ def main(argv):
         listing(target, int(arg))
     elif what == "calls":
         calls(target, int(arg))
+    elif what == "caller":
+        caller(target, int(arg), int(argv[4]) if len(argv) == 5 else 600)
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -15,15 +15,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hookpipe_e2e::{
-    bin_dir, lib_dir, repo_root, run, scrub_env, tagged_processes, Run, Stack, SCRIPT_TIMEOUT,
+    assert_no_tagged_process, bin_dir, lib_dir, repo_root, run, scrub_env, wait_within, Run, Stack,
+    SCRIPT_TIMEOUT,
 };
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
 const TAG: &str = "HOOKPIPE_ASYNC_TEST_TAG";
-/// Long enough for a loaded machine to reap a stopped job; only a leak waits this long.
-const GONE: Duration = Duration::from_secs(20);
 
 /// The async fixture as a scripts/stack.sh tree, with tempest enabled and the tag set.
 fn fixture() -> Stack {
@@ -36,21 +35,10 @@ fn fixture() -> Stack {
     stack
 }
 
-/// Fails unless no process tagged for `root` is alive (allowing them [`GONE`] to go).
+/// Fails unless no process tagged for `root` is alive (allowing them a moment to go).
 #[track_caller]
 fn assert_no_process_left(root: &Path) {
-    let deadline = Instant::now() + GONE;
-    loop {
-        let left = tagged_processes(TAG, root.as_os_str());
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes of the run are still alive: {left:#?}"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    assert_no_tagged_process(TAG, root.as_os_str());
 }
 
 /// The time a call took, from the `=== Hook calls ===` table of a report.
@@ -399,6 +387,11 @@ fn devstack_parallel_false_runs_jobs_inline() {
 /// The legacy caller of the fixture, run in `out`: its own functions and inc/async, then
 /// lib/hookpipe from this repository when `adopt`.
 fn legacy(out: &Path, adopt: bool, env: &[(&str, &str)]) -> Run {
+    run(legacy_command(out, adopt, env), SCRIPT_TIMEOUT)
+}
+
+/// The command of [`legacy`], with the fixture copied to `out/top`.
+fn legacy_command(out: &Path, adopt: bool, env: &[(&str, &str)]) -> Command {
     let top = out.join("top");
     hookpipe_e2e::copy_tree(&repo_root().join("tests/fixtures/async"), &top)
         .expect("copy the fixture");
@@ -418,7 +411,7 @@ fn legacy(out: &Path, adopt: bool, env: &[(&str, &str)]) -> Run {
     for (name, value) in env {
         cmd.env(name, value);
     }
-    run(cmd, SCRIPT_TIMEOUT)
+    cmd
 }
 
 #[test]
@@ -488,23 +481,15 @@ fn a_legacy_caller_with_lib_hookpipe_waits_across_phases_both_ways() {
 fn ctrl_c_in_a_legacy_caller_stops_its_jobs() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let out = dir.path();
-    let top = out.join("top");
-    hookpipe_e2e::copy_tree(&repo_root().join("tests/fixtures/async"), &top)
-        .expect("copy the fixture");
-    let mut cmd = Command::new(top.join("stack.sh"));
-    scrub_env(&mut cmd);
-    cmd.current_dir(out)
-        .env("FIXTURE_OUT", out)
-        .env("DEST", out.join("dest"))
-        .env("VERBOSE", "False")
-        .env("TMPDIR", out)
-        .env("ASYNC_FIX_FOREVER", "1")
-        .env("ASYNC_FIX_INSTALL_SECONDS", "60")
-        .env("HOOKPIPE_SOURCE", repo_root().join("lib/hookpipe"))
-        .env("HOOKPIPE_BIN", bin_dir())
-        .env("HOOKPIPE_RECORDS", out.join("records"))
-        .env(TAG, out)
-        .stdin(Stdio::null())
+    let mut cmd = legacy_command(
+        out,
+        true,
+        &[
+            ("ASYNC_FIX_FOREVER", "1"),
+            ("ASYNC_FIX_INSTALL_SECONDS", "60"),
+        ],
+    );
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
@@ -521,14 +506,10 @@ fn ctrl_c_in_a_legacy_caller_stops_its_jobs() {
     }
     thread::sleep(Duration::from_millis(500));
     killpg(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("SIGINT to the run");
-    let deadline = Instant::now() + SCRIPT_TIMEOUT;
-    while child.try_wait().expect("wait for stack.sh").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "stack.sh did not end after Ctrl-C"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_within(&mut child, SCRIPT_TIMEOUT).is_some(),
+        "stack.sh did not end after Ctrl-C"
+    );
     assert_no_process_left(out);
     let jobs = job_records(&out.join("records"));
     for name in ["forever", "install_tempest"] {

@@ -393,27 +393,6 @@ fn ctrl_c_stops_the_caller_too() {
     assert!(tmp.is_empty(), "left in TMPDIR: {tmp:?}");
 }
 
-/// The names lib/hookpipe never unsets (because hook-run never carries them) must be
-/// exactly hook-run's: a name hook-run stopped carrying would otherwise be unset in the
-/// caller after every phase.
-#[test]
-fn lib_hookpipe_knows_which_names_hook_run_does_not_carry() {
-    let state_rs =
-        fs::read_to_string(repo_root().join("shared/hookpipe-runner/src/state.rs")).unwrap();
-    let start = state_rs
-        .find("pub const NOT_CARRIED")
-        .expect("NOT_CARRIED in state.rs");
-    let list = &state_rs[start..start + state_rs[start..].find("];").unwrap()];
-    let mut rust: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
-    rust.sort_unstable();
-    let lib = fs::read_to_string(repo_root().join("lib/hookpipe")).unwrap();
-    let start = lib.find("_HOOKPIPE_NOT_CARRIED=\"").unwrap() + "_HOOKPIPE_NOT_CARRIED=\"".len();
-    let shell = lib[start..start + lib[start..].find('"').unwrap()].replace("\\\n", "");
-    let mut shell: Vec<&str> = shell.split_whitespace().collect();
-    shell.sort_unstable();
-    assert_eq!(shell, rust);
-}
-
 /// scripts/install.sh into a temporary prefix (with the workspace's binaries, so no cargo
 /// runs inside the test), then the fixture adopted from there: lib/hookpipe finds the
 /// tools beside itself, hook-run its prelude in PREFIX/lib/hookpipe.

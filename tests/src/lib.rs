@@ -1,12 +1,19 @@
-//! Helpers for hookpipe's end-to-end tests: where the repository and the workspace's debug
-//! binaries are, temporary trees (a TOP_DIR, a DEST and a log directory) built from the
-//! fixtures under `tests/fixtures/`, running scripts and bash with a clean DevStack
-//! environment and a time limit, and a guard that kills every daemon a test started under
-//! its tree, even when the test fails.
+//! The test-support crate of hookpipe (`hookpipe-e2e`): one copy of the helpers that the
+//! end-to-end tests in `e2e/` and the per-tool binary tests (`tools/*/tests`, through a
+//! dev-dependency) share. Here: where the repository and the workspace's debug binaries are,
+//! temporary DevStack trees (a TOP_DIR, a DEST and a log directory) built from the fixtures
+//! under `tests/fixtures/`, running scripts and bash with a clean DevStack environment and a
+//! time limit, processes found by their environment, and a guard that kills every daemon a
+//! test started under its tree, even when the test fails. The fault tests' harness lives in
+//! modules: [`child`] (one tool as a piped child: input, signals, a
+//! time limit), [`sandbox`] (a tagged temporary directory and its process guard), [`pipeline`]
+//! (real pipelines in one process group, exit statuses, peak memory), [`process`] (waiting on
+//! pids and process groups) and [`records`] (reading NDJSON streams and log files).
 //!
-//! The tests themselves live in `e2e/`: `stack.rs` drives scripts/stack.sh, unstack.sh and
-//! clean.sh; `functions.rs` drives lib/functions through bash; `async.rs` DevStack's async
-//! jobs through the pipelines and a legacy caller.
+//! The tests themselves: `e2e/stack.rs` drives scripts/stack.sh, unstack.sh and clean.sh;
+//! `functions.rs` lib/functions through bash; `async.rs` DevStack's async jobs; `legacy.rs`,
+//! `plugins.rs`, `resume.rs`, `multinode.rs`, `honest.rs` and `readme.rs` what their opening
+//! comments say; `e2e/reliability/` the fault and hostile-input suite, one module per theme.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -24,6 +31,21 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
+pub mod child;
+pub mod pipeline;
+pub mod process;
+pub mod records;
+pub mod sandbox;
+
+pub use child::{run_with_input, signal, spawn_piped, wait_within};
+pub use pipeline::{code, codes, describe, PeakMemory, Pipeline};
+pub use process::{assert_gone, assert_group_empty, dismiss_daemon, pid_from, wait_until};
+pub use records::{
+    assert_log_covers, contains, done_of, end_of, find, has_warning, parse_records, read_bytes,
+    read_text, records, texts_of, time_of,
+};
+pub use sandbox::{full_pipeline, reliability_fixtures, Sandbox, TAG};
+
 /// The five tools the scripts run.
 pub const TOOLS: &[&str] = &[
     "hook-list",
@@ -36,6 +58,12 @@ pub const TOOLS: &[&str] = &[
 /// How long one script may run before the test gives up on it: generous, only so that a
 /// hang fails the test instead of blocking the suite.
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Only a hang waits this long: a pipeline that has not ended by then is killed and the test
+/// fails, showing what each stage wrote on stderr.
+pub const HANG: Duration = Duration::from_secs(90);
+/// How long a stopped process may take to disappear on a loaded machine.
+pub const GONE: Duration = Duration::from_secs(20);
 
 /// The repository root (the parent of this crate).
 pub fn repo_root() -> PathBuf {
@@ -113,6 +141,7 @@ const SCRUBBED: &[&str] = &[
     "HOOKPIPE_RUN_DIR",
     "HOOKPIPE_RUN_ID",
     "HOOKPIPE_REVERSE",
+    "HOOKPIPE_JOBS",
 ];
 
 /// Removes the DevStack variables (and the demo's TEMPLATE_* and TOYVISOR_*) from `cmd`.
@@ -270,17 +299,7 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
     needle.push(0);
     let me = std::process::id() as i32;
     let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for pid in proc_pids() {
         if pid == me {
             continue;
         }
@@ -297,6 +316,33 @@ pub fn tagged_processes(name: &str, value: &OsStr) -> Vec<(i32, String)> {
         }
     }
     found
+}
+
+/// Every pid listed in /proc (live or zombie); none when /proc cannot be read.
+pub(crate) fn proc_pids() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// Fails unless no live process carries `NAME=VALUE` in its environment
+/// ([`tagged_processes`]), allowing them [`GONE`] to go.
+#[track_caller]
+pub fn assert_no_tagged_process(name: &str, value: &OsStr) {
+    let deadline = Instant::now() + GONE;
+    loop {
+        let left = tagged_processes(name, value);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes of the run are still alive: {left:#?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits up to `limit` for `path` to exist and hold something (a hook writes its pid

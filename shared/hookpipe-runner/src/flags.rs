@@ -7,7 +7,7 @@ use std::time::Duration;
 use hookpipe::exit::Fatal;
 
 use crate::checkpoint::CheckpointOptions;
-use crate::stage::{default_prelude, parse_seconds, parse_timeout, Options};
+use crate::stage::{default_prelude, parse_seconds, parse_timeout, JobsConflict, Options};
 
 /// How the hooks of a stage run.
 #[derive(Debug, Clone, clap::Args)]
@@ -46,6 +46,12 @@ pub struct RunnerFlags {
     /// with the state this stage ends with (plain bash: `source FILE` takes it back).
     #[arg(long, value_name = "FILE", env = "HOOKPIPE_STATE")]
     pub state: Option<PathBuf>,
+    /// Also write FILE, a script that turns the shell whose state this stage loaded into
+    /// the state the stage ends with: only the variables and functions that changed, and
+    /// the unsetting of those that are gone (what lib/hookpipe sources back into its
+    /// caller, instead of the whole state). Not written when the stage runs nothing.
+    #[arg(long, value_name = "FILE")]
+    pub state_delta: Option<PathBuf>,
     /// Keep a checkpoint of this stage in the run directory DIR when it completes: its
     /// records, the state after it, and a fingerprint of what it depended on
     /// (docs/checkpoints.md).
@@ -62,6 +68,33 @@ pub struct RunnerFlags {
     /// the state on; STAGE keeps its checkpoint.
     #[arg(long, value_name = "STAGE")]
     pub until: Option<String>,
+    /// Run up to N hooks of one group at once: extras.d hooks with the same number, and
+    /// plugins with no plugin_requires path between them. Each starts from the same shell
+    /// state and their changes are merged in serial order (README "Parallel hooks").
+    /// 1 (the default) runs every hook one after the other.
+    #[arg(long, value_name = "N", env = "HOOKPIPE_JOBS", default_value = "1",
+          value_parser = parse_jobs)]
+    pub jobs: usize,
+    /// When hooks of one parallel group changed the same shell variable or function
+    /// differently: run the group again serially from the state before it (rerun), or
+    /// fail the stage naming them (fail).
+    #[arg(long, value_name = "WHAT", value_enum, default_value = "rerun")]
+    pub jobs_conflict: JobsConflict,
+}
+
+/// The most hooks one group runs at once: each is a bash worker, and the signal handler
+/// keeps their process groups in a fixed table (`signals.rs`).
+pub const MAX_JOBS: usize = 64;
+
+/// `--jobs N`: a whole number from 1 to [`MAX_JOBS`].
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(jobs) if (1..=MAX_JOBS).contains(&jobs) => Ok(jobs),
+        _ => Err(format!(
+            "`{text}` is not a number of jobs from 1 to {MAX_JOBS} (1 runs hooks one after \
+             the other)"
+        )),
+    }
 }
 
 impl RunnerFlags {
@@ -138,8 +171,11 @@ impl RunnerFlags {
             kill_after: self.kill_after,
             xtrace: self.xtrace,
             state_file: self.state.clone(),
+            state_delta: self.state_delta.clone(),
             checkpoints,
             until: self.until.clone(),
+            jobs: self.jobs,
+            jobs_conflict: self.jobs_conflict,
         })
     }
 }

@@ -29,4 +29,4 @@ pub mod state;
 mod tree;
 mod worker;
 
-pub use stage::{run_stage, Action, Call, Plan};
+pub use stage::{run_stage, Action, Call, JobsConflict, Plan};

@@ -17,11 +17,17 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// The process group to kill if a second signal arrives (0 for none).
 static WORKER_GROUP: AtomicI32 = AtomicI32::new(0);
+/// The process groups of a parallel group's workers (`group.rs`), killed with it; free
+/// slots hold 0. A fixed array: the handler may only touch atomics.
+static MEMBER_GROUPS: [AtomicI32; MEMBER_SLOTS] = [const { AtomicI32::new(0) }; MEMBER_SLOTS];
+const MEMBER_SLOTS: usize = 64;
 
 /// The installed handlers and the read end of their wake-up pipe.
 #[derive(Debug)]
 pub struct Signals {
     wake: OwnedFd,
+    /// The write end of the wake-up pipe, to wake every thread polling it again.
+    rewake: OwnedFd,
 }
 
 impl Signals {
@@ -38,6 +44,12 @@ impl Signals {
                         if group > 0 {
                             nix::libc::kill(-group, nix::libc::SIGKILL);
                         }
+                        for slot in &MEMBER_GROUPS {
+                            let member = slot.load(Ordering::SeqCst);
+                            if member > 0 {
+                                nix::libc::kill(-member, nix::libc::SIGKILL);
+                            }
+                        }
                         // End by the signal itself, so the calling shell stops too; the
                         // status is the fallback should it not kill.
                         let _ = signal_hook::low_level::emulate_default_handler(signal);
@@ -50,7 +62,14 @@ impl Signals {
             }
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
         }
-        Ok(Signals { wake: read })
+        let rewake = write.try_clone()?;
+        Ok(Signals { wake: read, rewake })
+    }
+
+    /// Makes the wake-up pipe readable again: with several threads polling it (a
+    /// parallel group), the one that drained it must not leave the others asleep.
+    pub(crate) fn wake(&self) {
+        let _ = nix::unistd::write(&self.rewake, &[1]);
     }
 
     /// Readable after a signal arrived; drain it with [`Signals::drain`].
@@ -75,5 +94,21 @@ impl Signals {
     /// Names the process group a second signal must kill (0 for none).
     pub(crate) fn set_worker_group(&self, group: i32) {
         WORKER_GROUP.store(group, Ordering::SeqCst);
+    }
+
+    /// Adds a group member's worker to what a second signal kills; `false` when every
+    /// slot is taken (the group then waits for a free one).
+    pub(crate) fn add_member_group(&self, group: i32) -> bool {
+        MEMBER_GROUPS.iter().any(|slot| {
+            slot.compare_exchange(0, group, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        })
+    }
+
+    /// Removes a member's worker added by [`Signals::add_member_group`].
+    pub(crate) fn remove_member_group(&self, group: i32) {
+        for slot in &MEMBER_GROUPS {
+            let _ = slot.compare_exchange(group, 0, Ordering::SeqCst, Ordering::SeqCst);
+        }
     }
 }

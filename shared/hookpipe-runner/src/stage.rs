@@ -41,6 +41,8 @@ use crate::session::{Batch, BatchEvent, CallEnd, Completion, Session, StopReason
 use crate::signals::Signals;
 use crate::state::{Dump, StateFile};
 
+mod group;
+
 /// What a planned call does in the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -76,6 +78,9 @@ pub struct Call {
     /// the call unless the shell state has it (DevStack records it at `enable_plugin`, and
     /// an associative array cannot travel through the environment).
     pub plugin: Option<(Vec<u8>, Vec<u8>)>,
+    /// With `--jobs`, consecutive calls with the same group may run at once
+    /// (`stage/group.rs`); `None` always runs alone.
+    pub group: Option<String>,
 }
 
 impl Call {
@@ -103,6 +108,7 @@ impl Call {
             when_enabled: None,
             skip: None,
             plugin: None,
+            group: None,
         }
     }
 
@@ -186,10 +192,26 @@ pub struct Options {
     pub kill_after: Duration,
     pub xtrace: bool,
     pub state_file: Option<PathBuf>,
+    /// `--state-delta FILE`: where the change from the loaded state goes (`state::Delta`).
+    pub state_delta: Option<PathBuf>,
     /// The run directory and what to do with its checkpoints.
     pub checkpoints: Option<CheckpointOptions>,
     /// `--until STAGE`: run nothing once STAGE has run upstream.
     pub until: Option<String>,
+    /// `--jobs N`: how many calls of one group may run at once (1: serial).
+    pub jobs: usize,
+    /// `--jobs-conflict`: what a conflict between a group's changes to the shell does.
+    pub jobs_conflict: JobsConflict,
+}
+
+/// What a parallel group whose hooks changed the same name differently does
+/// (`--jobs-conflict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobsConflict {
+    /// Run the group again, serially, from the state before it (with a `warning`).
+    Rerun,
+    /// Fail the stage, naming the hooks and the names.
+    Fail,
 }
 
 /// Why the stage stopped calling hooks.
@@ -201,6 +223,9 @@ enum Halt {
     Interrupted,
     /// `--until STAGE` and STAGE ran upstream.
     Until(String),
+    /// Hooks of a parallel group changed the same names differently (`--jobs-conflict
+    /// fail`): the message says which.
+    Conflict(String),
 }
 
 struct Runner<'a, W: Write> {
@@ -214,6 +239,9 @@ struct Runner<'a, W: Write> {
     last_dump: Option<Dump>,
     /// The state loaded at the start of the stage (script, base), re-sent if no dump can be had.
     loaded: Option<State>,
+    /// The loaded state as a dump, when it came as one (a caller's raw dump in the state
+    /// file): the base of `--state-delta`.
+    loaded_dump: Option<Dump>,
     session: Option<Session>,
     /// The dump taken right after the prelude: deltas are relative to it.
     base: Option<Dump>,
@@ -248,6 +276,7 @@ pub fn run_stage<R: Read, W: Write>(
         setup: Vec::new(),
         last_dump: None,
         loaded: None,
+        loaded_dump: None,
         session: None,
         base: None,
         environment: std::env::vars_os()
@@ -553,51 +582,27 @@ impl<W: Write> Runner<'_, W> {
         session.traced = self.options.xtrace;
         self.signals.set_worker_group(session.worker.pid().as_raw());
         let exit_dump = self.scratch.path().join("exit-dump");
-        let _ = std::fs::remove_file(&exit_dump);
-        let mut steps: Vec<(Setup, Vec<Vec<u8>>)> = vec![
-            (
-                Setup::Plain,
-                vec![b"marker".to_vec(), session.marker().to_vec()],
-            ),
-            (
-                Setup::Plain,
-                vec![b"exitdump".to_vec(), path_bytes(&exit_dump)],
-            ),
-            (
-                Setup::Plain,
-                vec![b"trace".to_vec(), on_off(self.options.xtrace)],
-            ),
-            (Setup::Plain, vec![b"errexit".to_vec(), on_off(false)]),
-        ];
-        for prelude in &self.options.prelude {
-            steps.push((
-                Setup::Prelude(prelude.clone()),
-                vec![b"source".to_vec(), path_bytes(prelude), b"0".to_vec()],
-            ));
-        }
-        if self.base.is_none() {
-            let base = self.scratch.path().join("base");
-            steps.push((
-                Setup::Base(base.clone()),
-                vec![b"dump".to_vec(), path_bytes(&base)],
-            ));
-        }
-        if let Some(state) = state {
-            let path = self.scratch.path().join("restart-state");
-            std::fs::write(&path, state).map_err(|err| {
-                StageError::Fatal(Fatal::internal(format!("writing scratch state: {err}")))
-            })?;
-            steps.push((Setup::Load, vec![b"load".to_vec(), path_bytes(&path)]));
-        }
-        steps.push((
-            Setup::Plain,
-            vec![b"errexit".to_vec(), on_off(self.options.errexit)],
-        ));
-        for (_, command) in &steps {
-            let fields: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
-            session.send(&fields);
-        }
-        self.setup = steps.into_iter().map(|(step, _)| step).collect();
+        let base = self
+            .base
+            .is_none()
+            .then(|| self.scratch.path().join("base"));
+        let state_path = match state {
+            Some(state) => {
+                let path = self.scratch.path().join("restart-state");
+                std::fs::write(&path, state).map_err(|err| {
+                    StageError::Fatal(Fatal::internal(format!("writing scratch state: {err}")))
+                })?;
+                Some(path)
+            }
+            None => None,
+        };
+        self.setup = send_setup(
+            &mut session,
+            self.options,
+            &exit_dump,
+            base.as_deref(),
+            state_path.as_deref(),
+        );
         self.session = Some(session);
         Ok(())
     }
@@ -667,9 +672,11 @@ impl<W: Write> Runner<'_, W> {
     fn load_state(&mut self, stream: Option<&State>) -> Result<(u64, bool), StageError> {
         let mut chosen: Option<State> = stream.cloned();
         if let Some(path) = &self.options.state_file {
-            match StateFile::new(path).read() {
-                Ok(Some((generation, script))) => {
+            match StateFile::new(path).read_with_dump() {
+                Ok(Some(stored)) => {
+                    let (generation, script) = (stored.generation, stored.script);
                     if chosen.as_ref().is_none_or(|s| generation > s.generation) {
+                        self.loaded_dump = stored.dump;
                         chosen = Some(State {
                             stage: "state-file".into(),
                             generation,
@@ -747,6 +754,7 @@ impl<W: Write> Runner<'_, W> {
                     Halt::Prelude(message) => {
                         (SkipReason::PreludeFailed, format!("not run: {message}"))
                     }
+                    Halt::Conflict(message) => (SkipReason::Stopped, format!("not run: {message}")),
                     Halt::Interrupted => (
                         SkipReason::Interrupted,
                         "not run: the run was interrupted".to_owned(),
@@ -776,12 +784,21 @@ impl<W: Write> Runner<'_, W> {
                     continue;
                 }
             }
+            // With --jobs, a run of calls of one group runs at once (stage/group.rs).
+            if let Some(end) = self.parallel_run(calls, next) {
+                if let Some(stopped) = self.run_group(&calls[next..end])? {
+                    halt = Some(stopped);
+                }
+                next = end;
+                continue;
+            }
             // The batch: this call and the following ones that need no decision first.
             let mut end = next + 1;
             while end < calls.len()
                 && calls[end].skip.is_none()
                 && calls[end].when_enabled.is_none()
                 && calls[end].refusal().is_none()
+                && self.parallel_run(calls, end).is_none()
             {
                 end += 1;
             }
@@ -809,17 +826,8 @@ impl<W: Write> Runner<'_, W> {
     }
 
     fn skip(&mut self, call: &Call, reason: SkipReason, message: String) -> Result<(), StageError> {
-        self.call_outcomes.push(CallOutcome {
-            id: call.id.clone(),
-            status: format!("skipped ({reason})"),
-        });
-        self.out.write(&Record::Skip(Skip {
-            name: Some(Data::from_bytes(&call.name)),
-            id: Some(call.id.clone()),
-            stage: Some(call.stage.clone()),
-            time: Some(now_rfc3339()),
-            ..Skip::new(reason, message)
-        }))?;
+        self.call_outcomes.push(skipped_outcome(call, reason));
+        self.out.write(&skip_record(call, reason, message))?;
         Ok(())
     }
 
@@ -1002,6 +1010,21 @@ impl<W: Write> Runner<'_, W> {
                 }
             }
         }
+        if let Some(path) = &self.options.state_delta {
+            // Relative to the caller's own dump when the state came as one; else the whole
+            // state, which recreates it as well.
+            let delta = match (&dump, &self.loaded_dump) {
+                (Some(now), Some(loaded)) => now.delta_script(loaded),
+                _ => full.clone().unwrap_or_default(),
+            };
+            if let Err(err) = crate::state::write_delta(path, &delta) {
+                self.outcome = self.outcome.worst(Outcome::Negative);
+                self.warn(format!(
+                    "cannot write the state delta {}: {err}",
+                    display_path(path)
+                ))?;
+            }
+        }
         let state = State {
             stage: self.options.stage.clone(),
             generation,
@@ -1089,7 +1112,7 @@ impl<W: Write> Runner<'_, W> {
                 _ => ("failed", format!("{id} failed")),
             },
             Some(Halt::Upstream(failure)) => ("upstream-failed", format!("upstream {failure}")),
-            Some(Halt::Prelude(message)) => ("failed", message.clone()),
+            Some(Halt::Prelude(message) | Halt::Conflict(message)) => ("failed", message.clone()),
             // --until: the run ends where it was asked to, not in failure.
             None | Some(Halt::Until(_)) => return Ok(()),
         };
@@ -1128,7 +1151,7 @@ impl<W: Write> Runner<'_, W> {
 /// and arguments as NUL-separated data, and a script that calls `_hp_batch_source` or
 /// `_hp_batch_call` for each with `"${_hp_fields[N]}"` references into that data. Only
 /// indices are written into the script; names and arguments stay data.
-fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
+pub(crate) fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
     use std::fmt::Write as _;
     let mut data = Vec::with_capacity(calls.len() * 64);
     let mut script = String::with_capacity(calls.len() * 96);
@@ -1174,6 +1197,25 @@ fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
         script.push_str("\n((_hp_stop)) && return\n");
     }
     (data, script)
+}
+
+/// The `skip` record of a call that will not run.
+fn skip_record(call: &Call, reason: SkipReason, message: String) -> Record {
+    Record::Skip(Skip {
+        name: Some(Data::from_bytes(&call.name)),
+        id: Some(call.id.clone()),
+        stage: Some(call.stage.clone()),
+        time: Some(now_rfc3339()),
+        ..Skip::new(reason, message)
+    })
+}
+
+/// How a skipped call is recorded in its stage's checkpoint.
+fn skipped_outcome(call: &Call, reason: SkipReason) -> CallOutcome {
+    CallOutcome {
+        id: call.id.clone(),
+        status: format!("skipped ({reason})"),
+    }
 }
 
 /// The `start` record of a call, and the lines it reports before running.
@@ -1258,6 +1300,59 @@ enum CallStatus {
     Ok,
     Failed,
     Interrupted(i32),
+}
+
+/// Sends a new worker its set-up commands: the marker, where to leave its state should a
+/// hook end it (`exit_dump`), tracing, the prelude without errexit, the baseline dump
+/// (`base`, when wanted), the state to continue from (`state`, a script), then the
+/// stage's errexit. Returns what each reply means, in order.
+fn send_setup(
+    session: &mut Session,
+    options: &Options,
+    exit_dump: &Path,
+    base: Option<&Path>,
+    state: Option<&Path>,
+) -> Vec<Setup> {
+    let _ = std::fs::remove_file(exit_dump);
+    let mut steps: Vec<(Setup, Vec<Vec<u8>>)> = vec![
+        (
+            Setup::Plain,
+            vec![b"marker".to_vec(), session.marker().to_vec()],
+        ),
+        (
+            Setup::Plain,
+            vec![b"exitdump".to_vec(), path_bytes(exit_dump)],
+        ),
+        (
+            Setup::Plain,
+            vec![b"trace".to_vec(), on_off(options.xtrace)],
+        ),
+        (Setup::Plain, vec![b"errexit".to_vec(), on_off(false)]),
+    ];
+    for prelude in &options.prelude {
+        steps.push((
+            Setup::Prelude(prelude.clone()),
+            vec![b"source".to_vec(), path_bytes(prelude), b"0".to_vec()],
+        ));
+    }
+    if let Some(base) = base {
+        steps.push((
+            Setup::Base(base.to_path_buf()),
+            vec![b"dump".to_vec(), path_bytes(base)],
+        ));
+    }
+    if let Some(path) = state {
+        steps.push((Setup::Load, vec![b"load".to_vec(), path_bytes(path)]));
+    }
+    steps.push((
+        Setup::Plain,
+        vec![b"errexit".to_vec(), on_off(options.errexit)],
+    ));
+    for (_, command) in &steps {
+        let fields: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+        session.send(&fields);
+    }
+    steps.into_iter().map(|(step, _)| step).collect()
 }
 
 /// A set-up command whose reply matters.

@@ -80,7 +80,7 @@ fn carried(name: &str) -> bool {
 
 /// One variable of a dump: its `declare -p` line and whether it is read-only.
 #[derive(Debug, Clone, PartialEq)]
-struct Var {
+pub(crate) struct Var {
     line: Vec<u8>,
     readonly: bool,
 }
@@ -217,9 +217,24 @@ impl Dump {
     pub fn delta_script(&self, base: &Dump) -> Vec<u8> {
         let mut out = Vec::with_capacity(1024);
         for (name, var) in &self.vars {
-            if base.vars.get(name) != Some(var) {
-                write_var(&mut out, var);
+            match base.vars.get(name) {
+                Some(old) if old == var => continue,
+                // `declare` adds attributes but never takes one away (`export -n`, an
+                // array become a string): the old variable goes first.
+                Some(old) if !old.readonly => {
+                    // `unset -v` of a nameref would unset the variable it names.
+                    let flags = old.line.split(|&b| b == b' ').nth(1).unwrap_or_default();
+                    if flags.contains(&b'n') {
+                        out.extend_from_slice(b"unset -n ");
+                    } else {
+                        out.extend_from_slice(b"unset -v ");
+                    }
+                    out.extend_from_slice(name.as_bytes());
+                    out.push(b'\n');
+                }
+                _ => {}
             }
+            write_var(&mut out, var);
         }
         for name in base.vars.keys().filter(|n| !self.vars.contains_key(*n)) {
             out.extend_from_slice(b"unset -v ");
@@ -238,6 +253,79 @@ impl Dump {
             out.push(b'\n');
         }
         out
+    }
+}
+
+/// One name a hook changed, relative to the state it started from: a variable or a
+/// function, with what it became (`None`: unset).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Change {
+    Var(String, Option<Var>),
+    Func(Vec<u8>, Option<Vec<u8>>),
+}
+
+impl Change {
+    /// The name as people read it: `X` for a variable, `f()` for a function.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Change::Var(name, _) => name.clone(),
+            Change::Func(name, _) => format!("{}()", String::from_utf8_lossy(name)),
+        }
+    }
+
+    /// Whether two changes are to the same name (whatever they made of it).
+    pub(crate) fn same_name(&self, other: &Change) -> bool {
+        match (self, other) {
+            (Change::Var(a, _), Change::Var(b, _)) => a == b,
+            (Change::Func(a, _), Change::Func(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Dump {
+    /// Every name that differs between `base` and this state: set, changed or unset.
+    pub(crate) fn changes_from(&self, base: &Dump) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (name, var) in &self.vars {
+            if base.vars.get(name) != Some(var) {
+                changes.push(Change::Var(name.clone(), Some(var.clone())));
+            }
+        }
+        for name in base.vars.keys().filter(|n| !self.vars.contains_key(*n)) {
+            changes.push(Change::Var(name.clone(), None));
+        }
+        for (name, body) in &self.funcs {
+            if base.funcs.get(name) != Some(body) {
+                changes.push(Change::Func(name.clone(), Some(body.clone())));
+            }
+        }
+        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+            changes.push(Change::Func(name.clone(), None));
+        }
+        changes
+    }
+
+    /// This state with `changes` made to it.
+    pub(crate) fn with_changes<'a>(&self, changes: impl IntoIterator<Item = &'a Change>) -> Dump {
+        let mut dump = self.clone();
+        for change in changes {
+            match change {
+                Change::Var(name, Some(var)) => {
+                    dump.vars.insert(name.clone(), var.clone());
+                }
+                Change::Var(name, None) => {
+                    dump.vars.remove(name);
+                }
+                Change::Func(name, Some(body)) => {
+                    dump.funcs.insert(name.clone(), body.clone());
+                }
+                Change::Func(name, None) => {
+                    dump.funcs.remove(name);
+                }
+            }
+        }
+        dump
     }
 }
 
@@ -280,6 +368,14 @@ const HEADER: &[u8] = b"# hookpipe state generation ";
 /// `lib/hookpipe`): the same format as a worker's dump, so the caller's variables and
 /// functions are filtered by the same rules before any worker sees them.
 pub(crate) const DUMP_HEADER: &[u8] = b"# hookpipe dump generation ";
+
+/// What a state file holds: its generation, the script that recreates its state, and, when
+/// it was a caller's raw dump, that dump (the base a `--state-delta` is relative to).
+pub(crate) struct FileState {
+    pub(crate) generation: u64,
+    pub(crate) script: Vec<u8>,
+    pub(crate) dump: Option<Dump>,
+}
 
 /// A state file shared by separate pipelines (`--state FILE`, `HOOKPIPE_STATE`).
 ///
@@ -339,7 +435,16 @@ impl StateFile {
     }
 
     /// The generation and script in the file; `None` when there is no file yet.
+    #[cfg(test)]
     pub(crate) fn read(&self) -> io::Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .read_with_dump()?
+            .map(|stored| (stored.generation, stored.script)))
+    }
+
+    /// What the file holds, with the caller's raw dump parsed when it holds one; `None`
+    /// when there is no file yet.
+    pub(crate) fn read_with_dump(&self) -> io::Result<Option<FileState>> {
         let _lock = self.lock()?;
         let mut bytes = Vec::new();
         match self.open_existing()? {
@@ -358,13 +463,20 @@ impl StateFile {
         };
         if let Some((number, body)) = generation(DUMP_HEADER) {
             // A caller's raw dump: everything it had is the state; nothing was unset.
-            let script = Dump::parse(&bytes[body..])
-                .unwrap_or_default()
-                .full_script(&HashSet::new());
-            return Ok(Some((number, script)));
+            let dump = Dump::parse(&bytes[body..]).unwrap_or_default();
+            let script = dump.full_script(&HashSet::new());
+            return Ok(Some(FileState {
+                generation: number,
+                script,
+                dump: Some(dump),
+            }));
         }
         let number = generation(HEADER).map_or(0, |(number, _)| number);
-        Ok(Some((number, bytes)))
+        Ok(Some(FileState {
+            generation: number,
+            script: bytes,
+            dump: None,
+        }))
     }
 
     /// Replaces the file with `script` at `generation`, the one after the generation this
@@ -397,24 +509,38 @@ impl StateFile {
                 }
             }
         }
-        // A new file of a random name beside the target, created exclusively and readable
-        // by its owner only (the state holds every variable, passwords included), then
-        // renamed over the target: a planted symlink is never followed, and a crash leaves
-        // the previous state.
-        let dir = match self.path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let mut file = tempfile::Builder::new()
-            .prefix(".hookpipe-state-")
-            .tempfile_in(dir)?;
-        file.write_all(HEADER)?;
-        writeln!(file, "{generation}")?;
-        file.write_all(script)?;
-        file.as_file().sync_all()?;
-        file.persist(&self.path).map_err(|err| err.error)?;
-        Ok(())
+        let mut header = HEADER.to_vec();
+        header.extend_from_slice(format!("{generation}\n").as_bytes());
+        replace_private(&self.path, &[&header, script], true)
     }
+}
+
+/// Replaces `path` with `parts`: a new file of a random name beside it, created exclusively
+/// and readable by its owner only (a state holds every variable, passwords included), then
+/// renamed over it, so a planted symlink is never followed, a reader never sees half a
+/// file and a crash leaves the previous one. `sync` for a file that must survive a crash.
+fn replace_private(path: &Path, parts: &[&[u8]], sync: bool) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".hookpipe-state-")
+        .tempfile_in(dir)?;
+    for part in parts {
+        file.write_all(part)?;
+    }
+    if sync {
+        file.as_file().sync_all()?;
+    }
+    file.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// Writes a `--state-delta` script (see [`Dump::delta_script`]): read once by the one
+/// caller that asked for it, so it is not synced to disk.
+pub(crate) fn write_delta(path: &Path, script: &[u8]) -> io::Result<()> {
+    replace_private(path, &[script], false)
 }
 
 /// Fails unless `file` (opened from `path`) is a regular file.
@@ -517,6 +643,39 @@ mod tests {
             script,
             "declare -g -- C=\"3\"\nunset -v B\ng () \n{ \n    :\n}\nunset -f -- f\n"
         );
+    }
+
+    #[test]
+    fn a_delta_takes_attributes_away_by_declaring_afresh() {
+        let base = Dump::parse(b"declare -x P=\"1\"\ndeclare -a L=([0]=\"x\")\n").unwrap();
+        let now = Dump::parse(b"declare -- P=\"1\"\ndeclare -- L=\"x\"\n").unwrap();
+        let script = String::from_utf8(now.delta_script(&base)).unwrap();
+        assert_eq!(
+            script,
+            "unset -v L\ndeclare -g -- L=\"x\"\nunset -v P\ndeclare -g -- P=\"1\"\n"
+        );
+    }
+
+    #[test]
+    fn a_changed_nameref_is_unset_as_a_nameref() {
+        let base = Dump::parse(b"declare -n R=\"A\"\ndeclare -- A=\"1\"\n").unwrap();
+        let now = Dump::parse(b"declare -n R=\"B\"\ndeclare -- A=\"1\"\n").unwrap();
+        let script = String::from_utf8(now.delta_script(&base)).unwrap();
+        assert_eq!(script, "unset -n R\ndeclare -g -n R=\"B\"\n");
+    }
+
+    #[test]
+    fn changes_name_what_differs_and_merge_back() {
+        let base =
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n")
+                .unwrap();
+        let now =
+            Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n")
+                .unwrap();
+        let changes = now.changes_from(&base);
+        let names: Vec<String> = changes.iter().map(Change::name).collect();
+        assert_eq!(names, ["C", "B", "g()", "f()"]);
+        assert_eq!(base.with_changes(&changes), now);
     }
 
     #[test]

@@ -8,9 +8,14 @@
 //! alone: daemons started on purpose, marked with `HOOKPIPE_DAEMON=1` in their environment
 //! (`start_daemon` in `lib/functions` sets it), with everything below them; and anything
 //! outside the runner's tree. What the runner inherits and sees exit, it reaps.
+//!
+//! With `--jobs`, several workers run at once (`group.rs`): each registers itself here
+//! ([`register_worker`]), and what one worker stops or waits for never includes another
+//! live worker or the processes below it, nor does it reap another worker's exit.
 
 use std::collections::HashMap;
 use std::fs;
+use std::sync::Mutex;
 
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag};
@@ -18,6 +23,27 @@ use nix::unistd::Pid;
 
 /// The environment entry that marks a daemon started on purpose.
 pub(crate) const DAEMON_MARK: &[u8] = b"HOOKPIPE_DAEMON=1";
+
+/// The live workers of this runner (their pids, which are their process groups).
+static WORKERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn workers() -> Vec<i32> {
+    WORKERS.lock().map(|list| list.clone()).unwrap_or_default()
+}
+
+/// Records a live worker: other workers' stops and waits leave it and its tree alone.
+pub(crate) fn register_worker(pid: Pid) {
+    if let Ok(mut list) = WORKERS.lock() {
+        list.push(pid.as_raw());
+    }
+}
+
+/// Forgets a worker that has been reaped.
+pub(crate) fn forget_worker(pid: Pid) {
+    if let Ok(mut list) = WORKERS.lock() {
+        list.retain(|&other| other != pid.as_raw());
+    }
+}
 
 /// Makes this process the reaper of its orphaned descendants. Failure (an old kernel) only
 /// means orphans go to init as before, out of reach: nothing to report at each call.
@@ -78,14 +104,20 @@ fn is_daemon(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// The live descendants of this process (the runner), daemons and their trees left out.
-pub(crate) fn hooks_processes() -> Vec<Pid> {
-    descendants(None)
+/// The live descendants of this process (the runner) that belong to worker `own`'s
+/// stops: daemons and their trees left out, and so are the other live workers and theirs.
+pub(crate) fn hooks_processes(own: Pid) -> Vec<Pid> {
+    descendants(own, None)
 }
 
-/// [`hooks_processes`], less the members of process group `skip` (when given).
-fn descendants(skip: Option<Pid>) -> Vec<Pid> {
+/// The processes of worker `own`'s stops (see [`hooks_processes`]), less the members of
+/// process group `skip` (when given).
+fn descendants(own: Pid, skip: Option<Pid>) -> Vec<Pid> {
     let me = std::process::id() as i32;
+    let others: Vec<i32> = workers()
+        .into_iter()
+        .filter(|&pid| pid != own.as_raw())
+        .collect();
     let table = snapshot();
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     for (&pid, entry) in &table {
@@ -95,7 +127,7 @@ fn descendants(skip: Option<Pid>) -> Vec<Pid> {
     let mut stack = vec![me];
     while let Some(parent) = stack.pop() {
         for &child in children.get(&parent).into_iter().flatten() {
-            if is_daemon(child) {
+            if others.contains(&child) || is_daemon(child) {
                 continue;
             }
             let wanted = table.get(&child).is_some_and(|entry| {
@@ -115,18 +147,19 @@ fn descendants(skip: Option<Pid>) -> Vec<Pid> {
 /// EXIT trap is writing its state, could be cut short by the second one); returns how many
 /// there were.
 pub(crate) fn signal_all(signal: Signal, signalled: Pid) -> usize {
-    let processes = descendants(Some(signalled));
+    let processes = descendants(signalled, Some(signalled));
     for &pid in &processes {
         let _ = kill(pid, signal);
     }
     processes.len()
 }
 
-/// Reaps every exited child of this process except `keep` (the worker, which its `Child`
-/// reaps): the orphans the runner inherited as subreaper.
+/// Reaps every exited child of this process except `keep` and the other live workers
+/// (whose `Child` reaps them): the orphans the runner inherited as subreaper.
 pub(crate) fn reap_inherited(keep: Pid) {
+    let live = workers();
     for child in own_children() {
-        if child != keep {
+        if child != keep && !live.contains(&child.as_raw()) {
             let _ = waitpid(child, Some(WaitPidFlag::WNOHANG));
         }
     }
@@ -163,9 +196,10 @@ mod tests {
             .spawn()
             .expect("sleep starts");
         let pid = Pid::from_raw(child.id() as i32);
-        assert!(hooks_processes().contains(&pid));
+        let nobody = Pid::from_raw(0);
+        assert!(hooks_processes(nobody).contains(&pid));
         let _ = kill(pid, Signal::SIGKILL);
         let _ = child.wait();
-        assert!(!hooks_processes().contains(&pid));
+        assert!(!hooks_processes(nobody).contains(&pid));
     }
 }

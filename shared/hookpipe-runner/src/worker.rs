@@ -154,6 +154,7 @@ impl Worker {
             });
         }
         let child = command.spawn()?;
+        tree::register_worker(Pid::from_raw(child.id() as i32));
         drop((out_w, sum_w, cmd_r, evt_w, trace_w));
         let pidfd = pidfd_open(child.id())?;
         let channels = [out_r, err_r, sum_r, evt_r, trace_r].map(File::from);
@@ -203,6 +204,9 @@ impl Worker {
     pub(crate) fn try_status(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
             self.status = self.child.try_wait()?;
+            if self.status.is_some() {
+                tree::forget_worker(self.pid());
+            }
         }
         Ok(self.status)
     }
@@ -220,7 +224,7 @@ impl Worker {
     /// Reaps the inherited orphans that have exited on the way.
     pub(crate) fn group_alive(&self) -> bool {
         tree::reap_inherited(self.pid());
-        killpg(self.pid(), None).is_ok() || !tree::hooks_processes().is_empty()
+        killpg(self.pid(), None).is_ok() || !tree::hooks_processes(self.pid()).is_empty()
     }
 
     /// Asks the worker to finish: closes its command pipe, so its loop ends.
@@ -236,6 +240,7 @@ impl Worker {
         }
         let status = self.child.wait()?;
         self.status = Some(status);
+        tree::forget_worker(self.pid());
         tree::reap_inherited(self.pid());
         Ok(status)
     }
@@ -251,6 +256,7 @@ impl Drop for Worker {
                 let _ = killpg(self.pid(), Signal::SIGKILL);
                 let _ = self.child.wait();
             }
+            tree::forget_worker(self.pid());
         }
     }
 }

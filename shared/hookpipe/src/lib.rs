@@ -4,7 +4,7 @@
 //! `uucore`: the record contract ([`record`], the wire specification), NDJSON streams
 //! ([`stream`]), what a stage learns from upstream ([`upstream`]), the exit-status table
 //! ([`exit`]), the one lifecycle and exit path of every tool ([`lifecycle`]), DevStack's hypervisor calls
-//! ([`hypervisor`]), times ([`time`]), the text-or-bytes rule ([`bytes`]) and the command-line
+//! ([`hypervisor`]), plugins' `plugin_requires` ([`requires`]), times ([`time`]), the text-or-bytes rule ([`bytes`]) and the command-line
 //! pieces every tool shares ([`cli`]).
 //!
 //! Two crates build on it and on nothing else of hookpipe: `hookpipe-runner` (the bash
@@ -22,6 +22,7 @@ pub mod exit;
 pub mod hypervisor;
 pub mod lifecycle;
 pub mod record;
+pub mod requires;
 pub mod stream;
 pub mod time;
 pub mod upstream;

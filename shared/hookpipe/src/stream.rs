@@ -228,6 +228,12 @@ impl<W: Write> RecordWriter<W> {
         Ok(())
     }
 
+    /// Appends bytes as they are: whole records another writer already wrote, newlines
+    /// included (a parallel group's members, written in the stage's order).
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
     /// Forwards a raw input line unchanged.
     pub fn write_raw(&mut self, line: &[u8]) -> io::Result<()> {
         self.out.write_all(line)?;

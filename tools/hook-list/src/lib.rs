@@ -154,6 +154,9 @@ pub enum Error {
     PluginName { name: OsString },
     /// DevStack's `enable_plugin` error: the same plugin enabled twice.
     PluginTwice { name: OsString },
+    /// `plugin_requires` refuses the enabled plugins: one enabled before one it requires,
+    /// or a cycle (`hookpipe::requires`).
+    Requires(hookpipe::requires::GraphError),
     /// `--enabled-only` with service lists that cannot be read.
     Services { message: String },
     /// Writing records failed.
@@ -178,6 +181,7 @@ impl fmt::Display for Error {
             Error::PluginTwice { name } => {
                 write!(f, "Plugin attempted to be enabled twice: {}", shown(name))
             }
+            Error::Requires(err) => write!(f, "{err}"),
             Error::Services { message } => {
                 write!(f, "--enabled-only needs the service lists: {message}")
             }
@@ -265,6 +269,10 @@ fn plan_run(
         services: known.as_ref(),
         hooks: &hooks,
         driver,
+        jobs: std::env::var("HOOKPIPE_JOBS")
+            .ok()
+            .and_then(|jobs| jobs.trim().parse().ok())
+            .unwrap_or(1),
     };
     match plan::write(&listing, &ctx, &mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(outcome),
@@ -284,6 +292,7 @@ fn list<W: Write>(
         .filter(|dest| !dest.as_os_str().is_empty())
         .unwrap_or_else(|| PathBuf::from("/opt/stack"));
     let plugins = plugins::resolve(&args.plugins, args.devstack_plugins.as_deref(), &dest)?;
+    plugins::check_requires(&plugins).map_err(Error::Requires)?;
     let given = if args.dirs.is_empty() {
         vec![default_dir(args.top_dir.as_deref())]
     } else {

@@ -108,6 +108,9 @@ pub(crate) struct Context<'a> {
     pub(crate) hooks: &'a Hooks,
     /// `VIRT_DRIVER`, default `libvirt`.
     pub(crate) driver: String,
+    /// `HOOKPIPE_JOBS` (1 when unset or not a number): how many hooks of a group the run
+    /// would run at once.
+    pub(crate) jobs: usize,
 }
 
 /// Writes the plan of `ctx.run` from `listing` (hook-list's records) to `out`.
@@ -198,10 +201,11 @@ fn write_step(
             let stage = phase.map_or_else(|| (*mode).to_owned(), |phase| format!("{mode}/{phase}"));
             writeln!(out, "{stage}")?;
             let args = phase.map_or_else(|| (*mode).to_owned(), |phase| format!("{mode} {phase}"));
-            for hook in hooks {
+            let together = parallel_groups(hooks, mode, ctx.jobs);
+            for (hook, group) in hooks.iter().zip(&together) {
                 let name = shown(hook.name.as_ref());
                 if hook.kind == HookKind::Plugin {
-                    write_plugin_call(&format!("{name:<width$}"), hook, mode, &args, out)?;
+                    write_plugin_call(&format!("{name:<width$}"), hook, mode, &args, group, out)?;
                     continue;
                 }
                 let guard = match &hook.services {
@@ -215,7 +219,7 @@ fn write_step(
                     ),
                     None => "no guard: always runs".to_owned(),
                 };
-                writeln!(out, "  {name:<width$}  {args}  ({guard})")?;
+                writeln!(out, "  {name:<width$}  {args}  ({guard}){group}")?;
             }
             if *verify {
                 writeln!(out, "  verify_disabled_services")?;
@@ -257,17 +261,84 @@ fn write_plugin_call(
     hook: &Hook,
     mode: &str,
     args: &str,
+    group: &str,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    match plugin_call(hook, mode) {
+        Some(PluginCall::File("plugin.sh")) => {
+            writeln!(out, "  {name}  devstack/plugin.sh {args}{group}")
+        }
+        Some(PluginCall::File(file)) => writeln!(out, "  {name}  devstack/{file}{group}"),
+        Some(PluginCall::NoPluginSh) => writeln!(out, "  {name}  skipped: no devstack/plugin.sh"),
+        None => Ok(()),
+    }
+}
+
+/// What hook-run does with a plugin in `mode`.
+enum PluginCall {
+    /// Sources this file of `devstack/`.
+    File(&'static str),
+    /// Reports it skipped.
+    NoPluginSh,
+}
+
+/// The plugin's call in `mode`; `None` when hook-run calls nothing for it.
+fn plugin_call(hook: &Hook, mode: &str) -> Option<PluginCall> {
     let files = hook.files.clone().unwrap_or_default();
     let has = |file: &str| files.iter().any(|f| f == file);
     match mode {
         "override_defaults" if has("override-defaults") => {
-            writeln!(out, "  {name}  devstack/override-defaults")
+            Some(PluginCall::File("override-defaults"))
         }
-        "source" if has("settings") => writeln!(out, "  {name}  devstack/settings"),
-        "override_defaults" | "source" => Ok(()),
-        _ if has("plugin.sh") => writeln!(out, "  {name}  devstack/plugin.sh {args}"),
-        _ => writeln!(out, "  {name}  skipped: no devstack/plugin.sh"),
+        "source" if has("settings") => Some(PluginCall::File("settings")),
+        "override_defaults" | "source" => None,
+        _ if has("plugin.sh") => Some(PluginCall::File("plugin.sh")),
+        _ => Some(PluginCall::NoPluginSh),
     }
+}
+
+/// For each hook, what the plan adds to its line about `--jobs`: the parallel group of
+/// the calls hook-run makes in `mode` (`hookpipe::requires::groups`; consecutive calls
+/// of one group, two or more), or nothing.
+fn parallel_groups(hooks: &[Hook], mode: &str, jobs: usize) -> Vec<String> {
+    let refs: Vec<&Hook> = hooks.iter().collect();
+    let keys = hookpipe::requires::groups(&refs);
+    // The calls, in order: (hook, its group), a skipped call without one (it breaks a
+    // group); a plugin without a call in this mode is not among them.
+    let calls: Vec<(usize, Option<&String>)> = hooks
+        .iter()
+        .zip(&keys)
+        .enumerate()
+        .filter_map(|(index, (hook, key))| match hook.kind.as_str() {
+            "plugin" => match plugin_call(hook, mode)? {
+                PluginCall::File(_) => Some((index, key.as_ref())),
+                PluginCall::NoPluginSh => Some((index, None)),
+            },
+            _ => Some((index, key.as_ref())),
+        })
+        .collect();
+    let mut notes = vec![String::new(); hooks.len()];
+    let mut at = 0;
+    while at < calls.len() {
+        let Some(key) = calls[at].1 else {
+            at += 1;
+            continue;
+        };
+        let size = calls[at..]
+            .iter()
+            .take_while(|(_, other)| *other == Some(key))
+            .count();
+        if size >= 2 {
+            let how = if jobs >= 2 {
+                format!("up to {} at once (HOOKPIPE_JOBS={jobs})", jobs.min(size))
+            } else {
+                "at once with --jobs".to_owned()
+            };
+            for (index, _) in &calls[at..at + size] {
+                notes[*index] = format!("  [group {key}, {size} hooks: {how}]");
+            }
+        }
+        at += size;
+    }
+    notes
 }

@@ -23,6 +23,20 @@ pub(crate) struct Plugin {
     pub dir: PathBuf,
 }
 
+/// Checks the enable order against the plugins' `plugin_requires` lines (read from each
+/// `devstack/settings`, as DevStack's CI reads them): a plugin enabled before one it
+/// requires, or a cycle, is refused before anything is listed.
+pub(crate) fn check_requires(plugins: &[Plugin]) -> Result<(), hookpipe::requires::GraphError> {
+    let declared: Vec<hookpipe::requires::Plugin> = plugins
+        .iter()
+        .map(|plugin| hookpipe::requires::Plugin {
+            name: plugin.name.to_string_lossy().into_owned(),
+            declared: hookpipe::requires::declared_in(plugin.dir.as_os_str().as_bytes()),
+        })
+        .collect();
+    hookpipe::requires::check(&declared)
+}
+
 /// What `inspect` found: the files present, or why the plugin directory is unusable (a
 /// `missing-plugin-dir` skip); `lib.rs` may turn a plugin others could change into
 /// `Untrusted` (an `untrusted` skip).

@@ -173,15 +173,17 @@ impl Plan for HookPlan {
                 }
             }
         }
-        let ordered: Vec<&&Hook> = if self.reverse {
-            hooks.iter().rev().collect()
+        let groups = hookpipe::requires::groups(&hooks);
+        let ordered: Vec<(&&Hook, &Option<String>)> = if self.reverse {
+            hooks.iter().zip(&groups).rev().collect()
         } else {
-            hooks.iter().collect()
+            hooks.iter().zip(&groups).collect()
         };
-        for hook in ordered {
-            if let Some(call) =
+        for (hook, group) in ordered {
+            if let Some(mut call) =
                 self.call_for(hook, &self.mode, self.phase.as_deref(), &stage, "")?
             {
+                call.group.clone_from(group);
                 calls.push(call);
             }
         }

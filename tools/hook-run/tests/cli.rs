@@ -126,13 +126,8 @@ fi
 fi
 "#,
     );
-    let hooks = tree.write_records();
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg("$HR source < \"$HOOKS\" | $HR stack extra")
-        .env("HR", HOOK_RUN)
-        .env("HOOKS", hooks)
-        .env("HOOKPIPE_LIB", repo_lib())
+    let out = tree
+        .bash("$HR source < \"$HOOKS\" | $HR stack extra")
         .env("HOOKPIPE_TEST_UNSET_ME", "present")
         .output()
         .unwrap();
@@ -713,4 +708,53 @@ fn hooks_see_devstacks_flags_and_can_restore_them() {
     );
     assert_eq!(lines[1], "restored");
     assert_eq!(end_of(&recs, "stack/install/10-flags.sh")["status"], "ok");
+}
+
+/// `--state-delta`: from a caller's raw dump in the state file (what lib/hookpipe writes),
+/// the delta holds only what the hooks changed, unset variables and functions included,
+/// and sourced into the caller's own shell it gives the state the stage ended with.
+#[test]
+fn state_delta_holds_only_what_the_hooks_changed() {
+    let mut tree = Tree::new();
+    tree.hook(
+        "50-change.sh",
+        "KEPT_CHANGED=new; unset GONE; unset -f gone_fn; added_fn() { echo added; }\n",
+    );
+    // The caller's dump, written by the same builtins lib/hookpipe uses.
+    let caller = "KEPT=same KEPT_CHANGED=old GONE=doomed; kept_fn() { :; }; gone_fn() { :; }";
+    let out = tree.pipeline(&format!(
+        "bash -c '{caller}; {{ printf \"# hookpipe dump generation 0\\n\"; declare -F; \
+         printf \"\\0\"; declare -p; printf \"\\0\"; declare -f; printf \"\\0end\\n\"; }} \
+         > dump.sh' && $HR --no-prelude --state dump.sh --state-delta delta.sh stack install \
+         < \"$HOOKS\""
+    ));
+    assert!(out.status.success(), "{}", explain(&out));
+    let delta = fs::read_to_string(tree.path().join("delta.sh")).unwrap();
+    assert!(
+        delta.contains("declare -g -- KEPT_CHANGED=\"new\"\n"),
+        "{delta}"
+    );
+    assert!(delta.contains("unset -v GONE\n"), "{delta}");
+    assert!(delta.contains("unset -f -- gone_fn\n"), "{delta}");
+    assert!(delta.contains("added_fn () \n"), "{delta}");
+    for unchanged in ["KEPT=", "kept_fn", "BASH", "_hp_", "PATH="] {
+        assert!(!delta.contains(unchanged), "{unchanged} in {delta}");
+    }
+    // Sourced back into a shell like the caller's, inside a function as lib/hookpipe does.
+    let check = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{caller}; f() {{ source \"$1\"; }}; f \"$1\"; \
+             echo \"$KEPT $KEPT_CHANGED ${{GONE-unset}}\"; declare -F | cut -d' ' -f3 | tr '\\n' ' '"
+        ))
+        .arg("x")
+        .arg(tree.path().join("delta.sh"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "same new unset\nadded_fn f kept_fn ",
+        "{}",
+        explain(&check)
+    );
 }

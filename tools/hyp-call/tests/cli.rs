@@ -2,17 +2,12 @@
 //! loaded, guards and DevStack's start rule, failures stop the stage, missing functions fail.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
+use hookpipe_e2e::{lib_dir, parse_records, run_with_input};
 use serde_json::{json, Value};
 
 const HYP_CALL: &str = env!("CARGO_BIN_EXE_hyp-call");
-
-fn repo_lib() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lib")
-}
 
 const PLUGIN: &str = r#"# A fixture hypervisor plugin that records each call in $CALLS.
 PLUGIN_SOURCED=$((${PLUGIN_SOURCED:-0} + 1))
@@ -46,27 +41,18 @@ impl Fixture {
     }
 
     fn run(&self, args: &[&str], input: &str, services: &str) -> Output {
-        let mut child = Command::new(HYP_CALL)
-            .args(args)
-            .env("HOOKPIPE_LIB", repo_lib())
+        // A usage error exits before reading: run_with_input takes a closed pipe as fine.
+        let mut cmd = Command::new(HYP_CALL);
+        cmd.args(args)
+            .env("HOOKPIPE_LIB", lib_dir())
             .env("CALLS", self.dir.path().join("calls"))
-            .env("ENABLED_SERVICES", services)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A usage error exits before reading: a closed pipe is fine then.
-        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-        child.wait_with_output().unwrap()
+            .env("ENABLED_SERVICES", services);
+        run_with_input(&mut cmd, input.as_bytes())
     }
 }
 
 fn records(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    parse_records(&output.stdout)
 }
 
 fn ends(records: &[Value]) -> Vec<(String, String)> {
@@ -120,7 +106,7 @@ fn source_then_call_through_the_state_does_not_resource() {
         .arg("-c")
         .arg(script)
         .env("IN", &input)
-        .env("HOOKPIPE_LIB", repo_lib())
+        .env("HOOKPIPE_LIB", lib_dir())
         .env("CALLS", fixture.dir.path().join("calls"))
         .output()
         .unwrap();

@@ -98,13 +98,10 @@ impl Run {
 }
 
 fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = assert_cmd::Command::new(BIN);
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("VIRT_DRIVER")
-        .env_remove("TOP_DIR")
-        .env_remove("HOOKPIPE_LIB");
+    let mut command = std::process::Command::new(BIN);
+    command.args(args).current_dir(cwd);
+    // No VIRT_DRIVER, TOP_DIR, HOOKPIPE_LIB or other DevStack variable of the caller's shell.
+    hookpipe_e2e::scrub_env(&mut command);
     for (key, value) in env {
         command.env(key, value);
     }

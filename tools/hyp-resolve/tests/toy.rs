@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+
+// process_alive: alive and not a zombie waiting for a parent that does not reap;
+// wait_until: polls, giving up after a while so a broken daemon cannot hang the suite.
+use hookpipe_e2e::{process_alive, wait_until};
 
 fn repo() -> PathBuf {
     std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")).unwrap()
@@ -46,41 +49,19 @@ fn expect_ok(output: &Output, function: &str) -> String {
     stdout
 }
 
-/// Alive and not a zombie waiting for a parent that does not reap.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
 /// Kills the daemon if the test fails half-way, so it never outlives the test.
 struct Reaper(Option<i32>);
 
 impl Drop for Reaper {
     fn drop(&mut self) {
         if let Some(pid) = self.0 {
-            if alive(pid) {
+            if process_alive(pid) {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(-pid),
                     nix::sys::signal::Signal::SIGKILL,
                 );
             }
         }
-    }
-}
-
-/// Waits for `done`, giving up after a minute so a broken daemon cannot hang the suite.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -110,16 +91,19 @@ fn the_toy_hypervisor_lives_and_dies() {
         .unwrap();
     reaper.0 = Some(pid);
     // The bash that started it has exited: the daemon is detached and really working.
-    assert!(alive(pid), "daemon {pid} is not running after start");
+    assert!(
+        process_alive(pid),
+        "daemon {pid} is not running after start"
+    );
     let heartbeat = toy.join("heartbeat");
-    eventually("a heartbeat line", || {
+    wait_until("a heartbeat line", || {
         std::fs::read_to_string(&heartbeat).is_ok_and(|text| text.starts_with("beat 1 "))
     });
-    assert!(alive(pid));
+    assert!(process_alive(pid));
 
     let out = expect_ok(&call(Some(dest), "stop_nova_hypervisor"), "stop");
     assert!(out.contains("Stopping the toy hypervisor"), "{out}");
-    eventually("the daemon to go", || !alive(pid));
+    wait_until("the daemon to go", || !process_alive(pid));
     assert!(!pidfile.exists());
     assert!(toy.is_dir(), "stop leaves the installation");
 
@@ -156,6 +140,6 @@ fn cleanup_stops_a_running_toy_first() {
         .unwrap();
     let _reaper = Reaper(Some(pid));
     expect_ok(&call(Some(dest), "cleanup_nova_hypervisor"), "cleanup");
-    eventually("the daemon to go", || !alive(pid));
+    wait_until("the daemon to go", || !process_alive(pid));
     assert!(!dest.join("toyvisor").exists());
 }

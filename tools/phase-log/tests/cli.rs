@@ -3,12 +3,14 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, ChildStdin, ChildStdout, Command};
 use std::time::{Duration, SystemTime};
 
+use hookpipe_e2e::{signal, spawn_piped, wait_within};
+use nix::sys::signal::Signal;
 use util::{begin, done, end, line, ok_run, output, run, show, start, stdout, stream};
 
 const ID: &str = "stack/install/50-template.sh";
@@ -115,7 +117,7 @@ fn verbose_false_shows_summaries_and_reports_and_the_file_gets_everything() {
     let mut cmd = util::command();
     cmd.env("VERBOSE", "False")
         .args(["-o", log.to_str().unwrap()]);
-    let out = util::run_with(cmd, &stream(&ok_run()));
+    let out = util::run_with_input(&mut cmd, &stream(&ok_run()));
     let console = stdout(&out);
     assert!(
         console.starts_with(
@@ -136,12 +138,16 @@ fn verbose_false_shows_summaries_and_reports_and_the_file_gets_everything() {
     // -v beats VERBOSE=False; -q beats the default.
     let mut cmd = util::command();
     cmd.env("VERBOSE", "False").arg("-v");
-    assert!(stdout(&util::run_with(cmd, &stream(&ok_run()))).contains("laid out 3 files"));
+    assert!(
+        stdout(&util::run_with_input(&mut cmd, &stream(&ok_run()))).contains("laid out 3 files")
+    );
     assert!(!stdout(&run(&["-q"], &stream(&ok_run()))).contains("laid out 3 files"));
     // A word trueorfalse does not know keeps the default (True).
     let mut cmd = util::command();
     cmd.env("VERBOSE", "maybe");
-    assert!(stdout(&util::run_with(cmd, &stream(&ok_run()))).contains("laid out 3 files"));
+    assert!(
+        stdout(&util::run_with_input(&mut cmd, &stream(&ok_run()))).contains("laid out 3 files")
+    );
 }
 
 // DevStack ignores VERBOSE_NO_TIMESTAMP (weakness 15); phase-log honours it.
@@ -152,7 +158,7 @@ fn no_timestamp_drops_the_stamp_on_the_console_only() {
     let mut cmd = util::command();
     cmd.env("VERBOSE_NO_TIMESTAMP", "True")
         .args(["-o", log.to_str().unwrap()]);
-    let out = util::run_with(cmd, &stream(&ok_run()));
+    let out = util::run_with_input(&mut cmd, &stream(&ok_run()));
     assert!(
         stdout(&out).contains("\nstack/install/50-template.sh | laid out 3 files\n"),
         "{}",
@@ -489,7 +495,7 @@ fn logfile_names_links_and_prunes_only_its_own_old_files() {
     let mut cmd = util::command();
     cmd.env("LOGFILE", dir.join("stack.log"))
         .env("LOGDAYS", "2");
-    let out = util::run_with(cmd, &stream(&ok_run()));
+    let out = util::run_with_input(&mut cmd, &stream(&ok_run()));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 
     let now = names(&dir);
@@ -530,7 +536,7 @@ fn a_slashless_logfile_lives_in_the_current_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = util::command();
     cmd.current_dir(tmp.path()).env("LOGFILE", "stack.log");
-    let out = util::run_with(cmd, &stream(&ok_run()));
+    let out = util::run_with_input(&mut cmd, &stream(&ok_run()));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let meta = std::fs::symlink_metadata(tmp.path().join("stack.log")).unwrap();
     assert!(meta.file_type().is_symlink(), "{:?}", names(tmp.path()));
@@ -543,7 +549,7 @@ fn a_session_gathers_several_pipelines_in_one_log() {
     let logfile = tmp.path().join("logs/stack.log");
     let mut cmd = util::command();
     cmd.args(["--open-log", "--logfile", logfile.to_str().unwrap()]);
-    let opened = util::run_with(cmd, b"");
+    let opened = util::run_with_input(&mut cmd, b"");
     assert_eq!(opened.status.code(), Some(0), "{}", show(&opened));
     let session = stdout(&opened).trim_end().to_owned();
     assert!(Path::new(&session).is_absolute(), "{session}");
@@ -567,7 +573,7 @@ fn a_session_gathers_several_pipelines_in_one_log() {
         // LOGFILE stays set, as in a legacy script: the session wins.
         cmd.env("HOOKPIPE_LOG_SESSION", &session)
             .env("LOGFILE", &logfile);
-        let out = util::run_with(cmd, &stream(&records));
+        let out = util::run_with_input(&mut cmd, &stream(&records));
         assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     }
     // A child script opening again stays in the same log.
@@ -577,7 +583,10 @@ fn a_session_gathers_several_pipelines_in_one_log() {
         "--logfile",
         logfile.to_str().unwrap(),
     ]);
-    assert_eq!(stdout(&util::run_with(cmd, b"")).trim_end(), session);
+    assert_eq!(
+        stdout(&util::run_with_input(&mut cmd, b"")).trim_end(),
+        session
+    );
 
     let logs: Vec<String> = names(logfile.parent().unwrap());
     assert_eq!(logs.len(), 4, "one log, one summary, two links: {logs:?}");
@@ -611,27 +620,36 @@ fn wait_for(lines: &mut impl Iterator<Item = std::io::Result<String>>, needle: &
     panic!("the console ended before showing {needle:?}");
 }
 
-#[test]
-fn sigint_keeps_logging_until_input_ends_then_dies_by_sigint() {
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("log");
-    let mut child = util::command()
-        .args(["-o", log.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Starts phase-log (`cmd`) on the first three records of [`ok_run`] and waits until the
+/// call's summary is on the console: shown live, so phase-log is reading (its signal handlers
+/// are installed before it reads). Returns the child, its stdin, its console lines and the
+/// whole of `ok_run`, for the test to write the rest.
+fn reading_a_call(
+    cmd: &mut Command,
+) -> (
+    Child,
+    ChildStdin,
+    Lines<BufReader<ChildStdout>>,
+    Vec<String>,
+) {
+    let mut child = spawn_piped(cmd);
     let mut stdin = child.stdin.take().unwrap();
     let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
     let records = ok_run();
     writeln!(stdin, "{}\n{}\n{}", records[0], records[1], records[2]).unwrap();
     stdin.flush().unwrap();
-    // Shown live: phase-log is reading (its handlers are installed before it reads).
     wait_for(&mut console, "Installing template");
+    (child, stdin, console, records)
+}
 
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+#[test]
+fn sigint_keeps_logging_until_input_ends_then_dies_by_sigint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log");
+    let (mut child, mut stdin, mut console, records) =
+        reading_a_call(util::command().args(["-o", log.to_str().unwrap()]));
+
+    signal(&child, Signal::SIGINT);
     writeln!(stdin, "{}", records[3]).unwrap();
     stdin.flush().unwrap();
     wait_for(&mut console, "[signal]");
@@ -664,13 +682,7 @@ fn sigint_keeps_logging_until_input_ends_then_dies_by_sigint() {
 fn a_closed_console_still_gets_the_whole_log_and_exits_141() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("log");
-    let mut child = util::command()
-        .args(["-o", log.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(util::command().args(["-o", log.to_str().unwrap()]));
     // The reader of the console goes away before anything is written.
     drop(child.stdout.take());
     let mut stdin = child.stdin.take().unwrap();
@@ -700,14 +712,14 @@ fn empty_log_variables_are_unset_and_a_bad_logdays_is_bad_usage() {
         .env("LOGFILE", "")
         .env("LOGDAYS", "")
         .env("HOOKPIPE_LOG_SESSION", "");
-    let out = util::run_with(cmd, &stream(&ok_run()));
+    let out = util::run_with_input(&mut cmd, &stream(&ok_run()));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(names(tmp.path()).is_empty(), "{:?}", names(tmp.path()));
 
     let mut cmd = util::command();
     cmd.env("LOGFILE", tmp.path().join("stack.log"))
         .env("LOGDAYS", "a week");
-    let out = util::run_with(cmd, &stream(&ok_run()));
+    let out = util::run_with_input(&mut cmd, &stream(&ok_run()));
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -717,35 +729,15 @@ fn empty_log_variables_are_unset_and_a_bad_logdays_is_bad_usage() {
 
 #[test]
 fn a_second_signal_ends_phase_log_at_once() {
-    let mut child = util::command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
-    let records = ok_run();
-    writeln!(stdin, "{}\n{}\n{}", records[0], records[1], records[2]).unwrap();
-    stdin.flush().unwrap();
-    wait_for(&mut console, "Installing template");
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let (mut child, mut stdin, mut console, records) = reading_a_call(&mut util::command());
+    signal(&child, Signal::SIGTERM);
     writeln!(stdin, "{}", records[3]).unwrap();
     stdin.flush().unwrap();
     wait_for(&mut console, "[signal]");
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    signal(&child, Signal::SIGINT);
     // Input stays open: only the second signal can end it. A generous bound keeps a
     // regression from hanging the suite.
-    let mut status = None;
-    for _ in 0..200 {
-        status = child.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let Some(status) = status else {
+    let Some(status) = wait_within(&mut child, Duration::from_secs(10)) else {
         child.kill().unwrap();
         panic!("phase-log still running 10 s after a second signal");
     };

@@ -83,7 +83,7 @@ fn quiet_console_is_summaries_and_reports_only() {
     let mut cmd = util::command();
     cmd.env("VERBOSE", "False")
         .args(["--color", "never", "-o", log.to_str().unwrap()]);
-    let output = util::run_with(cmd, &input);
+    let output = util::run_with_input(&mut cmd, &input);
     check("run.quiet.console", &portable(&output.stdout, tmp.path()));
     // The file does not depend on VERBOSE.
     check(

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use hookpipe_e2e::spawn_piped;
 use util::{begin, done, end, line, start};
 
 const ID: &str = "stack/install/50-template.sh";
@@ -96,11 +97,9 @@ fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .rposition(|window| window == needle)
 }
 
-/// Runs one call on a terminal: starts it, waits until the status line has counted it
-/// twice while no record came, then ends the run. Returns everything the terminal showed.
-fn silent_call_on_a_terminal(cmd: Command) -> Vec<u8> {
-    let (mut child, receive) = on_pty(cmd);
-    let mut stdin = child.stdin.take().unwrap();
+/// Writes the `begin` of a hook-run stage and the `start` of its one call, and flushes: the
+/// call is running, silent, until the test writes more.
+fn open_call(stdin: &mut impl Write) {
     writeln!(
         stdin,
         "{}\n{}",
@@ -109,6 +108,22 @@ fn silent_call_on_a_terminal(cmd: Command) -> Vec<u8> {
     )
     .unwrap();
     stdin.flush().unwrap();
+}
+
+/// Adds what the terminal still shows once the run has ended (the reader thread sends what
+/// is left, then stops at EIO).
+fn drain(receive: &Receiver<Vec<u8>>, seen: &mut Vec<u8>) {
+    while let Ok(bytes) = receive.recv_timeout(PATIENCE) {
+        seen.extend_from_slice(&bytes);
+    }
+}
+
+/// Runs one call on a terminal: starts it, waits until the status line has counted it
+/// twice while no record came, then ends the run. Returns everything the terminal showed.
+fn silent_call_on_a_terminal(cmd: Command) -> Vec<u8> {
+    let (mut child, receive) = on_pty(cmd);
+    let mut stdin = child.stdin.take().unwrap();
+    open_call(&mut stdin);
     let mut seen = Vec::new();
     read_until(&receive, &mut seen, |seen| {
         let mut times = shown_times(seen);
@@ -125,10 +140,7 @@ fn silent_call_on_a_terminal(cmd: Command) -> Vec<u8> {
     .unwrap();
     drop(stdin);
     let status = child.wait().unwrap();
-    // The reader thread sends what is left, then stops at EIO.
-    while let Ok(bytes) = receive.recv_timeout(PATIENCE) {
-        seen.extend_from_slice(&bytes);
-    }
+    drain(&receive, &mut seen);
     assert_eq!(status.code(), Some(0), "{}", String::from_utf8_lossy(&seen));
     seen
 }
@@ -202,23 +214,14 @@ fn progress_never_shows_on_a_terminal_when_asked_not_to() {
     cmd.args(["--progress", "never"]);
     let (mut child, receive) = on_pty(cmd);
     let mut stdin = child.stdin.take().unwrap();
-    writeln!(
-        stdin,
-        "{}\n{}",
-        begin("hook-run", STAGE, 0),
-        start(ID, STAGE, 10)
-    )
-    .unwrap();
-    stdin.flush().unwrap();
+    open_call(&mut stdin);
     let mut seen = Vec::new();
     read_until(&receive, &mut seen, |seen| find(seen, b"[start]").is_some());
     // Room for several redraws, had there been any.
     std::thread::sleep(Duration::from_millis(500));
     drop(stdin);
     child.wait().unwrap();
-    while let Ok(bytes) = receive.recv_timeout(PATIENCE) {
-        seen.extend_from_slice(&bytes);
-    }
+    drain(&receive, &mut seen);
     let text = String::from_utf8_lossy(&seen);
     assert!(!text.contains("running"), "{text:?}");
     assert!(!text.contains("\x1b[K"), "{text:?}");
@@ -226,21 +229,9 @@ fn progress_never_shows_on_a_terminal_when_asked_not_to() {
 
 #[test]
 fn a_pipe_never_gets_the_status_line() {
-    let mut child = util::command()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&mut util::command());
     let mut stdin = child.stdin.take().unwrap();
-    writeln!(
-        stdin,
-        "{}\n{}",
-        begin("hook-run", STAGE, 0),
-        start(ID, STAGE, 10)
-    )
-    .unwrap();
-    stdin.flush().unwrap();
+    open_call(&mut stdin);
     // A silent hook: on a terminal the line would be redrawn several times meanwhile.
     std::thread::sleep(Duration::from_millis(500));
     writeln!(

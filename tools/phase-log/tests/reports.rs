@@ -7,10 +7,12 @@ mod util;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde::Deserialize;
 
+use hookpipe_e2e::{signal, spawn_piped};
+use nix::sys::signal::Signal;
 use util::{begin, done, end, line, output, run, show, start, stream};
 
 const STAGE: &str = "stack/install";
@@ -827,13 +829,11 @@ fn records_replay_to_identical_reports() {
 fn records_are_on_disk_while_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let records = tmp.path().join("run.ndjson");
-    let mut child = util::command()
-        .args(["--records", records.to_str().unwrap(), "--show-records"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(util::command().args([
+        "--records",
+        records.to_str().unwrap(),
+        "--show-records",
+    ]));
     let mut stdin = child.stdin.take().unwrap();
     let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = format!("{}\n", begin("hook-run", STAGE, 0));
@@ -854,13 +854,7 @@ fn records_are_on_disk_while_the_run_goes_on() {
 fn reports_are_written_on_an_interrupt_too() {
     let tmp = tempfile::tempdir().unwrap();
     let (args, [json, xml, html]) = report_args(tmp.path());
-    let mut child = util::command()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(util::command().args(&args));
     let mut stdin = child.stdin.take().unwrap();
     let mut console = BufReader::new(child.stdout.take().unwrap()).lines();
     let id = "stack/install/50-template.sh";
@@ -876,8 +870,7 @@ fn reports_are_written_on_an_interrupt_too() {
         .by_ref()
         .map_while(Result::ok)
         .any(|line| line.contains("[start]")));
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    signal(&child, Signal::SIGINT);
     writeln!(stdin, "{}", line("summary", id, "still logging", 2)).unwrap();
     drop(stdin);
     for _ in console {}
@@ -934,13 +927,7 @@ fn report_directories_are_created() {
 // a line would wait in a buffer while the pipeline is idle.
 #[test]
 fn lines_show_live_after_blank_and_malformed_lines() {
-    let mut child = util::command()
-        .arg("--show-records")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(util::command().arg("--show-records"));
     let mut stdin = child.stdin.take().unwrap();
     let console = child.stdout.take().unwrap();
     let (send, receive) = std::sync::mpsc::channel();

@@ -92,21 +92,14 @@ impl Tree {
         fs::set_permissions(self.path(rel), fs::Permissions::from_mode(mode)).expect("chmod");
     }
 
-    /// The binary, run in the tree's root with no DevStack variables set.
+    /// The binary, run in the tree's root with no DevStack variables set (the support
+    /// crate's `scrub_env`).
     pub fn cmd(&self) -> Cmd {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_hook-list"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hook-list"));
         cmd.current_dir(self.root());
-        for var in [
-            "TOP_DIR",
-            "DEVSTACK_PLUGINS",
-            "DEST",
-            "ENABLED_SERVICES",
-            "DISABLED_SERVICES",
-        ] {
-            cmd.env_remove(var);
-        }
+        hookpipe_e2e::scrub_env(&mut cmd);
         Cmd {
-            cmd,
+            cmd: assert_cmd::Command::from_std(cmd),
             shown: vec!["hook-list".to_owned()],
         }
     }

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,10 +10,6 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{json, Value};
 
 pub const HOOK_RUN: &str = env!("CARGO_BIN_EXE_hook-run");
-
-pub fn repo_lib() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lib")
-}
 
 /// A temporary tree of hooks and the `hook` records that list them.
 pub struct Tree {
@@ -66,21 +61,25 @@ impl Tree {
         path
     }
 
-    /// Runs a shell pipeline in the tree, with `$HR` naming hook-run and `$HOOKS` the
-    /// hook records file; returns its output.
-    pub fn pipeline(&self, script: &str) -> Output {
+    /// `bash -c SCRIPT` in the tree, with `$HR` naming hook-run and `$HOOKS` the hook
+    /// records file (written now), and no stdin.
+    pub fn bash(&self, script: &str) -> Command {
         let hooks = self.write_records();
-        Command::new("bash")
-            .arg("-c")
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
             .arg(script)
             .current_dir(self.path())
             .env("HR", HOOK_RUN)
             .env("HOOKS", hooks)
-            .env("HOOKPIPE_LIB", repo_lib())
+            .env("HOOKPIPE_LIB", lib_dir())
             .env("T", self.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run bash")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a shell pipeline in the tree ([`Tree::bash`]); returns its output.
+    pub fn pipeline(&self, script: &str) -> Output {
+        self.bash(script).output().expect("run bash")
     }
 }
 
@@ -88,29 +87,19 @@ pub fn run(tree: &Tree, args: &[&str]) -> Output {
     run_input(tree, args, &tree.records())
 }
 
+/// Runs hook-run in the tree with `args` and `input` on stdin.
 pub fn run_input(tree: &Tree, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(HOOK_RUN)
-        .args(args)
+    let mut cmd = Command::new(HOOK_RUN);
+    cmd.args(args)
         .current_dir(tree.path())
-        .env("HOOKPIPE_LIB", repo_lib())
-        .env("T", tree.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hook-run");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    child.wait_with_output().unwrap()
+        .env("HOOKPIPE_LIB", lib_dir())
+        .env("T", tree.path());
+    run_with_input(&mut cmd, input.as_bytes())
 }
 
+/// The records hook-run wrote on stdout.
 pub fn records(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad record {l}: {e}")))
-        .collect()
+    parse_records(&output.stdout)
 }
 
 pub fn explain(output: &Output) -> String {
@@ -145,7 +134,10 @@ pub fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
 // Process and file helpers shared with the end-to-end tests: one copy, in the support crate.
 // Not every test file uses each of them (the functions here are under dead_code for that).
 #[allow(unused_imports)]
-pub use hookpipe_e2e::{base64_decode, process_alive as pid_alive, wait_for_file as wait_for};
+pub use hookpipe_e2e::{
+    base64_decode, lib_dir, process_alive as pid_alive, wait_for_file as wait_for,
+};
+use hookpipe_e2e::{parse_records, run_with_input};
 
 /// The pid a hook wrote to `path`.
 pub fn read_pid(path: &Path) -> i32 {
@@ -155,16 +147,7 @@ pub fn read_pid(path: &Path) -> i32 {
 /// Starts `script` under bash in a process group of its own, as a terminal runs a
 /// foreground pipeline.
 pub fn spawn_group(tree: &Tree, script: &str) -> std::process::Child {
-    let hooks = tree.write_records();
-    Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(tree.path())
-        .env("HR", HOOK_RUN)
-        .env("HOOKS", hooks)
-        .env("HOOKPIPE_LIB", repo_lib())
-        .env("T", tree.path())
-        .stdin(Stdio::null())
+    tree.bash(script)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)

@@ -4,54 +4,27 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+pub use hookpipe_e2e::run_with_input;
+use hookpipe_e2e::scrub_env;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_phase-log");
 
-/// Variables phase-log reads; removed so the caller's environment cannot change a test.
-pub const VARS: &[&str] = &[
-    "VERBOSE",
-    "VERBOSE_NO_TIMESTAMP",
-    "LOGFILE",
-    "LOGDAYS",
-    "HOOKPIPE_LOG_SESSION",
-    "NO_COLOR",
-];
-
-/// `phase-log` with a clean environment and `--color never`.
+/// `phase-log` with a clean environment (the support crate's `scrub_env`: no DevStack or
+/// hookpipe variable of the caller's shell) and times in UTC.
 pub fn command() -> Command {
     let mut cmd = Command::new(BIN);
-    for var in VARS {
-        cmd.env_remove(var);
-    }
+    scrub_env(&mut cmd);
     cmd.env("TZ", "UTC");
     cmd
-}
-
-/// Runs `cmd` with `input` on stdin.
-pub fn run_with(mut cmd: Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn phase-log");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        let _ = stdin.write_all(&input);
-    });
-    let output = child.wait_with_output().expect("wait for phase-log");
-    writer.join().expect("writer thread");
-    output
 }
 
 /// Runs phase-log with `args` on `input`.
 pub fn run(args: &[&str], input: &[u8]) -> Output {
     let mut cmd = command();
     cmd.args(args);
-    run_with(cmd, input)
+    run_with_input(&mut cmd, input)
 }
 
 /// Everything about a run, for assertion messages.
