@@ -187,7 +187,7 @@ pub fn groups(hooks: &[&Hook]) -> Vec<Option<String>> {
             let dir = hook.path.as_ref().map_or(&[][..], Data::as_bytes);
             Plugin {
                 name: name.strip_prefix("plugin:").unwrap_or(name).to_owned(),
-                declared: declared_in(&dir),
+                declared: declared_in(dir),
             }
         })
         .collect();
