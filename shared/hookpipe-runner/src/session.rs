@@ -1,7 +1,8 @@
 //! One worker and the records its calls produce.
 //!
 //! A [`Session`] sends commands to its [`Worker`] and turns what comes back into records:
-//! stdout and stderr lines become `output`, fd 6 lines `summary`, events `warning`,
+//! stdout and stderr lines become `output`, summaries framed in-band on stdout (and lines
+//! written straight to fd 6) `summary`, events `warning`,
 //! `timer` and `job`, xtrace lines `trace`, each attributed to the call that wrote them. Its poll loop
 //! also watches the worker's exit, the call's deadline, the kill grace period and the signal
 //! pipe.
@@ -178,6 +179,8 @@ pub(crate) struct Session {
     read_buf: Vec<u8>,
 }
 
+/// Index of the stdout channel among [`LINE_CHANNELS`] (it carries the summaries too).
+const STDOUT: usize = 0;
 /// Index of the trace channel among [`LINE_CHANNELS`].
 const TRACE: usize = 3;
 
@@ -354,7 +357,9 @@ impl Session {
     }
 
     /// Attributes the raw bytes of every channel up to the current call: bytes before a
-    /// marker close their call; bytes of a call not started yet wait in `raw`.
+    /// marker close their call; bytes of a call not started yet wait in `raw`. On stdout,
+    /// summary frames (`_hp_summary` in `worker.bash`) become `summary` records where they
+    /// stand among the lines.
     fn attribute<W: Write>(&mut self, out: &mut RecordWriter<W>) -> io::Result<()> {
         for index in 0..LINE_CHANNELS.len() {
             loop {
@@ -362,26 +367,26 @@ impl Session {
                     break;
                 }
                 let raw = std::mem::take(&mut self.cursors[index].raw);
-                let marked = self.in_batch && (index != TRACE || self.traced);
-                let marker_at = if marked {
-                    find_marker(&raw, &self.marker)
-                } else {
-                    None
+                let scan = Scan {
+                    ends: self.in_batch && (index != TRACE || self.traced),
+                    summaries: index == STDOUT,
                 };
-                match marker_at {
-                    Some((start, end)) => {
+                match next_frame(&raw, &self.marker, scan) {
+                    Frame::End { start, end } => {
                         self.feed(index, &raw[..start], out)?;
                         self.flush_line(index, out)?;
                         self.cursors[index].raw = raw[end..].to_vec();
                         self.cursors[index].at += 1;
                     }
-                    None => {
-                        // Hold back what could be the start of a marker split across reads.
-                        let keep = if marked {
-                            marker_prefix_len(&raw, &self.marker)
-                        } else {
-                            0
-                        };
+                    Frame::Summary { start, text, end } => {
+                        // An unfinished line before the summary was written before it.
+                        self.feed(index, &raw[..start], out)?;
+                        self.flush_line(index, out)?;
+                        self.write_summary(&raw[text], out)?;
+                        self.cursors[index].raw = raw[end..].to_vec();
+                    }
+                    Frame::None { keep } => {
+                        // Hold back what could be the start of a frame split across reads.
                         let split = raw.len() - keep;
                         self.feed(index, &raw[..split], out)?;
                         self.cursors[index].raw = raw[split..].to_vec();
@@ -389,6 +394,20 @@ impl Session {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Writes one in-band summary of the current call: a record per line of its text.
+    fn write_summary<W: Write>(&self, text: &[u8], out: &mut RecordWriter<W>) -> io::Result<()> {
+        let time = now_rfc3339();
+        let id = self.current_id();
+        for line in text.split(|&b| b == b'\n') {
+            out.write(&Record::Summary(Line {
+                id: Some(id.clone()),
+                text: Some(Data::from_bytes(line)),
+                time: time.clone(),
+            }))?;
         }
         Ok(())
     }
@@ -818,18 +837,74 @@ fn continue_until_exit(session: &mut Session, wait: &Wait, signals: &Signals) ->
     }
 }
 
-/// Where the marker framed by NULs is in `raw`: (start, end) of `\0MARKER\0`.
-fn find_marker(raw: &[u8], marker: &[u8]) -> Option<(usize, usize)> {
+/// Which frames to look for on a channel.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    /// End-of-call markers `\0MARKER\0` (in a batch).
+    ends: bool,
+    /// Summaries `\0MARKER\x01TEXT\0` (on stdout, always).
+    summaries: bool,
+}
+
+/// The first frame in a channel's raw bytes.
+#[derive(Debug, PartialEq)]
+enum Frame {
+    /// An end-of-call marker from `start` to `end`.
+    End { start: usize, end: usize },
+    /// A summary from `start` to `end`, its text at `text`.
+    Summary {
+        start: usize,
+        text: std::ops::Range<usize>,
+        end: usize,
+    },
+    /// No complete frame: the last `keep` bytes may begin one and wait for more.
+    None { keep: usize },
+}
+
+/// Finds the first frame `scan` asks for in `raw`.
+fn next_frame(raw: &[u8], marker: &[u8], scan: Scan) -> Frame {
+    if !scan.ends && !scan.summaries {
+        return Frame::None { keep: 0 };
+    }
     let mut from = 0;
     while let Some(offset) = raw[from..].find(marker) {
         let start = from + offset;
-        let end = start + marker.len();
-        if start > 0 && raw[start - 1] == 0 && raw.get(end) == Some(&0) {
-            return Some((start - 1, end + 1));
+        let after = start + marker.len();
+        if start > 0 && raw[start - 1] == 0 {
+            match raw.get(after) {
+                Some(0) if scan.ends => {
+                    return Frame::End {
+                        start: start - 1,
+                        end: after + 1,
+                    }
+                }
+                Some(1) if scan.summaries => {
+                    let text = after + 1;
+                    return match raw[text..].iter().position(|&b| b == 0) {
+                        Some(len) => Frame::Summary {
+                            start: start - 1,
+                            text: text..text + len,
+                            end: text + len + 1,
+                        },
+                        // The rest of the summary is still on its way.
+                        None => Frame::None {
+                            keep: raw.len() - (start - 1),
+                        },
+                    };
+                }
+                None => {
+                    return Frame::None {
+                        keep: raw.len() - (start - 1),
+                    }
+                }
+                _ => {}
+            }
         }
         from = start + 1;
     }
-    None
+    Frame::None {
+        keep: marker_prefix_len(raw, marker),
+    }
 }
 
 /// How many bytes at the end of `raw` could begin `\0MARKER\0` (to hold back).
@@ -924,15 +999,67 @@ mod tests {
         assert!(!is_worker_trace(b"++ echo hi"));
     }
 
+    const BOTH: Scan = Scan {
+        ends: true,
+        summaries: true,
+    };
+
     #[test]
     fn markers_are_found_only_when_framed() {
         let marker = b"hookpipe-mark-00";
         assert_eq!(
-            find_marker(b"ab\0hookpipe-mark-00\0cd", marker),
-            Some((2, 20))
+            next_frame(b"ab\0hookpipe-mark-00\0cd", marker, BOTH),
+            Frame::End { start: 2, end: 20 }
         );
-        assert_eq!(find_marker(b"hookpipe-mark-00\0", marker), None);
-        assert_eq!(find_marker(b"x\0hookpipe-mark-0", marker), None);
+        // Unframed: only the last NUL, which could begin a frame, waits.
+        assert_eq!(
+            next_frame(b"hookpipe-mark-00\0", marker, BOTH),
+            Frame::None { keep: 1 }
+        );
+        assert_eq!(
+            next_frame(b"x\0hookpipe-mark-0", marker, BOTH),
+            Frame::None { keep: 16 }
+        );
+        // Outside a batch an end marker is plain bytes.
+        let summaries_only = Scan {
+            ends: false,
+            summaries: true,
+        };
+        assert_eq!(
+            next_frame(b"ab\0hookpipe-mark-00\0cd", marker, summaries_only),
+            Frame::None { keep: 0 }
+        );
+    }
+
+    #[test]
+    fn summary_frames_are_found_whole_or_held_back() {
+        let marker = b"hookpipe-mark-00";
+        assert_eq!(
+            next_frame(b"a\n\0hookpipe-mark-00\x01S\0b\n", marker, BOTH),
+            Frame::Summary {
+                start: 2,
+                text: 20..21,
+                end: 22
+            }
+        );
+        // The text has not all arrived: everything from the frame's start waits.
+        assert_eq!(
+            next_frame(b"a\n\0hookpipe-mark-00\x01Sum", marker, BOTH),
+            Frame::None { keep: 21 }
+        );
+        assert_eq!(
+            next_frame(b"a\n\0hookpipe-mark-00", marker, BOTH),
+            Frame::None { keep: 17 }
+        );
+        // Not on a channel that carries no summaries.
+        let ends_only = Scan {
+            ends: true,
+            summaries: false,
+        };
+        assert_eq!(
+            next_frame(b"\0hookpipe-mark-00\x01S\0x", marker, ends_only),
+            Frame::None { keep: 0 }
+        );
     }
 
     #[test]

@@ -78,6 +78,13 @@ fn carried(name: &str) -> bool {
     !name.starts_with("_hp_") && !NOT_CARRIED.contains(&name)
 }
 
+/// The worker's own `echo_summary` as `declare -f` prints it (`_hp_own_summary` in
+/// `worker.bash`): it writes through the worker's private descriptors, which exist nowhere
+/// else, so it is never carried, and it stands in for whatever echo_summary the state had
+/// without changing it: a legacy caller keeps its own.
+const WORKER_ECHO_SUMMARY: &[u8] = b"echo_summary () \n{ \n    _hp_summary \"$@\"\n}";
+const ECHO_SUMMARY: &[u8] = b"echo_summary";
+
 /// One variable of a dump: its `declare -p` line and whether it is read-only.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Var {
@@ -90,6 +97,9 @@ pub(crate) struct Var {
 pub struct Dump {
     vars: BTreeMap<String, Var>,
     funcs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// echo_summary was the worker's own ([`WORKER_ECHO_SUMMARY`]): not carried, and not
+    /// gone either.
+    summary_stand_in: bool,
 }
 
 impl Dump {
@@ -134,12 +144,30 @@ impl Dump {
         }
         for (index, (name, start)) in starts.iter().enumerate() {
             let end = starts.get(index + 1).map_or(funcs.len(), |(_, next)| *next);
-            if !name.starts_with(b"_hp_") {
-                let text = funcs[*start..end].trim_ascii_end();
-                dump.funcs.insert(name.to_vec(), text.to_vec());
-            }
+            dump.add_function(name, funcs[*start..end].trim_ascii_end());
         }
         Some(dump)
+    }
+
+    /// Keeps a function of the dump, unless it is the worker's own.
+    fn add_function(&mut self, name: &[u8], text: &[u8]) {
+        if name.is_empty() || name.starts_with(b"_hp_") {
+            return;
+        }
+        if name == ECHO_SUMMARY && text == WORKER_ECHO_SUMMARY {
+            self.summary_stand_in = true;
+            return;
+        }
+        self.funcs.insert(name.to_vec(), text.to_vec());
+    }
+
+    /// The functions of `base` this state no longer has (the worker's stand-in for
+    /// echo_summary does not take it away).
+    fn gone_functions<'a>(&'a self, base: &'a Dump) -> impl Iterator<Item = &'a Vec<u8>> {
+        let stands_in = move |name: &[u8]| self.summary_stand_in && name == ECHO_SUMMARY;
+        base.funcs
+            .keys()
+            .filter(move |name| !self.funcs.contains_key(*name) && !stands_in(name))
     }
 
     fn parse_per_function(bytes: &[u8]) -> Dump {
@@ -150,12 +178,7 @@ impl Dump {
             let Some(newline) = section.iter().position(|&b| b == b'\n') else {
                 continue;
             };
-            let name = &section[..newline];
-            if name.is_empty() || name.starts_with(b"_hp_") {
-                continue;
-            }
-            let body = section[newline + 1..].trim_ascii_end();
-            dump.funcs.insert(name.to_vec(), body.to_vec());
+            dump.add_function(&section[..newline], section[newline + 1..].trim_ascii_end());
         }
         dump
     }
@@ -174,6 +197,11 @@ impl Dump {
                 }
             }
         }
+    }
+
+    /// The variable of this name.
+    pub(crate) fn var(&self, name: &str) -> Option<&Var> {
+        self.vars.get(name)
     }
 
     /// Whether a variable of this name is in the dump.
@@ -247,7 +275,7 @@ impl Dump {
                 out.push(b'\n');
             }
         }
-        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+        for name in self.gone_functions(base) {
             out.extend_from_slice(b"unset -f -- ");
             out.extend_from_slice(name);
             out.push(b'\n');
@@ -300,7 +328,7 @@ impl Dump {
                 changes.push(Change::Func(name.clone(), Some(body.clone())));
             }
         }
-        for name in base.funcs.keys().filter(|n| !self.funcs.contains_key(*n)) {
+        for name in self.gone_functions(base) {
             changes.push(Change::Func(name.clone(), None));
         }
         changes
@@ -326,6 +354,95 @@ impl Dump {
             }
         }
         dump
+    }
+}
+
+/// An associative array's elements: (key, value), each as bash quotes it.
+pub(crate) type Elements = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// An associative array's `declare -p` line taken apart: its flags (`-A`, `-Ax`...) and its
+/// elements as written (key and value each still quoted as bash printed them, so two
+/// elements compare equal exactly when bash would print them the same). `None` for any
+/// other line, or one this parser does not follow (it then compares whole).
+pub(crate) fn assoc_elements(line: &[u8]) -> Option<(Vec<u8>, Elements)> {
+    let rest = line.strip_prefix(b"declare -")?;
+    let space = rest.iter().position(|&b| b == b' ')?;
+    let flags = &rest[..space];
+    if !flags.contains(&b'A') {
+        return None;
+    }
+    let after = &rest[space + 1..];
+    // `declare -A X` alone (declared, never assigned) has no elements.
+    if !after.contains(&b'=') {
+        return Some((flags.to_vec(), Vec::new()));
+    }
+    let open = after.windows(2).position(|w| w == b"=(")?;
+    let mut body = &after[open + 2..];
+    let mut elements = Vec::new();
+    loop {
+        while let Some(tail) = body.strip_prefix(b" ") {
+            body = tail;
+        }
+        if body == b")" {
+            return Some((flags.to_vec(), elements));
+        }
+        body = body.strip_prefix(b"[")?;
+        let key_len = quoted_word(body, b']')?;
+        let key = body[..key_len].to_vec();
+        body = body[key_len..].strip_prefix(b"]=")?;
+        let value_len = quoted_word(body, b' ')?;
+        elements.push((key, body[..value_len].to_vec()));
+        body = &body[value_len..];
+    }
+}
+
+/// How long the word at the start of `text` is: `"..."` or `$'...'` (with backslash
+/// escapes), or a bare word up to `end`.
+fn quoted_word(text: &[u8], end: u8) -> Option<usize> {
+    let (start, close) = match text {
+        [b'"', ..] => (1, b'"'),
+        [b'$', b'\'', ..] => (2, b'\''),
+        _ => return text.iter().position(|&b| b == end || b == b')'),
+    };
+    let mut at = start;
+    while at < text.len() {
+        match text[at] {
+            b'\\' => at += 2,
+            byte if byte == close => return Some(at + 1),
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// The `declare -p` line of associative array `name` with these flags and elements.
+pub(crate) fn assoc_line(name: &str, flags: &[u8], elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut line = b"declare -".to_vec();
+    line.extend_from_slice(flags);
+    line.push(b' ');
+    line.extend_from_slice(name.as_bytes());
+    line.extend_from_slice(b"=(");
+    for (key, value) in elements {
+        line.push(b'[');
+        line.extend_from_slice(key);
+        line.extend_from_slice(b"]=");
+        line.extend_from_slice(value);
+        line.push(b' ');
+    }
+    line.push(b')');
+    line
+}
+
+impl Var {
+    /// The `declare -p` line.
+    pub(crate) fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// A variable of this line (a merged associative array).
+    pub(crate) fn from_line(line: Vec<u8>) -> Option<Var> {
+        let (_, readonly) = declared_name(&line)?;
+        Some(Var { line, readonly })
     }
 }
 
@@ -586,6 +703,34 @@ mod tests {
 
     const DUMP: &[u8] = b"declare -- A=\"1\"\ndeclare -x PATH=\"/bin\"\ndeclare -r RO=\"x\"\ndeclare -- _hp_op=\"dump\"\ndeclare -i SECONDS=\"3\"\n\0f\nf () \n{ \n    cat <<EOT\n}\nEOT\n\n}\n\0_hp_source\n_hp_source () \n{ \n    :\n}\n";
 
+    /// The definition the worker installs (`_hp_own_summary`), printed by this machine's
+    /// bash, is exactly the text the state leaves out.
+    #[test]
+    fn the_workers_echo_summary_is_never_carried() {
+        let definition = "echo_summary() { _hp_summary \"$@\"; }";
+        assert!(crate::worker::SCRIPT.contains(definition));
+        let printed = std::process::Command::new("bash")
+            .args(["--noprofile", "--norc", "-c"])
+            .arg(format!("{definition}\ndeclare -f echo_summary"))
+            .output()
+            .expect("bash runs");
+        assert_eq!(printed.stdout.trim_ascii_end(), WORKER_ECHO_SUMMARY);
+        // A caller's state with DevStack's echo_summary; the worker ends with its own
+        // standing in: the function is neither carried back nor unset.
+        let devstack = b"echo_summary () \n{ \n    echo -e $@ >&6\n}";
+        let mut base = Dump::default();
+        base.add_function(b"echo_summary", devstack);
+        let mut after = Dump::default();
+        after.add_function(b"echo_summary", WORKER_ECHO_SUMMARY);
+        assert!(after.funcs.is_empty() && after.changes_from(&base).is_empty());
+        assert!(after.delta_script(&base).is_empty());
+        // A hook that unset it (the worker's is gone too) still unsets it.
+        assert_eq!(
+            Dump::default().delta_script(&base),
+            b"unset -f -- echo_summary\n"
+        );
+    }
+
     #[test]
     fn parses_vars_and_functions_without_worker_internals() {
         let dump = Dump::parse(DUMP).unwrap();
@@ -654,6 +799,23 @@ mod tests {
             script,
             "unset -v L\ndeclare -g -- L=\"x\"\nunset -v P\ndeclare -g -- P=\"1\"\n"
         );
+    }
+
+    #[test]
+    fn associative_arrays_are_taken_apart_as_bash_prints_them() {
+        let line =
+            br#"declare -Ax M=(["]"]="z" [b]="" [a]="1" [$'n\nl']=$'x\ny' ["k 2"]="v \"q\" \$x" )"#;
+        let (flags, elements) = assoc_elements(line).unwrap();
+        assert_eq!(flags, b"Ax");
+        let keys: Vec<&[u8]> = elements.iter().map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, [&b"\"]\""[..], b"b", b"a", b"$'n\\nl'", b"\"k 2\""]);
+        assert_eq!(elements[4].1, br#""v \"q\" \$x""#);
+        assert_eq!(assoc_line("M", &flags, &elements), line);
+        assert_eq!(
+            assoc_elements(b"declare -A E=()"),
+            Some((b"A".to_vec(), vec![]))
+        );
+        assert_eq!(assoc_elements(b"declare -a L=([0]=\"x\")"), None);
     }
 
     #[test]

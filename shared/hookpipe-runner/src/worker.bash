@@ -6,7 +6,8 @@
 #   0   /dev/null: a hook must never eat the record stream
 #   1 2 the stdout and stderr pipes whose lines become `output` records
 #   3   the same pipe as 1 (DevStack's "console" descriptor, used by echo_nolog)
-#   6   the summary pipe: each line is an `echo_summary` line (DevStack writes them to fd 6)
+#   6   the summary pipe: each line written to it directly becomes a `summary` record, in
+#       the order the runner reads it (echo_summary does not use it: see _hp_summary)
 #   60  commands from the runner; 61 events to the runner; 62 bash's xtrace (BASH_XTRACEFD)
 #   63 64 the worker's own copies of 1 and 2, handed to each call afresh
 # A hook may redirect or close any of these (`exec 6>&1`, `exec 61>&-`, closing 3-9). So the
@@ -53,6 +54,30 @@ _hp_restore() {
     # A hook that pointed xtrace elsewhere (or unset it) gets it back; assigning the same
     # number again would make bash close the descriptor, so only when it differs.
     if [[ ${BASH_XTRACEFD:-} != 62 ]]; then BASH_XTRACEFD=62; fi
+}
+
+# _hp_summary TEXT...: an echo_summary line, in-band on the stdout pipe: NUL, the marker,
+# \x01, the text as `echo -e` renders it, NUL. One pipe and one writer make a summary land
+# between the output written before and after it by construction, which a separate pipe
+# read beside stdout cannot promise. Written to the worker's own copy of the pipe (63), as
+# DevStack's echo_summary writes to fd 6 whatever the hook did to its stdout; a hook that
+# closed 63 still gets its summary, on fd 6 (ordered only by arrival there).
+# shellcheck disable=SC2317 # called by the hooks' echo_summary
+_hp_summary() {
+    builtin local _hp_text
+    # %b is `echo -e`'s escapes; a text with NUL cannot be held in a variable anyway.
+    builtin printf -v _hp_text '%b' "$*"
+    builtin printf '\0%s\1%s\0' "$_hp_marker" "$_hp_text" >&63 ||
+        builtin printf '%s\n' "$_hp_text" >&6
+}
+
+# _hp_own_summary: echo_summary is the worker's (_hp_summary), whatever the prelude or a
+# loaded state defined (DevStack's stack.sh defines one writing to fd 6, which a legacy
+# caller's state brings along). The state never carries this definition (state.rs), so a
+# legacy caller gets its own echo_summary back.
+_hp_own_summary() {
+    # shellcheck disable=SC2317 # called by the hooks
+    echo_summary() { _hp_summary "$@"; }
 }
 
 # _hp_reclaim: the builtins the worker needs, whatever the last call did. The worker calls
@@ -134,6 +159,8 @@ _hp_dump() {
             builtin printf '\0end\n'
     } >"$1"
 }
+
+_hp_own_summary
 
 # When a hook ends the shell (errexit, `exit N`, TERM), leave the state of that moment for
 # the runner, which continues in a new worker from it.
@@ -270,6 +297,8 @@ while IFS= builtin read -r -d '' -u 60 _hp_op; do
             _hp_invoke 1>&63 2>&64 60<&-
             _hp_status=$?
             builtin set +e +x
+            # A prelude (lib/functions, DevStack's functions) may have defined its own.
+            _hp_own_summary
             _hp_done "$_hp_status"
             ;;
         batch)
@@ -288,7 +317,9 @@ while IFS= builtin read -r -d '' -u 60 _hp_op; do
             IFS= builtin read -r -d '' -u 60 _hp_path || builtin break
             # shellcheck disable=SC1090 # the state script is written by the runner
             builtin source "$_hp_path" 60<&-
-            _hp_done "$?"
+            _hp_status=$?
+            _hp_own_summary
+            _hp_done "$_hp_status"
             ;;
         dump)
             IFS= builtin read -r -d '' -u 60 _hp_path || builtin break

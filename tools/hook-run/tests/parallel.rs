@@ -507,3 +507,50 @@ fn the_plugin_requires_graph_decides_which_plugins_overlap() {
     );
     assert!(time_of(&recs, "start", &needs) >= time_of(&recs, "end", &other));
 }
+
+#[test]
+fn hooks_adding_different_keys_to_one_map_and_timing_themselves_do_not_conflict() {
+    let mut tree = Tree::new();
+    tree.hook(
+        "05-map.sh",
+        "if [[ $1 == stack ]]; then declare -gA ENDPOINTS=([existing]=1); fi\n",
+    );
+    for name in ["one", "two", "three"] {
+        tree.hook(
+            &format!("10-{name}.sh"),
+            &format!(
+                "if [[ $1 == stack ]]; then\n\
+                   time_start pip_install; time_start {name}; sleep 0.2; time_stop {name}; time_stop pip_install\n\
+                   ENDPOINTS[{name}]=\"http://{name} x\"\n\
+                 fi\n"
+            ),
+        );
+    }
+    tree.hook(
+        "20-show.sh",
+        "if [[ $1 == stack ]]; then\n\
+           for k in existing one two three; do echo \"$k=${ENDPOINTS[$k]}\"; done\n\
+           for k in one two three; do echo \"timed $k: ${_TIME_TOTAL[$k]:+yes}\"; done\n\
+           echo \"pip total: $(( _TIME_TOTAL[pip_install] >= 3 * ${_TIME_TOTAL[one]:-0} / 2 ))\"\n\
+         fi\n",
+    );
+    let out = run_jobs(&tree, &["stack", "install", "--jobs", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let recs = records(&out);
+    assert!(of_type(&recs, "warning").is_empty(), "{}", explain(&out));
+    assert_eq!(
+        lines_of(&recs, &id("20-show.sh")),
+        [
+            "existing=1",
+            "one=http://one x",
+            "two=http://two x",
+            "three=http://three x",
+            "timed one: yes",
+            "timed two: yes",
+            "timed three: yes",
+            "pip total: 1"
+        ]
+    );
+    // Overlapped: the three 0.2 s hooks did not take 0.6 s one after the other.
+    assert!(time_of(&recs, "start", &id("10-three.sh")) < time_of(&recs, "end", &id("10-one.sh")));
+}

@@ -16,7 +16,8 @@
 //!   `warning` naming the failure, and members not started yet are skipped (`stopped`).
 //! - **State merge.** Each member's state at its end is compared with the common start;
 //!   the changes (variables set or unset, functions defined or removed) are applied in
-//!   serial order to the stage's worker. Two members that changed the same name
+//!   serial order to the stage's worker (associative arrays key by key, DevStack's timer
+//!   totals `_TIME_TOTAL` added up). Two members that changed the same name
 //!   differently are a conflict: `--jobs-conflict rerun` (the default) runs the group again
 //!   serially from the state before it, with a `warning` naming hooks and names;
 //!   `--jobs-conflict fail` fails the stage naming them.
@@ -43,7 +44,7 @@ use super::{
 use crate::checkpoint::CallOutcome;
 use crate::session::{Batch, BatchEvent, Completion, Session, Wait};
 use crate::signals::Signals;
-use crate::state::{Change, Dump};
+use crate::state::{assoc_elements, assoc_line, Change, Dump, Var};
 
 /// What a member thread tells the stage, in order for each member.
 enum Message {
@@ -195,6 +196,10 @@ impl<W: Write> Runner<'_, W> {
             for change in dump.changes_from(&base) {
                 match merged.iter().position(|c| c.same_name(&change)) {
                     Some(at) if merged[at] != change => {
+                        if let Some(both) = merge_elements(&base, &merged[at], &change) {
+                            merged[at] = both;
+                            continue;
+                        }
                         conflicts
                             .entry((owner[at], index))
                             .or_default()
@@ -450,6 +455,72 @@ impl<W: Write> Runner<'_, W> {
         self.out.flush()?;
         Ok(members)
     }
+}
+
+/// Two hooks' changes to one associative array, merged key by key when they touched
+/// different keys (two hooks each adding their service to a map), or made the same change;
+/// DevStack's timer totals (`_TIME_TOTAL`, milliseconds per name) add up, as they would
+/// have serially. `None`: a real conflict.
+fn merge_elements(base: &Dump, earlier: &Change, later: &Change) -> Option<Change> {
+    let (Change::Var(name, Some(earlier)), Change::Var(_, Some(later))) = (earlier, later) else {
+        return None;
+    };
+    let (flags, mut merged) = assoc_elements(earlier.line())?;
+    let (later_flags, later_elements) = assoc_elements(later.line())?;
+    let base_elements = match base.var(name) {
+        Some(var) => {
+            let (base_flags, elements) = assoc_elements(var.line())?;
+            if base_flags != flags {
+                return None;
+            }
+            elements
+        }
+        None => Vec::new(),
+    };
+    if later_flags != flags {
+        return None;
+    }
+    let find = |elements: &[(Vec<u8>, Vec<u8>)], key: &[u8]| {
+        elements
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, v)| v.clone())
+    };
+    let mut keys: Vec<Vec<u8>> = base_elements.iter().map(|(k, _)| k.clone()).collect();
+    for (key, _) in &later_elements {
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    for key in keys {
+        let (was, now) = (find(&base_elements, &key), find(&later_elements, &key));
+        if was == now {
+            continue;
+        }
+        let current = find(&merged, &key);
+        let value = if current == was || current == now {
+            now
+        } else if name == "_TIME_TOTAL" {
+            let number = |value: &Option<Vec<u8>>| -> Option<i64> {
+                let text = value.as_deref().unwrap_or(b"\"0\"");
+                std::str::from_utf8(text)
+                    .ok()?
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+            };
+            let total = number(&current)? + number(&now)? - number(&was)?;
+            Some(format!("\"{total}\"").into_bytes())
+        } else {
+            return None;
+        };
+        merged.retain(|(k, _)| *k != key);
+        if let Some(value) = value {
+            merged.push((key, value));
+        }
+    }
+    let var = Var::from_line(assoc_line(name, &flags, &merged))?;
+    Some(Change::Var(name.clone(), Some(var)))
 }
 
 /// The `skip` of a member that never began: the group stopped, or the run was interrupted.
