@@ -20,7 +20,20 @@
 //! valid UTF-8, and otherwise as `F_base64` (standard base64 with padding) carrying the exact
 //! bytes. Exactly one of the two is present. Nothing is ever replaced by U+FFFD. In `jq`:
 //! `.text // (.text_base64 | @base64d)` (the latter is lossy in jq itself, not on the wire).
-//! Fields following this rule: `text`, `path`, `name`, `dir`, `script`.
+//! Fields following this rule: `text`, `path`, `name`, `dir`, `script`. In Rust each is one
+//! [`Data`] value (`Text` or `Bytes`), never the two fields.
+//!
+//! # Closed sets
+//!
+//! Some fields take one of a fixed set of values, each an enum here: `end` `status`
+//! ([`EndStatus`]), `kind` ([`HookKind`]), `output` `stream` ([`Stream`]), `skip` `reason`
+//! ([`SkipReason`]), `job` `event` and `status` ([`JobEvent`], [`JobStatus`]), `checkpoint`
+//! `action` ([`CheckpointAction`]) and `state` `base` ([`StateBase`]). A value this version
+//! does not know (a newer tool's, or a typo) makes the record a known type of the wrong
+//! shape: a reader that decodes it stops with bad input naming the line and the value
+//! (`input line 7: bad `end` record: unknown variant `skipped`, expected one of ...`), as
+//! for any other malformed record, rather than guess whether it is a failure. A stage that
+//! only forwards such a record (it does not consume that type) forwards it unchanged.
 //!
 //! Where a record needs an identifier built from such bytes (`id`), invalid bytes are
 //! written as `\xNN` escapes, so ids stay strings; the exact bytes are in the `name` field
