@@ -179,6 +179,13 @@ impl<W: Write> Runner<'_, W> {
             }
         }
 
+        if self.signals.received().is_some() {
+            // Interrupted: nothing runs after this group, and the stage's worker is being
+            // stopped like every other; its state is not worth a merge.
+            self.call_outcomes.extend(outcomes);
+            return Ok(Some(Halt::Interrupted));
+        }
+
         // The merge: each member's changes in serial order; a name changed differently by
         // two members is a conflict.
         let mut merged: Vec<Change> = Vec::new();
