@@ -5,7 +5,7 @@
 //!
 //! This module owns the command line, the DevStack variables (VERBOSE, LOGFILE, LOGDAYS,
 //! VERBOSE_NO_TIMESTAMP), opening the sinks and the signals. `logger` reads the stream
-//! (`decode` is its fast path for `output` records, `records` copies the input for
+//! (`output` records through the record module's fast path, `records` copies the input for
 //! `--records`, `merge` reads several hosts' record files as one stream for `--merge`),
 //! `ledger` keeps what the reports need (`jobs` the async jobs), `report` writes the text reports,
 //! `json_report`, `junit` and `html` (over `view` and `xml`) the file reports, `sink`
@@ -15,7 +15,6 @@
 // A panic on input is a bug (README "Reliability").
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod decode;
 mod html;
 mod jobs;
 mod json_report;
