@@ -275,23 +275,65 @@ impl hookpipe::lifecycle::Tool for Tool {
     const USAGE_STAGE: Option<&'static str> = Some("unknown");
     type Args = Args;
 
-    /// `stack/install` from `hook-run --timeout 5x stack install`, so the failed stage is
-    /// named as in a good run.
+    /// `stack/install` from `hook-run --timeout 5x stack install` or `hook-run --frobnicate
+    /// stack install`, so the failed stage is named as in a good run: the words clap refuses
+    /// are left out until the rest parses, and a MODE that is one of DevStack's names the
+    /// stage. Anything else (`--frobnicate 3 unstack`: is `3` its value?) is `unknown`.
     fn usage_stage() -> Option<String> {
-        use clap::CommandFactory;
-        let matches = Args::command().ignore_errors(true).try_get_matches().ok()?;
-        let word = |name: &str| matches.try_get_one::<String>(name).ok().flatten().cloned();
-        let stage = match (word("mode"), word("phase")) {
-            (Some(mode), Some(phase)) => format!("{mode}/{phase}"),
-            (Some(mode), None) => mode,
-            _ => return Self::USAGE_STAGE.map(str::to_owned),
-        };
-        Some(stage)
+        let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        usage_stage_of(&mut argv).or_else(|| Self::USAGE_STAGE.map(str::to_owned))
     }
 
     fn run(args: &Args) -> Result<Outcome, Fatal> {
         run(args, std::io::stdin().lock(), std::io::stdout().lock())
     }
+}
+
+/// The stage `argv` names once the words clap refuses are taken out (see
+/// [`Tool::usage_stage`]), or `None`.
+fn usage_stage_of(argv: &mut Vec<std::ffi::OsString>) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    use clap::CommandFactory;
+    let stage = |matches: clap::ArgMatches| {
+        let word = |name: &str| matches.try_get_one::<String>(name).ok().flatten().cloned();
+        let mode = word("mode")?;
+        MODES.iter().find(|(name, _)| *name == mode)?;
+        Some(match word("phase") {
+            Some(phase) => format!("{mode}/{phase}"),
+            None => mode,
+        })
+    };
+    // Each round takes out one refused word (and its value): a few bad flags at most.
+    for _ in 0..8 {
+        let error = match Args::command().try_get_matches_from(&*argv) {
+            Ok(matches) => return stage(matches),
+            Err(error) => error,
+        };
+        let Some(ContextValue::String(refused)) = error.get(ContextKind::InvalidArg) else {
+            // Not one word's fault (a missing MODE, ...): what clap could read regardless.
+            let matches = Args::command()
+                .ignore_errors(true)
+                .try_get_matches_from(&*argv);
+            return matches.ok().and_then(stage);
+        };
+        // `--timeout <DURATION>`: the flag is the first word.
+        let flag = refused.split_whitespace().next().unwrap_or_default();
+        let at = argv.iter().skip(1).position(|word| {
+            let word = word.to_string_lossy();
+            word == flag || word.starts_with(&format!("{flag}="))
+        })? + 1;
+        argv.remove(at);
+        // A refused value given as the next word goes too.
+        if let Some(ContextValue::String(value)) = error.get(ContextKind::InvalidValue) {
+            if argv
+                .get(at)
+                .is_some_and(|word| word.to_string_lossy() == value.as_str())
+            {
+                argv.remove(at);
+            }
+        }
+    }
+    None
 }
 
 /// Runs the stage: the caller passes its stdin and stdout. Everything that can refuse to

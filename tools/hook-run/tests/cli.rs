@@ -758,3 +758,36 @@ fn state_delta_holds_only_what_the_hooks_changed() {
         explain(&check)
     );
 }
+
+/// A usage error still names the stage its MODE and PHASE give, in both its `begin` and its
+/// `done`, as a good run would; `unknown` only where the words cannot tell (before this,
+/// every unknown flag gave `unknown`).
+#[test]
+fn a_usage_error_names_the_stage_its_words_give() {
+    let tree = Tree::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--frobnicate", "stack", "install"], "stack/install"),
+        (&["stack", "install", "--frobnicate"], "stack/install"),
+        (&["--frobnicate=3", "unstack"], "unstack"),
+        (&["-Z", "clean"], "clean"),
+        (&["--timeout", "5x", "stack", "install"], "stack/install"),
+        // Is `3` the flag's value or the mode? Nobody can tell.
+        (&["--frobnicate", "3", "unstack"], "unknown"),
+        (&["--frobnicate"], "unknown"),
+    ];
+    for (args, stage) in cases {
+        let out = run_input(&tree, args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", explain(&out));
+        let recs = records(&out);
+        for kind in ["begin", "done"] {
+            let record = of_type(&recs, kind);
+            assert_eq!(record.len(), 1, "{args:?}\n{}", explain(&out));
+            assert_eq!(
+                record[0]["stage"],
+                *stage,
+                "{args:?} {kind}\n{}",
+                explain(&out)
+            );
+        }
+    }
+}
