@@ -17,7 +17,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use hookpipe::bytes;
-use hookpipe::record::{Begin, Checkpoint, State};
+use hookpipe::record::{Begin, Checkpoint, CheckpointAction, HookKind, State};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -119,7 +119,7 @@ impl Seen {
             let reused = self
                 .checkpoints
                 .iter()
-                .find(|c| &c.stage == stage && c.action == "reused")
+                .find(|c| &c.stage == stage && c.action == CheckpointAction::Reused)
                 .and_then(|c| c.checkpoint.clone());
             match reused {
                 Some(id) => chain.push(id),
@@ -242,7 +242,7 @@ impl Fingerprint {
                 Action::Function { path, .. } => path.as_ref(),
             };
             if let Some(path) = path.filter(|_| call.skip.is_none()) {
-                let what = if call.kind == "extras" {
+                let what = if call.kind == HookKind::Extras {
                     "hook"
                 } else {
                     call.kind.as_str()

@@ -21,7 +21,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{getpgid, Pid};
 
 use hookpipe::bytes;
-use hookpipe::record::Job;
+use hookpipe::record::{Data, Job, JobEvent, JobStatus};
 use hookpipe::time::{now_ms, now_rfc3339, rfc3339};
 
 /// The environment variable naming the run's async directory.
@@ -31,8 +31,9 @@ pub(crate) const LEADER_VARIABLE: &str = "HOOKPIPE_RUN_PID";
 
 /// Builds the `job` record of a worker event. `fields` are the event's fields after `job`:
 /// EVENT NAME PID RC START_MS END_MS STARTED_BY DETAIL (empty when unknown), `id` the call
-/// that was running (`None`: the calling script's own shell).
-pub(crate) fn event_record(fields: &[&[u8]], id: Option<String>) -> Job {
+/// that was running (`None`: the calling script's own shell). An event `lib/async` never
+/// sends (the worker's channel is ours) gives no record.
+pub(crate) fn event_record(fields: &[&[u8]], id: Option<String>) -> Option<Job> {
     let field = |n: usize| fields.get(n).copied().unwrap_or_default();
     let text = |n: usize| Some(bytes::escaped(field(n))).filter(|t| !t.is_empty());
     let number = |n: usize| {
@@ -40,49 +41,47 @@ pub(crate) fn event_record(fields: &[&[u8]], id: Option<String>) -> Job {
             .ok()
             .and_then(|t| t.parse::<u64>().ok())
     };
-    let event = bytes::escaped(field(0));
-    let (name, name_base64) = bytes::split(field(1));
+    let event = JobEvent::parse(std::str::from_utf8(field(0)).ok()?)?;
     let exit_code = number(3).map(|rc| rc.min(i32::MAX as u64) as i32);
     let (started_ms, ended_ms) = (number(4), number(5));
     let detail = text(7);
     let mut job = Job {
         id,
-        name,
-        name_base64,
+        name: Some(Data::from_bytes(field(1))),
         pid: number(2).and_then(|pid| u32::try_from(pid).ok()),
         started: started_ms.map(rfc3339),
         ended: ended_ms.map(rfc3339),
         started_by: text(6),
-        time: now_rfc3339(),
-        ..Job::default()
+        ..Job::new(event, now_rfc3339())
     };
-    match event.as_str() {
-        "start" => job.command = detail,
-        "wait" => {
+    match event {
+        JobEvent::Start => job.command = detail,
+        JobEvent::Wait => {
             job.duration_ms = match (started_ms, ended_ms) {
                 (Some(start), Some(end)) => Some(end.saturating_sub(start)),
                 _ => None,
             };
             job.exit_code = exit_code;
             job.status = Some(match (detail.as_deref(), exit_code) {
-                (Some(how), _) if how.starts_with("lost") => "lost".into(),
-                (Some(how), _) if how.starts_with("stopped") => "stopped".into(),
-                (_, Some(0)) => "ok".into(),
-                _ => "failed".into(),
+                (Some(how), _) if how.starts_with("lost") => JobStatus::Lost,
+                (Some(how), _) if how.starts_with("stopped") => JobStatus::Stopped,
+                (_, Some(0)) => JobStatus::Ok,
+                _ => JobStatus::Failed,
             });
             if detail.as_deref() != Some("finished") {
                 job.reason = detail;
             }
         }
-        "unknown" => {
-            job.status = Some("failed".into());
+        JobEvent::Unknown => {
+            job.status = Some(JobStatus::Failed);
             job.exit_code = exit_code;
             job.reason = detail;
         }
-        _ => job.reason = detail.filter(|d| d != "never awaited"),
+        JobEvent::Stop | JobEvent::Unwaited => {
+            job.reason = detail.filter(|d| d != "never awaited");
+        }
     }
-    job.event = event;
-    job
+    Some(job)
 }
 
 /// The events `lib/async` queued in the calling script's own shell (lib/hookpipe's caller,
@@ -118,7 +117,7 @@ fn queued_records(bytes: &[u8]) -> Vec<Job> {
     let mut at = 0;
     while at < fields.len() {
         if fields[at] == b"job" && at + 9 <= fields.len() {
-            jobs.push(event_record(&fields[at + 1..at + 9], None));
+            jobs.extend(event_record(&fields[at + 1..at + 9], None));
             at += 9;
         } else {
             at += 1;
@@ -252,17 +251,15 @@ pub(crate) fn stop_running(reason: &str, message: &str, grace: Duration) -> Vec<
     }
     jobs.into_iter()
         .map(|job| Job {
-            event: "stop".into(),
-            name: Some(job.name),
+            name: Some(Data::from(job.name)),
             pid: u32::try_from(job.pid).ok(),
-            status: Some("stopped".into()),
+            status: Some(JobStatus::Stopped),
             started: job.started_ms.map(rfc3339),
             ended: Some(rfc3339(ended_ms)),
             duration_ms: job.started_ms.map(|start| ended_ms.saturating_sub(start)),
             started_by: job.started_by,
             reason: Some(format!("{reason}: {message}")),
-            time: now_rfc3339(),
-            ..Job::default()
+            ..Job::new(JobEvent::Stop, now_rfc3339())
         })
         .collect()
 }
@@ -283,9 +280,9 @@ mod tests {
             b"stack/install/80-tempest.sh",
             b"install_tempest",
         ];
-        let job = event_record(&fields, Some("stack/install/80-tempest.sh".into()));
-        assert_eq!(job.event, "start");
-        assert_eq!(job.name.as_deref(), Some("install_tempest"));
+        let job = event_record(&fields, Some("stack/install/80-tempest.sh".into())).unwrap();
+        assert_eq!(job.event, JobEvent::Start);
+        assert_eq!(job.name, Some(Data::from("install_tempest")));
         assert_eq!(job.pid, Some(4242));
         assert_eq!(job.command.as_deref(), Some("install_tempest"));
         assert_eq!(job.started.as_deref(), Some("2026-12-04T16:31:20.257Z"));
@@ -304,8 +301,8 @@ mod tests {
             b"",
             b"finished",
         ];
-        let job = event_record(&fields, Some("x".into()));
-        assert_eq!(job.status.as_deref(), Some("failed"));
+        let job = event_record(&fields, Some("x".into())).unwrap();
+        assert_eq!(job.status, Some(JobStatus::Failed));
         assert_eq!(job.exit_code, Some(3));
         assert_eq!(job.duration_ms, Some(2500));
         assert_eq!(job.started_by, None);
@@ -321,8 +318,8 @@ mod tests {
             b"lost: gone",
         ];
         assert_eq!(
-            event_record(&lost, Some("x".into())).status.as_deref(),
-            Some("lost")
+            event_record(&lost, Some("x".into())).unwrap().status,
+            Some(JobStatus::Lost)
         );
     }
 
@@ -349,8 +346,8 @@ mod tests {
         let jobs = queued_records(&queue);
         assert_eq!(jobs.len(), 1, "{jobs:?}");
         assert_eq!(jobs[0].id, None);
-        assert_eq!(jobs[0].event, "wait");
-        assert_eq!(jobs[0].status.as_deref(), Some("ok"));
+        assert_eq!(jobs[0].event, JobEvent::Wait);
+        assert_eq!(jobs[0].status, Some(JobStatus::Ok));
         assert_eq!(jobs[0].duration_ms, Some(1000));
     }
 

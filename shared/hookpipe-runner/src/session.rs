@@ -29,7 +29,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
 use hookpipe::bytes;
-use hookpipe::record::{Line, Output, Record, Timer};
+use hookpipe::record::{Data, Line, Record, Stream, Timer};
 use hookpipe::stream::RecordWriter;
 use hookpipe::time::now_rfc3339;
 
@@ -300,16 +300,21 @@ impl Session {
         // Lines handled together were read at one moment: one timestamp serves them all.
         let time = now_rfc3339();
         let id = self.current_id();
-        if matches!(channel, Channel::Stdout | Channel::Stderr) {
-            return write_output_lines(channel, &id, &time, lines, out);
+        let stream = match channel {
+            Channel::Stdout => Some(Stream::Stdout),
+            Channel::Stderr => Some(Stream::Stderr),
+            _ => None,
+        };
+        if let Some(stream) = stream {
+            let lines = lines.iter().map(|(line, partial)| (&line[..], *partial));
+            return out.write_outputs(&id, stream, &time, lines);
         }
         for (line, _) in lines {
-            let (text, text_base64) = bytes::split(&line);
+            let text = Some(Data::from_bytes(&line));
             let record = match channel {
                 Channel::Summary => Record::Summary(Line {
                     id: Some(id.clone()),
                     text,
-                    text_base64,
                     time: time.clone(),
                 }),
                 Channel::Trace => {
@@ -319,7 +324,6 @@ impl Session {
                     Record::Trace(Line {
                         id: Some(id.clone()),
                         text,
-                        text_base64,
                         time: time.clone(),
                     })
                 }
@@ -399,11 +403,9 @@ impl Session {
         let time = now_rfc3339();
         let id = self.current_id();
         for line in text.split(|&b| b == b'\n') {
-            let (text, text_base64) = bytes::split(line);
             out.write(&Record::Summary(Line {
                 id: Some(id.clone()),
-                text,
-                text_base64,
+                text: Some(Data::from_bytes(line)),
                 time: time.clone(),
             }))?;
         }
@@ -427,11 +429,9 @@ impl Session {
             let id = self.current_id();
             let (consumed, record) = match fields[0] {
                 b"warning" if complete >= 2 => {
-                    let (text, text_base64) = bytes::split(fields[1]);
                     let record = Record::Warning(Line {
                         id: Some(id),
-                        text,
-                        text_base64,
+                        text: Some(Data::from_bytes(fields[1])),
                         time: now_rfc3339(),
                     });
                     (2, Some(record))
@@ -447,8 +447,8 @@ impl Session {
                     (3, Some(record))
                 }
                 b"job" if complete >= 9 => {
-                    let record = Record::Job(crate::jobs::event_record(&fields[1..9], Some(id)));
-                    (9, Some(record))
+                    let record = crate::jobs::event_record(&fields[1..9], Some(id));
+                    (9, record.map(Record::Job))
                 }
                 b"signal" if complete >= 2 => {
                     self.signalled = parse_number(fields[1]).map(|n| n as i32);
@@ -825,55 +825,6 @@ impl Session {
     }
 }
 
-/// Writes `output` records: by hand for UTF-8 lines, the bulk of any run (the id, stream
-/// and time are escaped once for all the lines of one read, not once per line), through
-/// the record types for the rest. The shape is exactly what [`RecordWriter::write`] gives,
-/// which a unit test checks.
-fn write_output_lines<W: Write>(
-    channel: Channel,
-    id: &str,
-    time: &str,
-    lines: Vec<(Vec<u8>, bool)>,
-    out: &mut RecordWriter<W>,
-) -> io::Result<()> {
-    let stream = if channel == Channel::Stdout {
-        "stdout"
-    } else {
-        "stderr"
-    };
-    let mut prefix = b"{\"type\":\"output\",\"id\":".to_vec();
-    serde_json::to_writer(&mut prefix, id).map_err(io::Error::from)?;
-    prefix.extend_from_slice(format!(",\"stream\":\"{stream}\",\"text\":").as_bytes());
-    let mut suffix = b",\"time\":".to_vec();
-    serde_json::to_writer(&mut suffix, time).map_err(io::Error::from)?;
-    suffix.extend_from_slice(out.host_field());
-    suffix.extend_from_slice(b"}\n");
-    for (line, partial) in lines {
-        match std::str::from_utf8(&line) {
-            Ok(text) => {
-                out.append(&prefix)?;
-                out.append_json_str(text)?;
-                if partial {
-                    out.append(b",\"partial\":true")?;
-                }
-                out.append(&suffix)?;
-            }
-            Err(_) => {
-                let (text, text_base64) = bytes::split(&line);
-                out.write(&Record::Output(Output {
-                    id: id.to_owned(),
-                    stream: stream.to_owned(),
-                    text,
-                    text_base64,
-                    partial,
-                    time: time.to_owned(),
-                }))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Keeps polling until the worker and its group are gone (after a stop between calls).
 fn continue_until_exit(session: &mut Session, wait: &Wait, signals: &Signals) -> io::Result<()> {
     loop {
@@ -1046,37 +997,6 @@ mod tests {
         assert!(is_worker_trace(b"++ set +x"));
         assert!(is_worker_trace(b"+ builtin set +e +x"));
         assert!(!is_worker_trace(b"++ echo hi"));
-    }
-
-    #[test]
-    fn hand_written_output_records_equal_the_serialised_ones() {
-        let lines = vec![
-            (b"plain".to_vec(), false),
-            (b"quote \" and \\ and \x01 tab\t".to_vec(), true),
-            (b"bad \xff".to_vec(), false),
-        ];
-        for host in [None, Some("sub-1")] {
-            let mut fast = RecordWriter::with_host(Vec::new(), host);
-            write_output_lines(Channel::Stderr, "s/1\"x", "T", lines.clone(), &mut fast).unwrap();
-            let fast = fast.into_inner().unwrap();
-            let mut slow = RecordWriter::with_host(Vec::new(), host);
-            for (line, partial) in lines.clone() {
-                let (text, text_base64) = bytes::split(&line);
-                slow.write(&Record::Output(Output {
-                    id: "s/1\"x".into(),
-                    stream: "stderr".into(),
-                    text,
-                    text_base64,
-                    partial,
-                    time: "T".into(),
-                }))
-                .unwrap();
-            }
-            assert_eq!(
-                String::from_utf8(fast).unwrap(),
-                String::from_utf8(slow.into_inner().unwrap()).unwrap()
-            );
-        }
     }
 
     const BOTH: Scan = Scan {

@@ -28,7 +28,10 @@ use nix::sys::signal::Signal;
 
 use hookpipe::bytes;
 use hookpipe::exit::{Fatal, Outcome};
-use hookpipe::record::{Begin, Checkpoint, End, Record, Skip, Start, State};
+use hookpipe::record::{
+    Begin, Checkpoint, CheckpointAction, Data, End, EndStatus, HookKind, Record, Skip, SkipReason,
+    Start, State, StateBase, Stream,
+};
 use hookpipe::stream::{ReadError, RecordReader, RecordWriter};
 use hookpipe::time::now_rfc3339;
 use hookpipe::upstream::Upstream;
@@ -60,7 +63,7 @@ pub struct Call {
     pub stage: String,
     pub name: Vec<u8>,
     pub path: Vec<u8>,
-    pub kind: String,
+    pub kind: HookKind,
     pub action: Action,
     /// For plugins: which file is sourced (`plugin.sh`, `settings`, `override-defaults`).
     pub file: Option<String>,
@@ -70,7 +73,7 @@ pub struct Call {
     /// Run only if `is_service_enabled SERVICE` holds in the worker.
     pub when_enabled: Option<String>,
     /// A skip decided while planning: (reason, message).
-    pub skip: Option<(String, String)>,
+    pub skip: Option<(SkipReason, String)>,
     /// For a DevStack plugin's files: its name and checkout, set as `GITDIR[name]` before
     /// the call unless the shell state has it (DevStack records it at `enable_plugin`, and
     /// an associative array cannot travel through the environment).
@@ -87,7 +90,7 @@ impl Call {
         stage: &str,
         name: &[u8],
         path: &[u8],
-        kind: &str,
+        kind: HookKind,
         args: Vec<String>,
     ) -> Call {
         Call {
@@ -95,7 +98,7 @@ impl Call {
             stage: stage.to_owned(),
             name: name.to_vec(),
             path: path.to_vec(),
-            kind: kind.to_owned(),
+            kind,
             action: Action::Source {
                 path: path.to_vec(),
                 args,
@@ -129,7 +132,7 @@ impl Call {
     /// refused here as late as possible, just before the batch starts. The worker checks
     /// again at the moment of sourcing (`_hp_source`). A missing file is left to `source`,
     /// whose error is the call's.
-    fn refusal(&self) -> Option<(String, String)> {
+    fn refusal(&self) -> Option<(SkipReason, String)> {
         let path = Path::new(std::ffi::OsStr::from_bytes(self.sourced()?));
         let meta = std::fs::metadata(path).ok()?;
         if meta.is_file() {
@@ -137,7 +140,7 @@ impl Call {
         }
         let kind = file_kind(&meta.file_type());
         Some((
-            "not-regular".to_owned(),
+            SkipReason::NotRegular,
             format!(
                 "not run: {} is {kind}, not a regular file",
                 bytes::display(self.sourced()?)
@@ -248,7 +251,7 @@ struct Runner<'a, W: Write> {
     /// How each call of the stage ended, for its checkpoint.
     call_outcomes: Vec<CallOutcome>,
     /// The `end` status of the first call that did not end `ok` (why the run stops).
-    failure_status: Option<String>,
+    failure_status: Option<EndStatus>,
 }
 
 /// Runs one stage between the `begin` and `done` that [`hookpipe::cli::Stage::run`] writes (the caller
@@ -453,7 +456,13 @@ impl<W: Write> Runner<'_, W> {
                     if let Some(warning) = warning {
                         self.warn(warning)?;
                     }
-                    self.checkpoint_record("run", run_id.clone(), None, Some(reason), None)?;
+                    self.checkpoint_record(
+                        CheckpointAction::Run,
+                        run_id.clone(),
+                        None,
+                        Some(reason),
+                        None,
+                    )?;
                 }
             }
         }
@@ -529,7 +538,7 @@ impl<W: Write> Runner<'_, W> {
                 );
                 match saved {
                     Ok(id) => self.checkpoint_record(
-                        "saved",
+                        CheckpointAction::Saved,
                         run_id,
                         Some(id),
                         None,
@@ -652,8 +661,7 @@ impl<W: Write> Runner<'_, W> {
     fn warn(&mut self, message: String) -> Result<(), StageError> {
         self.out.write(&Record::Warning(hookpipe::record::Line {
             id: None,
-            text: Some(message),
-            text_base64: None,
+            text: Some(Data::from(message)),
             time: now_rfc3339(),
         }))?;
         Ok(())
@@ -669,14 +677,12 @@ impl<W: Write> Runner<'_, W> {
                     let (generation, script) = (stored.generation, stored.script);
                     if chosen.as_ref().is_none_or(|s| generation > s.generation) {
                         self.loaded_dump = stored.dump;
-                        let (script, script_base64) = bytes::split(&script);
                         chosen = Some(State {
                             stage: "state-file".into(),
                             generation,
-                            base: "full".into(),
+                            base: StateBase::Full,
                             prelude: Vec::new(),
-                            script,
-                            script_base64,
+                            script: Some(Data::from_vec(script)),
                             time: now_rfc3339(),
                         });
                     }
@@ -700,14 +706,8 @@ impl<W: Write> Runner<'_, W> {
 
     /// Loads one state into the worker and keeps it as the stage's loaded state.
     fn load_script(&mut self, state: State) -> Result<(), StageError> {
-        let script = bytes::join(
-            "script",
-            state.script.as_deref(),
-            state.script_base64.as_deref(),
-        )
-        .map_err(|err| StageError::Fatal(Fatal::bad_input(format!("state record: {err}"))))?
-        .unwrap_or_default();
-        if let Some(status) = self.source_in_worker("state-in", &script)? {
+        let script = state.script.as_ref().map_or(&[][..], Data::as_bytes);
+        if let Some(status) = self.source_in_worker("state-in", script)? {
             if status != 0 {
                 self.warn(format!(
                     "loading the shell state returned status {status}; some of it may be missing"
@@ -753,20 +753,24 @@ impl<W: Write> Runner<'_, W> {
             }
             if let Some(reason) = &halt {
                 let (code, message) = match reason {
-                    Halt::Upstream(failure) => {
-                        ("upstream-failed", format!("not run: upstream {failure}"))
-                    }
+                    Halt::Upstream(failure) => (
+                        SkipReason::UpstreamFailed,
+                        format!("not run: upstream {failure}"),
+                    ),
                     Halt::Failed(id) => (
-                        "stopped",
+                        SkipReason::Stopped,
                         format!("not run: {id} failed earlier in this stage"),
                     ),
-                    Halt::Prelude(message) => ("prelude-failed", format!("not run: {message}")),
-                    Halt::Conflict(message) => ("stopped", format!("not run: {message}")),
-                    Halt::Interrupted => {
-                        ("interrupted", "not run: the run was interrupted".to_owned())
+                    Halt::Prelude(message) => {
+                        (SkipReason::PreludeFailed, format!("not run: {message}"))
                     }
+                    Halt::Conflict(message) => (SkipReason::Stopped, format!("not run: {message}")),
+                    Halt::Interrupted => (
+                        SkipReason::Interrupted,
+                        "not run: the run was interrupted".to_owned(),
+                    ),
                     Halt::Until(until) => (
-                        "until",
+                        SkipReason::Until,
                         format!("not run: --until {until} stopped the run after {until}"),
                     ),
                 };
@@ -775,7 +779,7 @@ impl<W: Write> Runner<'_, W> {
                 continue;
             }
             if let Some((code, message)) = call.skip.clone().or_else(|| call.refusal()) {
-                self.skip(call, &code, message)?;
+                self.skip(call, code, message)?;
                 next += 1;
                 continue;
             }
@@ -783,7 +787,7 @@ impl<W: Write> Runner<'_, W> {
                 if !self.service_enabled(service)? {
                     self.skip(
                         call,
-                        "disabled",
+                        SkipReason::Disabled,
                         format!("not run: service {service} is not enabled"),
                     )?;
                     next += 1;
@@ -831,7 +835,7 @@ impl<W: Write> Runner<'_, W> {
         Ok(halt)
     }
 
-    fn skip(&mut self, call: &Call, reason: &str, message: String) -> Result<(), StageError> {
+    fn skip(&mut self, call: &Call, reason: SkipReason, message: String) -> Result<(), StageError> {
         self.call_outcomes.push(skipped_outcome(call, reason));
         self.out.write(&skip_record(call, reason, message))?;
         Ok(())
@@ -851,11 +855,9 @@ impl<W: Write> Runner<'_, W> {
                 .as_ref()
                 .map(|dump| dump.full_script(&self.environment))
                 .or_else(|| {
-                    self.loaded.as_ref().and_then(|s| {
-                        bytes::join("script", s.script.as_deref(), s.script_base64.as_deref())
-                            .ok()
-                            .flatten()
-                    })
+                    self.loaded
+                        .as_ref()
+                        .and_then(|s| s.script.as_ref().map(|script| script.as_bytes().to_vec()))
                 });
             self.start_worker(state.as_deref())?;
             self.finish_prelude()?;
@@ -914,14 +916,14 @@ impl<W: Write> Runner<'_, W> {
                     BatchEvent::Start(index) => write_start(&calls[index], out),
                     BatchEvent::End(index, end) => {
                         let (record, status, warning) = end_record(&calls[index], end);
-                        if record.status != "ok" && failure_status.is_none() {
-                            failure_status = Some(record.status.clone());
+                        if record.status != EndStatus::Ok && failure_status.is_none() {
+                            failure_status = Some(record.status);
                         }
                         statuses.push(status);
                         warnings.extend(warning);
                         outcomes.push(CallOutcome {
                             id: record.id.clone(),
-                            status: record.status.clone(),
+                            status: record.status.to_string(),
                         });
                         out.write(&Record::End(record))
                     }
@@ -984,13 +986,13 @@ impl<W: Write> Runner<'_, W> {
         let dump = dump.or_else(|| self.last_dump.take());
         let (base, script, full) = match (&dump, &self.base) {
             (Some(dump), Some(base)) if !self.options.prelude.is_empty() => (
-                "prelude",
+                StateBase::Prelude,
                 dump.delta_script(base),
                 Some(dump.full_script(&self.environment)),
             ),
             (Some(dump), _) => {
                 let full = dump.full_script(&self.environment);
-                ("full", full.clone(), Some(full))
+                (StateBase::Full, full.clone(), Some(full))
             }
             (None, _) => match &self.loaded {
                 Some(state) => {
@@ -1033,19 +1035,17 @@ impl<W: Write> Runner<'_, W> {
                 ))?;
             }
         }
-        let (script, script_base64) = bytes::split(&script);
         let state = State {
             stage: self.options.stage.clone(),
             generation,
-            base: base.to_owned(),
+            base,
             prelude: self
                 .options
                 .prelude
                 .iter()
                 .map(|p| display_path(p))
                 .collect(),
-            script,
-            script_base64,
+            script: Some(Data::from_vec(script)),
             time: now_rfc3339(),
         };
         self.out.write(&Record::State(state.clone()))?;
@@ -1055,7 +1055,7 @@ impl<W: Write> Runner<'_, W> {
     /// A `checkpoint` record about this stage.
     fn checkpoint_record(
         &mut self,
-        action: &str,
+        action: CheckpointAction,
         run: String,
         id: Option<String>,
         reason: Option<String>,
@@ -1065,7 +1065,7 @@ impl<W: Write> Runner<'_, W> {
         self.out.write(&Record::Checkpoint(Checkpoint {
             tool: self.options.tool.to_owned(),
             stage: self.options.stage.clone(),
-            action: action.to_owned(),
+            action,
             run,
             checkpoint: id,
             reason,
@@ -1081,7 +1081,7 @@ impl<W: Write> Runner<'_, W> {
     /// the state the stage left when it ran (and writes the state file from it).
     fn reuse(&mut self, dir: &Path, stored: &checkpoint::Stored) -> Result<(), StageError> {
         self.checkpoint_record(
-            "reused",
+            CheckpointAction::Reused,
             stored.run.clone(),
             Some(stored.id.clone()),
             None,
@@ -1118,7 +1118,7 @@ impl<W: Write> Runner<'_, W> {
             }
             Some(Halt::Interrupted) => ("interrupted", "the run was interrupted".to_owned()),
             Some(Halt::Failed(id)) => match &self.failure_status {
-                Some(status) if status == "timeout" => ("timeout", format!("{id} timed out")),
+                Some(EndStatus::Timeout) => ("timeout", format!("{id} timed out")),
                 _ => ("failed", format!("{id} failed")),
             },
             Some(Halt::Upstream(failure)) => ("upstream-failed", format!("upstream {failure}")),
@@ -1210,22 +1210,18 @@ pub(crate) fn batch_files(calls: &[Call]) -> (Vec<u8>, String) {
 }
 
 /// The `skip` record of a call that will not run.
-fn skip_record(call: &Call, reason: &str, message: String) -> Record {
-    let (name, name_base64) = bytes::split(&call.name);
+fn skip_record(call: &Call, reason: SkipReason, message: String) -> Record {
     Record::Skip(Skip {
-        reason: reason.to_owned(),
-        message,
-        name,
-        name_base64,
+        name: Some(Data::from_bytes(&call.name)),
         id: Some(call.id.clone()),
         stage: Some(call.stage.clone()),
         time: Some(now_rfc3339()),
-        ..Skip::default()
+        ..Skip::new(reason, message)
     })
 }
 
 /// How a skipped call is recorded in its stage's checkpoint.
-fn skipped_outcome(call: &Call, reason: &str) -> CallOutcome {
+fn skipped_outcome(call: &Call, reason: SkipReason) -> CallOutcome {
     CallOutcome {
         id: call.id.clone(),
         status: format!("skipped ({reason})"),
@@ -1234,8 +1230,6 @@ fn skipped_outcome(call: &Call, reason: &str) -> CallOutcome {
 
 /// The `start` record of a call, and the lines it reports before running.
 fn write_start<W: Write>(call: &Call, out: &mut RecordWriter<W>) -> io::Result<()> {
-    let (name, name_base64) = bytes::split(&call.name);
-    let (path, path_base64) = bytes::split(&call.path);
     let function = match &call.action {
         Action::Function { function, .. } => Some(function.clone()),
         Action::Source { .. } => None,
@@ -1244,101 +1238,71 @@ fn write_start<W: Write>(call: &Call, out: &mut RecordWriter<W>) -> io::Result<(
     out.write(&Record::Start(Start {
         id: call.id.clone(),
         stage: call.stage.clone(),
-        name,
-        name_base64,
-        path,
-        path_base64,
-        kind: call.kind.clone(),
+        name: Some(Data::from_bytes(&call.name)),
+        path: Some(Data::from_bytes(&call.path)),
+        kind: call.kind,
         args: call.args().to_vec(),
         file: call.file.clone(),
         function,
         time: time.clone(),
     }))?;
-    for line in &call.preface {
-        let (text, text_base64) = bytes::split(line);
-        out.write(&Record::Output(hookpipe::record::Output {
-            id: call.id.clone(),
-            stream: "stdout".into(),
-            text,
-            text_base64,
-            partial: false,
-            time: time.clone(),
-        }))?;
-    }
+    let preface = call.preface.iter().map(|line| (&line[..], false));
+    out.write_outputs(&call.id, Stream::Stdout, &time, preface)?;
     Ok(())
 }
 
 /// The `end` record of a call, what it means for the stage, and a warning to add.
 fn end_record(call: &Call, end: &CallEnd) -> (End, CallStatus, Option<String>) {
-    let mut record = End {
-        id: call.id.clone(),
-        stage: call.stage.clone(),
-        duration_ms: end.duration_ms,
-        time: now_rfc3339(),
-        ..End::default()
-    };
+    let (exit_code, signal, exited);
     let mut warning = None;
-    let status = match end.completion {
+    let (status, call_status) = match end.completion {
         Completion::Done(code) => {
-            record.exit_code = Some(code);
+            (exit_code, signal, exited) = (Some(code), None, false);
             match end.stopping {
                 Some(StopReason::Interrupt(signal)) => {
-                    record.status = "interrupted".into();
-                    CallStatus::Interrupted(signal)
+                    (EndStatus::Interrupted, CallStatus::Interrupted(signal))
                 }
-                Some(StopReason::Timeout) => {
-                    record.status = "timeout".into();
-                    CallStatus::Failed
-                }
-                _ if code == 0 => {
-                    record.status = "ok".into();
-                    CallStatus::Ok
-                }
-                _ => {
-                    record.status = "failed".into();
-                    CallStatus::Failed
-                }
+                Some(StopReason::Timeout) => (EndStatus::Timeout, CallStatus::Failed),
+                _ if code == 0 => (EndStatus::Ok, CallStatus::Ok),
+                _ => (EndStatus::Failed, CallStatus::Failed),
             }
         }
         Completion::Exited(exit) => {
-            record.exited = true;
-            let (mut code, mut signal) = crate::session::exit_parts(exit);
+            let (mut code, mut by_signal) = crate::session::exit_parts(exit);
             // The worker's TERM trap exits 143 to keep the state: report the signal.
             if let Some(trapped) = end.signalled {
                 code = None;
-                signal = Some(trapped);
+                by_signal = Some(trapped);
             }
-            record.exit_code = code;
-            record.signal = signal;
+            (exit_code, signal, exited) = (code, by_signal, true);
             match end.stopping {
                 Some(StopReason::Interrupt(sig)) => {
-                    record.status = "interrupted".into();
-                    CallStatus::Interrupted(sig)
+                    (EndStatus::Interrupted, CallStatus::Interrupted(sig))
                 }
-                Some(StopReason::Timeout) => {
-                    record.status = "timeout".into();
-                    CallStatus::Failed
-                }
+                Some(StopReason::Timeout) => (EndStatus::Timeout, CallStatus::Failed),
                 _ if code == Some(0) => {
-                    record.status = "ok".into();
                     warning = Some(format!(
                         "{} called exit 0: the shell it ran in ended, later hooks run in a new one",
                         call.id
                     ));
-                    CallStatus::Ok
+                    (EndStatus::Ok, CallStatus::Ok)
                 }
-                _ if code.is_some() => {
-                    record.status = "failed".into();
-                    CallStatus::Failed
-                }
-                _ => {
-                    record.status = "killed".into();
-                    CallStatus::Failed
-                }
+                _ if code.is_some() => (EndStatus::Failed, CallStatus::Failed),
+                _ => (EndStatus::Killed, CallStatus::Failed),
             }
         }
     };
-    (record, status, warning)
+    let record = End {
+        id: call.id.clone(),
+        stage: call.stage.clone(),
+        status,
+        exit_code,
+        signal,
+        exited,
+        duration_ms: end.duration_ms,
+        time: now_rfc3339(),
+    };
+    (record, call_status, warning)
 }
 
 /// How one call went, for the stage's decisions.

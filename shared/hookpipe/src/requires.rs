@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::record::Hook;
+use crate::record::{Data, Hook, HookKind};
 
 /// What one plugin's settings declare.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -177,24 +177,25 @@ pub fn declared_in(dir: &[u8]) -> Declared {
 pub fn groups(hooks: &[&Hook]) -> Vec<Option<String>> {
     let plugins: Vec<Plugin> = hooks
         .iter()
-        .filter(|hook| hook.kind == "plugin")
+        .filter(|hook| hook.kind == HookKind::Plugin)
         .map(|hook| {
-            let name = hook.name.as_deref().unwrap_or_default();
-            let dir = crate::bytes::join("path", hook.path.as_deref(), hook.path_base64.as_deref())
-                .ok()
-                .flatten()
+            let name = hook
+                .name
+                .as_ref()
+                .and_then(Data::as_text)
                 .unwrap_or_default();
+            let dir = hook.path.as_ref().map_or(&[][..], Data::as_bytes);
             Plugin {
                 name: name.strip_prefix("plugin:").unwrap_or(name).to_owned(),
-                declared: declared_in(&dir),
+                declared: declared_in(dir),
             }
         })
         .collect();
     let mut layers = layers(&plugins).ok().map(Vec::into_iter);
     hooks
         .iter()
-        .map(|hook| match hook.kind.as_str() {
-            "plugin" => layers
+        .map(|hook| match hook.kind {
+            HookKind::Plugin => layers
                 .as_mut()
                 .and_then(Iterator::next)
                 .map(|layer| format!("plugins {layer}")),

@@ -12,7 +12,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
 use serde::Deserialize;
 
-use crate::record::Record;
+use crate::record::{output, Record, Stream};
 
 /// Input lines longer than this are refused as malformed rather than buffered without
 /// bound; the largest legitimate record, a `state`, stays far below it.
@@ -210,22 +210,28 @@ impl<W: Write> RecordWriter<W> {
         self.out.write_all(b"}\n")
     }
 
-    /// What a record assembled by hand puts just before its closing brace: the `host`
-    /// field, or nothing.
-    pub fn host_field(&self) -> &[u8] {
-        &self.host_field
+    /// Writes the `output` records of `lines` (each without its newline, and whether it is
+    /// partial), which call `id` wrote to `stream` and which were read at `time`: by the
+    /// record module's fast path ([`output::Batch`]), in the exact shape
+    /// [`write`](Self::write) would give.
+    pub fn write_outputs<'l>(
+        &mut self,
+        id: &str,
+        stream: Stream,
+        time: &str,
+        lines: impl IntoIterator<Item = (&'l [u8], bool)>,
+    ) -> io::Result<()> {
+        let batch = output::Batch::new(id, stream, time, &self.host_field);
+        for (line, partial) in lines {
+            batch.write(&mut self.out, line, partial)?;
+        }
+        Ok(())
     }
 
-    /// Appends bytes as they are: for records assembled by hand in the exact shape
-    /// [`RecordWriter::write`] would give (the hot `output` path, which puts
-    /// [`host_field`](Self::host_field) before its closing brace), ending with `}\n`.
+    /// Appends bytes as they are: whole records another writer already wrote, newlines
+    /// included (a parallel group's members, written in the stage's order).
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)
-    }
-
-    /// Appends `text` as a JSON string literal (quoted and escaped).
-    pub fn append_json_str(&mut self, text: &str) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, text).map_err(io::Error::from)
     }
 
     /// Forwards a raw input line unchanged.
@@ -318,7 +324,6 @@ mod tests {
             id: Some("stack/install/50-x.sh".into()),
             text: Some("Installing x".into()),
             time: "2026-11-24T22:29:14.123Z".into(),
-            ..Line::default()
         });
         let mut writer = RecordWriter::with_host(Vec::new(), None);
         writer.write(&record).unwrap();
@@ -336,7 +341,6 @@ mod tests {
             id: Some("stack/install/50-x.sh".into()),
             text: Some("Installing x".into()),
             time: "2026-11-24T22:29:14.123Z".into(),
-            ..Line::default()
         });
         let mut writer = RecordWriter::with_host(Vec::new(), Some("sub\"1"));
         writer.write(&record).unwrap();

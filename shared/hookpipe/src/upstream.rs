@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use crate::record::{Begin, Done, End};
+use crate::record::{Begin, Done, End, EndStatus};
 
 /// The first upstream failure seen, for the `skip` message and the failure report.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
     /// A hook call ended with a status other than `ok`.
-    Hook { id: String, status: String },
+    Hook { id: String, status: EndStatus },
     /// A tool ended with status 2 or more, or by a signal; `message` is its `done`'s.
     Tool {
         tool: String,
@@ -83,14 +83,14 @@ impl Upstream {
     }
 
     pub fn end(&mut self, end: &End) {
-        if end.status == "interrupted" {
+        if end.status == EndStatus::Interrupted {
             self.interrupted = true;
         }
-        if end.status != "ok" {
+        if end.status != EndStatus::Ok {
             self.negative = true;
             self.fail(Failure::Hook {
                 id: end.id.clone(),
-                status: end.status.clone(),
+                status: end.status,
             });
         }
     }

@@ -343,6 +343,70 @@ fn every_golden_record_round_trips_through_the_library_types() {
     }
 }
 
+/// The typed records write what the tools wrote, to the byte: field order, the absent
+/// optional fields, the text-or-bytes forms and the closed sets' names (the host through the
+/// writer that adds it). Replayed records are left out: `reused` is the replaying
+/// runner's own field, not the library types'.
+#[test]
+fn every_golden_record_is_written_again_byte_for_byte() {
+    for (file, golden, host) in [
+        (
+            "pipeline.ndjson",
+            include_str!("golden/pipeline.ndjson"),
+            None,
+        ),
+        ("resume.ndjson", include_str!("golden/resume.ndjson"), None),
+        (
+            "host.ndjson",
+            include_str!("golden/host.ndjson"),
+            Some("ctl"),
+        ),
+    ] {
+        for (number, line) in golden.lines().enumerate() {
+            if line.contains(r#""reused":""#) {
+                continue;
+            }
+            let record: hookpipe::record::Record = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("{file} line {}: {err}", number + 1));
+            let mut writer = hookpipe::stream::RecordWriter::with_host(Vec::new(), host);
+            writer.write(&record).unwrap();
+            let again = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+            assert_eq!(again, format!("{line}\n"), "{file} line {}", number + 1);
+        }
+    }
+}
+
+/// A value of a closed set that this version does not know (a newer tool's status, say) is
+/// refused by name, never taken for another; see the record module, "Closed sets".
+#[test]
+fn an_unknown_value_of_a_closed_set_is_refused_by_name() {
+    for (line, value) in [
+        (
+            r#"{"type":"end","id":"x","stage":"s","status":"skipped","duration_ms":1,"time":"t"}"#,
+            "skipped",
+        ),
+        (
+            r#"{"type":"output","id":"x","stream":"stdin","text":"a","time":"t"}"#,
+            "stdin",
+        ),
+        (
+            r#"{"type":"hook","name":"a","path":"a","kind":"python"}"#,
+            "python",
+        ),
+        (
+            r#"{"type":"skip","reason":"because","message":"m"}"#,
+            "because",
+        ),
+    ] {
+        let err = serde_json::from_str::<hookpipe::record::Record>(line).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("unknown variant `{value}`")),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn replayed_records_say_the_run_they_come_from() {
     let golden = include_str!("golden/resume.ndjson");
@@ -380,6 +444,7 @@ fn invalid_utf8_names_travel_as_base64() {
         .find(|l| l.starts_with("{\"type\":\"hook\"") && l.contains("name_base64"))
         .expect("a hook with a non-UTF-8 name");
     let value: serde_json::Value = serde_json::from_str(hook).unwrap();
-    let name = hookpipe::bytes::join("name", None, value["name_base64"].as_str()).unwrap();
-    assert_eq!(name.unwrap(), b"30-caf\xe9.sh");
+    let name = hookpipe::record::Data::from_base64("name", value["name_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(name.as_bytes(), b"30-caf\xe9.sh");
 }

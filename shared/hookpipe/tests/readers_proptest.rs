@@ -2,6 +2,7 @@
 //! they describe faithfully. `PROPTEST_CASES` bounds the run (CI uses the default 256).
 
 use hookpipe::bytes;
+use hookpipe::record::{Data, Line};
 use hookpipe::stream::{ReadError, RecordReader};
 use proptest::prelude::*;
 
@@ -49,10 +50,15 @@ proptest! {
 
     #[test]
     fn text_or_bytes_round_trips(data in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let (text, b64) = bytes::split(&data);
-        prop_assert!(text.is_some() != b64.is_some());
-        let back = bytes::join("f", text.as_deref(), b64.as_deref()).unwrap().unwrap();
-        prop_assert_eq!(back, data.clone());
+        let line = Line {
+            text: Some(Data::from_bytes(&data)),
+            time: "t".into(),
+            ..Line::default()
+        };
+        let json = serde_json::to_value(&line).unwrap();
+        prop_assert!(json.get("text").is_some() != json.get("text_base64").is_some());
+        let back: Line = serde_json::from_value(json).unwrap();
+        prop_assert_eq!(back.text.unwrap().into_bytes(), data.clone());
         let shown = bytes::display(&data);
         prop_assert!(!shown.contains('\n'));
     }

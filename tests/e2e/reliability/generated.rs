@@ -73,7 +73,9 @@ fn record_strategy(hook: String, plugin: String) -> BoxedStrategy<(Value, bool)>
             )),
         (
             id.clone(),
-            prop::sample::select(vec!["ok", "failed", "timeout", "killed", "interrupted", "odd"]),
+            // A status this version does not know is refused by name (record contract,
+            // "Closed sets"): the mutated records below cover it.
+            prop::sample::select(vec!["ok", "failed", "timeout", "killed", "interrupted"]),
             any::<i32>()
         )
             .prop_map(move |(id, status, exit)| (

@@ -24,11 +24,11 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use hookpipe::bytes::{display, split};
+use hookpipe::bytes::display;
 use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
 use hookpipe::lifecycle::ReaderGone;
-use hookpipe::record::{Hook, Line, Record, Skip};
+use hookpipe::record::{Data, Hook, HookKind, Line, Record, Skip};
 use hookpipe::stream::RecordWriter;
 use hookpipe_services::{guard_enabled, Hooks, ServiceList};
 
@@ -304,7 +304,7 @@ fn list<W: Write>(
         Err(message) if args.enabled_only => return Err(Error::Services { message }),
         Err(message) => {
             out.write(&Record::Warning(Line {
-                text: Some(format!("{message}: hooks are listed without `enabled`")),
+                text: Some(format!("{message}: hooks are listed without `enabled`").into()),
                 time: hookpipe::time::now_rfc3339(),
                 ..Line::default()
             }))
@@ -502,7 +502,7 @@ fn overridden(own: Verdict, winner: &Path, winner_reason: Option<Reason>) -> Ver
         None => format!("overridden by {winner}"),
         Some(reason) => format!(
             "overridden by {winner}, which will not run either ({})",
-            reason.code()
+            reason.as_str()
         ),
     };
     Verdict::Skip {
@@ -518,39 +518,28 @@ fn extras_record(
     verdict: Verdict,
     enabled: Option<bool>,
 ) -> Record {
-    let (name, name_base64) = split(name.as_bytes());
-    let (path, path_base64) = split(path.as_os_str().as_bytes());
+    let name = Some(Data::from_bytes(name.as_bytes()));
+    let path = Some(Data::from_bytes(path.as_os_str().as_bytes()));
     match verdict {
         Verdict::Hook {
             seq,
             services,
             warning,
             ..
-        } => {
-            let (dir, dir_base64) = split(dir.as_os_str().as_bytes());
-            Record::Hook(Hook {
-                name,
-                name_base64,
-                path,
-                path_base64,
-                kind: "extras".to_owned(),
-                seq: Some(seq),
-                dir,
-                dir_base64,
-                services,
-                enabled,
-                warning,
-                ..Hook::default()
-            })
-        }
-        Verdict::Skip { reason, message } => Record::Skip(Skip {
-            reason: reason.code().to_owned(),
-            message,
-            path,
-            path_base64,
+        } => Record::Hook(Hook {
             name,
-            name_base64,
-            ..Skip::default()
+            path,
+            seq: Some(seq),
+            dir: Some(Data::from_bytes(dir.as_os_str().as_bytes())),
+            services,
+            enabled,
+            warning,
+            ..Hook::new(HookKind::Extras)
+        }),
+        Verdict::Skip { reason, message } => Record::Skip(Skip {
+            path,
+            name,
+            ..Skip::new(reason, message)
         }),
     }
 }
@@ -558,40 +547,27 @@ fn extras_record(
 fn plugin_record(plugin: &Plugin, found: Found) -> Record {
     let mut full_name = b"plugin:".to_vec();
     full_name.extend_from_slice(plugin.name.as_bytes());
-    let (name, name_base64) = split(&full_name);
-    let (path, path_base64) = split(plugin.dir.as_os_str().as_bytes());
-    match found {
-        Found::Plugin { files, warning } => Record::Hook(Hook {
-            name,
-            name_base64,
-            dir: path.clone(),
-            dir_base64: path_base64.clone(),
-            path,
-            path_base64,
-            kind: "plugin".to_owned(),
-            files: Some(files),
-            warning,
-            ..Hook::default()
-        }),
-        Found::Missing { message } => Record::Skip(Skip {
-            reason: Reason::MissingPluginDir.code().to_owned(),
-            message,
-            path,
-            path_base64,
-            name,
-            name_base64,
-            ..Skip::default()
-        }),
-        Found::Untrusted { message } => Record::Skip(Skip {
-            reason: Reason::Untrusted.code().to_owned(),
-            message,
-            path,
-            path_base64,
-            name,
-            name_base64,
-            ..Skip::default()
-        }),
-    }
+    let name = Some(Data::from_vec(full_name));
+    let path = Some(Data::from_bytes(plugin.dir.as_os_str().as_bytes()));
+    let (reason, message) = match found {
+        Found::Plugin { files, warning } => {
+            return Record::Hook(Hook {
+                name,
+                dir: path.clone(),
+                path,
+                files: Some(files),
+                warning,
+                ..Hook::new(HookKind::Plugin)
+            })
+        }
+        Found::Missing { message } => (Reason::MissingPluginDir, message),
+        Found::Untrusted { message } => (Reason::Untrusted, message),
+    };
+    Record::Skip(Skip {
+        path,
+        name,
+        ..Skip::new(reason, message)
+    })
 }
 
 #[cfg(test)]
@@ -630,7 +606,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(names, ["10-X.sh", "10-x.sh", "80-y.sh"]);
+        assert_eq!(
+            names,
+            ["10-X.sh", "10-x.sh", "80-y.sh"].map(hookpipe::record::Data::from)
+        );
         assert!(matches!(records.first(), Some(Record::Begin(_))));
         assert!(matches!(records.last(), Some(Record::Done(done)) if done.status == 0));
     }

@@ -11,7 +11,7 @@
 use std::io::{self, Write};
 
 use hookpipe::bytes::display;
-use hookpipe::record::{Hook, Record, Skip};
+use hookpipe::record::{Data, Hook, HookKind, Record, Skip};
 use hookpipe::stream::RecordReader;
 use hookpipe_services::{guard_enabled, Hooks, ServiceList};
 
@@ -152,18 +152,15 @@ pub(crate) fn write(listing: &[u8], ctx: &Context<'_>, out: &mut impl Write) -> 
     if !skips.is_empty() {
         writeln!(out, "\nnot run:")?;
         for skip in &skips {
-            let name = shown(skip.name.as_deref(), skip.name_base64.as_deref());
+            let name = shown(skip.name.as_ref());
             writeln!(out, "  {name}  {}: {}", skip.reason, skip.message)?;
         }
     }
     Ok(())
 }
 
-fn shown(text: Option<&str>, base64: Option<&str>) -> String {
-    hookpipe::bytes::join("name", text, base64)
-        .ok()
-        .flatten()
-        .map(|bytes| display(&bytes))
+fn shown(name: Option<&Data>) -> String {
+    name.map(|name| display(name.as_bytes()))
         .unwrap_or_default()
 }
 
@@ -179,11 +176,7 @@ fn yes_no(answer: Option<bool>) -> &'static str {
 fn name_width(hooks: &[Hook], driver: &str) -> usize {
     hooks
         .iter()
-        .map(|hook| {
-            shown(hook.name.as_deref(), hook.name_base64.as_deref())
-                .chars()
-                .count()
-        })
+        .map(|hook| shown(hook.name.as_ref()).chars().count())
         .chain(std::iter::once(
             "hypervisor-".len() + driver.chars().count(),
         ))
@@ -210,8 +203,8 @@ fn write_step(
             let args = phase.map_or_else(|| (*mode).to_owned(), |phase| format!("{mode} {phase}"));
             let together = parallel_groups(hooks, mode, ctx.jobs);
             for (hook, group) in hooks.iter().zip(&together) {
-                let name = shown(hook.name.as_deref(), hook.name_base64.as_deref());
-                if hook.kind == "plugin" {
+                let name = shown(hook.name.as_ref());
+                if hook.kind == HookKind::Plugin {
                     write_plugin_call(&format!("{name:<width$}"), hook, mode, &args, group, out)?;
                     continue;
                 }

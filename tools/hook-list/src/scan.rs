@@ -29,53 +29,9 @@ use nix::sys::stat::{FileStat, Mode, SFlag};
 use crate::guard;
 use crate::Error;
 
-/// Why an entry will not run: the stable `reason` code of its `skip` record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// Documentation or a backup copy: README*, LICENSE*, *.md, *.txt, *.rst, *~, *.orig...
-    NotAHook,
-    /// A `.sh` file whose name is not `NN-name.sh`.
-    BadPrefix,
-    /// Not a `.sh` file: DevStack's `*.sh` glob never sees it.
-    NoShSuffix,
-    /// A name starting with `.`, which the glob does not match either.
-    Dotfile,
-    /// A hook the user running the listing may not read, or that nobody may read.
-    Unreadable,
-    /// A symbolic link whose target does not exist (or loops).
-    BrokenLink,
-    /// A directory (or a link to one).
-    Directory,
-    /// A FIFO, socket or device (or a link to one).
-    NotRegular,
-    /// A same-named entry in an earlier directory wins.
-    Overridden,
-    /// An enabled plugin whose directory does not exist.
-    MissingPluginDir,
-    /// With `--enabled-only`: the hook's guard names no enabled service.
-    Disabled,
-    /// With `--strict`: others could change the hook (see `trust`).
-    Untrusted,
-}
-
-impl Reason {
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Reason::NotAHook => "not-a-hook",
-            Reason::BadPrefix => "bad-prefix",
-            Reason::NoShSuffix => "no-sh-suffix",
-            Reason::Dotfile => "dotfile",
-            Reason::Unreadable => "unreadable",
-            Reason::BrokenLink => "broken-link",
-            Reason::Directory => "directory",
-            Reason::NotRegular => "not-regular",
-            Reason::Overridden => "overridden",
-            Reason::MissingPluginDir => "missing-plugin-dir",
-            Reason::Disabled => "disabled",
-            Reason::Untrusted => "untrusted",
-        }
-    }
-}
+/// Why an entry will not run: the `reason` of its `skip` record, one of the record
+/// contract's closed set (the listing reasons of [`SkipReason`]).
+pub(crate) use hookpipe::record::SkipReason as Reason;
 
 /// Who owns a file and who may write it: what `trust` needs, from a stat already made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -483,7 +439,7 @@ mod tests {
     fn reason_of(dir: &Path, name: &str) -> Option<&'static str> {
         match judge(dir, name, false) {
             Verdict::Hook { .. } => None,
-            Verdict::Skip { reason, .. } => Some(reason.code()),
+            Verdict::Skip { reason, .. } => Some(reason.as_str()),
         }
     }
 

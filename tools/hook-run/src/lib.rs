@@ -17,7 +17,7 @@ use hookpipe::bytes;
 use hookpipe::cli::Stage;
 use hookpipe::exit::{Fatal, Outcome};
 use hookpipe::lifecycle::ReaderGone;
-use hookpipe::record::{Hook, Record};
+use hookpipe::record::{Data, Hook, HookKind, Record, SkipReason};
 use hookpipe_runner::checkpoint::Tee;
 use hookpipe_runner::flags::RunnerFlags;
 use hookpipe_runner::signals::Signals;
@@ -130,9 +130,9 @@ impl HookPlan {
     }
 }
 
-fn field_bytes(text: &Option<String>, b64: &Option<String>, what: &str) -> Result<Vec<u8>, Fatal> {
-    bytes::join(what, text.as_deref(), b64.as_deref())
-        .map_err(|err| Fatal::bad_input(format!("hook record: {err}")))?
+fn field_bytes<'h>(data: &'h Option<Data>, what: &str) -> Result<&'h [u8], Fatal> {
+    data.as_ref()
+        .map(Data::as_bytes)
         .ok_or_else(|| Fatal::bad_input(format!("hook record without `{what}`")))
 }
 
@@ -150,8 +150,8 @@ impl Plan for HookPlan {
 
     fn check(&self, record: &Record) -> Result<(), String> {
         if let Record::Hook(hook) = record {
-            field_bytes(&hook.name, &hook.name_base64, "name").map_err(|f| f.message)?;
-            field_bytes(&hook.path, &hook.path_base64, "path").map_err(|f| f.message)?;
+            field_bytes(&hook.name, "name").map_err(|f| f.message)?;
+            field_bytes(&hook.path, "path").map_err(|f| f.message)?;
         }
         Ok(())
     }
@@ -199,7 +199,7 @@ impl Plan for HookPlan {
                     &stage,
                     b"verify_disabled_services",
                     b"",
-                    "check",
+                    HookKind::Check,
                     Vec::new(),
                 )
             });
@@ -219,22 +219,20 @@ impl HookPlan {
         stage: &str,
         suffix: &str,
     ) -> Result<Option<Call>, Fatal> {
-        let name = field_bytes(&hook.name, &hook.name_base64, "name")?;
-        let path = field_bytes(&hook.path, &hook.path_base64, "path")?;
-        let id = format!("{stage}/{}{suffix}", bytes::escaped(&name));
+        let name = field_bytes(&hook.name, "name")?;
+        let path = field_bytes(&hook.path, "path")?;
+        let id = format!("{stage}/{}{suffix}", bytes::escaped(name));
         let mut args = vec![mode.to_owned()];
         args.extend(phase.map(str::to_owned));
-        if hook.kind != "plugin" {
-            return Ok(Some(Call::source(
-                id, stage, &name, &path, &hook.kind, args,
-            )));
+        if hook.kind != HookKind::Plugin {
+            return Ok(Some(Call::source(id, stage, name, path, hook.kind, args)));
         }
         let files = hook.files.clone().unwrap_or_default();
         let has = |file: &str| files.iter().any(|f| f == file);
-        let plugin_name = name.strip_prefix(b"plugin:").unwrap_or(&name).to_vec();
+        let plugin_name = name.strip_prefix(b"plugin:").unwrap_or(name).to_vec();
         let (file, args, preface) = match mode {
             "override_defaults" if has("override-defaults") => {
-                let file_path = plugin_file(&path, "override-defaults");
+                let file_path = plugin_file(path, "override-defaults");
                 let mut preface =
                     vec![[&plugin_name[..], b" has overridden the following defaults"].concat()];
                 if let Ok(text) = std::fs::read(std::ffi::OsStr::from_bytes(&file_path)) {
@@ -249,9 +247,9 @@ impl HookPlan {
             "override_defaults" | "source" => return Ok(None),
             _ if has("plugin.sh") => ("plugin.sh", args, Vec::new()),
             _ => {
-                let mut call = Call::source(id, stage, &name, &path, "plugin", args);
+                let mut call = Call::source(id, stage, name, path, HookKind::Plugin, args);
                 call.skip = Some((
-                    "no-plugin-sh".into(),
+                    SkipReason::NoPluginSh,
                     format!(
                         "plugin {} has no devstack/plugin.sh",
                         bytes::display(&plugin_name)
@@ -260,11 +258,11 @@ impl HookPlan {
                 return Ok(Some(call));
             }
         };
-        let file_path = plugin_file(&path, file);
-        let mut call = Call::source(id, stage, &name, &file_path, "plugin", args);
+        let file_path = plugin_file(path, file);
+        let mut call = Call::source(id, stage, name, &file_path, HookKind::Plugin, args);
         call.file = Some(file.to_owned());
         call.preface = preface;
-        call.plugin = Some((plugin_name.clone(), path.clone()));
+        call.plugin = Some((plugin_name.clone(), path.to_vec()));
         Ok(Some(call))
     }
 }

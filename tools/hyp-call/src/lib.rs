@@ -13,11 +13,10 @@
 
 use std::io::{Read, Write};
 
-use hookpipe::bytes;
 use hookpipe::cli::Stage;
 use hookpipe::exit::{Fatal, Outcome};
 use hookpipe::lifecycle::ReaderGone;
-use hookpipe::record::Record;
+use hookpipe::record::{Data, HookKind, Record, SkipReason};
 use hookpipe_runner::checkpoint::Tee;
 use hookpipe_runner::flags::RunnerFlags;
 use hookpipe_runner::signals::Signals;
@@ -77,13 +76,10 @@ impl Plan for HypervisorPlan {
 
     fn check(&self, record: &Record) -> Result<(), String> {
         if let Record::Hypervisor(plugin) = record {
-            bytes::join(
-                "path",
-                plugin.path.as_deref(),
-                plugin.path_base64.as_deref(),
-            )
-            .map_err(|err| format!("hypervisor record: {err}"))?
-            .ok_or("hypervisor record without `path`")?;
+            plugin
+                .path
+                .as_ref()
+                .ok_or("hypervisor record without `path`")?;
         }
         Ok(())
     }
@@ -94,23 +90,27 @@ impl Plan for HypervisorPlan {
             let Record::Hypervisor(plugin) = record else {
                 continue;
             };
-            let path = bytes::join(
-                "path",
-                plugin.path.as_deref(),
-                plugin.path_base64.as_deref(),
-            )
-            .map_err(|err| Fatal::bad_input(format!("hypervisor record: {err}")))?
-            .ok_or_else(|| Fatal::bad_input("hypervisor record without `path`"))?;
+            let path = plugin
+                .path
+                .as_ref()
+                .map(Data::as_bytes)
+                .ok_or_else(|| Fatal::bad_input("hypervisor record without `path`"))?;
             let name = format!("hypervisor-{}", plugin.driver);
             for action in &self.actions {
                 let function = hookpipe::hypervisor::function(action);
                 let stage = format!("hypervisor/{action}");
                 let id = format!("{stage}/{}", plugin.driver);
-                let mut call =
-                    Call::source(id, &stage, name.as_bytes(), &path, "hypervisor", Vec::new());
+                let mut call = Call::source(
+                    id,
+                    &stage,
+                    name.as_bytes(),
+                    path,
+                    HookKind::Hypervisor,
+                    Vec::new(),
+                );
                 if let Some(function) = function {
                     call.action = Action::Function {
-                        path: Some(path.clone()),
+                        path: Some(path.to_vec()),
                         function: function.to_owned(),
                         args: Vec::new(),
                     };
@@ -121,7 +121,7 @@ impl Plan for HypervisorPlan {
                     && NOT_STARTED.contains(&plugin.driver.as_str())
                 {
                     call.skip = Some((
-                        "not-started".into(),
+                        SkipReason::NotStarted,
                         format!(
                             "DevStack does not call start_nova_hypervisor for the {} driver",
                             plugin.driver

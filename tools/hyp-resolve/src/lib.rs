@@ -23,11 +23,11 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use hookpipe::bytes::{display, escaped, split};
+use hookpipe::bytes::{display, escaped};
 use hookpipe::cli::Stage;
 use hookpipe::exit::{is_broken_pipe, Fatal, Outcome};
 use hookpipe::lifecycle::ReaderGone;
-use hookpipe::record::{Hypervisor, Line, Record, Skip};
+use hookpipe::record::{Data, Hypervisor, Line, Record, Skip, SkipReason};
 use hookpipe::stream::RecordWriter;
 use hookpipe::time::now_rfc3339;
 
@@ -259,7 +259,7 @@ impl<W: Write, E: Write> Job<'_, W, E> {
 
     fn warn(&mut self, text: &str) -> Result<(), Error> {
         self.emit(Record::Warning(Line {
-            text: Some(text.to_owned()),
+            text: Some(text.into()),
             time: now_rfc3339(),
             ..Line::default()
         }))
@@ -291,16 +291,10 @@ impl<W: Write, E: Write> Job<'_, W, E> {
                         format!("available drivers: {}", available.join(", "))
                     }
                 );
-                let (path_text, path_base64) = split(path.as_os_str().as_bytes());
-                let (name_text, name_base64) = split(&name);
                 self.emit(Record::Skip(Skip {
-                    reason: "no-driver".into(),
-                    message: message.clone(),
-                    path: path_text,
-                    path_base64,
-                    name: name_text,
-                    name_base64,
-                    ..Skip::default()
+                    path: Some(Data::from_bytes(path.as_os_str().as_bytes())),
+                    name: Some(Data::from_bytes(&name)),
+                    ..Skip::new(SkipReason::NoDriver, message.clone())
                 }))?;
                 if self.args.require {
                     Err(Error::NoPlugin { message })
@@ -352,7 +346,7 @@ impl<W: Write, E: Write> Job<'_, W, E> {
         for (driver, path) in &entries {
             let (reason, message) = match plugin::check_driver(driver) {
                 Err(why) => (
-                    "not-a-hook",
+                    SkipReason::NotAHook,
                     format!(
                         "not a plugin: `{}` is not a driver name ({why})",
                         display(driver)
@@ -365,7 +359,7 @@ impl<W: Write, E: Write> Job<'_, W, E> {
                     }
                     Probe::Absent => continue,
                     Probe::Unusable(reason, why) => {
-                        if matches!(reason, "unreadable" | "broken-link") {
+                        if matches!(reason, SkipReason::Unreadable | SkipReason::BrokenLink) {
                             unusable += 1;
                             self.say(&format!("{} {why}", path_text(path)));
                         }
@@ -373,17 +367,11 @@ impl<W: Write, E: Write> Job<'_, W, E> {
                     }
                 },
             };
-            let (path_field, path_base64) = split(path.as_os_str().as_bytes());
             let file_name = path.file_name().unwrap_or_default().as_bytes();
-            let (name, name_base64) = split(file_name);
             self.emit(Record::Skip(Skip {
-                reason: reason.into(),
-                message,
-                path: path_field,
-                path_base64,
-                name,
-                name_base64,
-                ..Skip::default()
+                path: Some(Data::from_bytes(path.as_os_str().as_bytes())),
+                name: Some(Data::from_bytes(file_name)),
+                ..Skip::new(reason, message)
             }))?;
         }
         if entries.is_empty() && self.args.require {
@@ -404,12 +392,10 @@ impl<W: Write, E: Write> Job<'_, W, E> {
             why: format!("cannot be read: {error}"),
         })?;
         let coverage = plugin::cover(self.dir, path, &text);
-        let (path_field, path_base64) = split(path.as_os_str().as_bytes());
         self.emit(Record::Hypervisor(Hypervisor {
             // check_driver admits ASCII only.
             driver: String::from_utf8_lossy(driver).into_owned(),
-            path: path_field,
-            path_base64,
+            path: Some(Data::from_bytes(path.as_os_str().as_bytes())),
             missing: coverage.missing.iter().map(|&m| m.to_owned()).collect(),
             functions: coverage.functions.iter().map(|f| escaped(f)).collect(),
             sourced: coverage.sourced.iter().map(|f| escaped(f)).collect(),

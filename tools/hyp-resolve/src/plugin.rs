@@ -22,6 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hookpipe::bytes::display;
+use hookpipe::record::SkipReason;
 use nix::unistd::{access, AccessFlags};
 
 use crate::parse::{self, Part, Source};
@@ -70,7 +71,7 @@ pub enum Probe {
     /// A regular file we may read.
     Readable,
     /// Something that is there but cannot serve as a plugin: the `skip` reason and why.
-    Unusable(&'static str, String),
+    Unusable(SkipReason, String),
 }
 
 /// Looks at `path` without reading it.
@@ -81,26 +82,30 @@ pub enum Probe {
 pub fn probe(path: &Path) -> Probe {
     match fs::symlink_metadata(path) {
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Probe::Absent,
-        Err(err) => return Probe::Unusable("unreadable", format!("cannot be examined: {err}")),
+        Err(err) => {
+            return Probe::Unusable(SkipReason::Unreadable, format!("cannot be examined: {err}"))
+        }
         Ok(_) => {}
     }
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            return Probe::Unusable("broken-link", "is a broken symbolic link".into())
+            return Probe::Unusable(SkipReason::BrokenLink, "is a broken symbolic link".into())
         }
-        Err(err) => return Probe::Unusable("unreadable", format!("cannot be examined: {err}")),
+        Err(err) => {
+            return Probe::Unusable(SkipReason::Unreadable, format!("cannot be examined: {err}"))
+        }
     };
     if meta.is_dir() {
-        return Probe::Unusable("directory", "is a directory".into());
+        return Probe::Unusable(SkipReason::Directory, "is a directory".into());
     }
     if !meta.is_file() {
-        return Probe::Unusable("not-regular", "is not a regular file".into());
+        return Probe::Unusable(SkipReason::NotRegular, "is not a regular file".into());
     }
     let mode = meta.permissions().mode();
     if mode & 0o444 == 0 {
         return Probe::Unusable(
-            "unreadable",
+            SkipReason::Unreadable,
             format!(
                 "is not readable (mode {:03o}: no read permission bit)",
                 mode & 0o777
@@ -108,7 +113,10 @@ pub fn probe(path: &Path) -> Probe {
         );
     }
     if let Err(errno) = access(path, AccessFlags::R_OK) {
-        return Probe::Unusable("unreadable", format!("is not readable: {}", errno.desc()));
+        return Probe::Unusable(
+            SkipReason::Unreadable,
+            format!("is not readable: {}", errno.desc()),
+        );
     }
     Probe::Readable
 }
@@ -343,15 +351,15 @@ mod tests {
         assert_eq!(probe(&dir.join("absent")), Probe::Absent);
         assert!(matches!(
             probe(&dir.join("locked")),
-            Probe::Unusable("unreadable", _)
+            Probe::Unusable(SkipReason::Unreadable, _)
         ));
         assert!(matches!(
             probe(&dir.join("sub")),
-            Probe::Unusable("directory", _)
+            Probe::Unusable(SkipReason::Directory, _)
         ));
         assert!(matches!(
             probe(&dir.join("dangling")),
-            Probe::Unusable("broken-link", _)
+            Probe::Unusable(SkipReason::BrokenLink, _)
         ));
     }
 }

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use hookpipe::record::{Hypervisor, Record, Skip};
+use hookpipe::record::{Data, Hypervisor, Record, Skip, SkipReason};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyp-resolve");
@@ -69,7 +69,10 @@ impl Run {
             .filter_map(|record| match record {
                 Record::Warning(line) => {
                     assert_eq!(line.id, None, "a tool's own warning has no id");
-                    line.text.clone()
+                    line.text
+                        .as_ref()
+                        .and_then(Data::as_text)
+                        .map(str::to_owned)
                 }
                 _ => None,
             })
@@ -165,7 +168,11 @@ fn a_complete_plugin() {
     let hyp = out.only_hypervisor();
     assert_eq!(hyp.driver, "complete");
     let expected = fs::canonicalize(fixtures().join("complete/hypervisor-complete")).unwrap();
-    assert_eq!(hyp.path.as_deref(), expected.to_str(), "path is absolute");
+    assert_eq!(
+        hyp.path.as_ref().and_then(Data::as_text),
+        expected.to_str(),
+        "path is absolute"
+    );
     assert!(hyp.missing.is_empty());
     assert_eq!(names(&hyp.functions), FIVE);
     assert!(hyp.sourced.is_empty());
@@ -399,13 +406,13 @@ fn an_unknown_driver_is_a_skip_naming_the_available_ones() {
     assert!(out.hypervisors().is_empty());
     let skips = out.skips();
     assert_eq!(skips.len(), 1, "{}", out.shown);
-    assert_eq!(skips[0].reason, "no-driver");
+    assert_eq!(skips[0].reason, SkipReason::NoDriver);
     assert!(
         skips[0].message.contains("`xen`") && skips[0].message.contains("fake, toy"),
         "{}",
         out.shown
     );
-    assert_eq!(skips[0].name.as_deref(), Some("hypervisor-xen"));
+    assert_eq!(skips[0].name, Some(Data::from("hypervisor-xen")));
 
     let required = run(&["xen", "--dir", &dir, "--require"]);
     required.expect_status(2);
@@ -488,7 +495,7 @@ fn list_reports_every_plugin_in_byte_order() {
     let skips: Vec<(&str, Option<&str>)> = out
         .skips()
         .iter()
-        .map(|s| (s.reason.as_str(), s.name.as_deref()))
+        .map(|s| (s.reason.as_str(), s.name.as_ref().and_then(Data::as_text)))
         .collect();
     assert_eq!(
         skips,
@@ -502,8 +509,10 @@ fn list_reports_every_plugin_in_byte_order() {
         .records
         .iter()
         .filter_map(|r| match r {
-            Record::Hypervisor(h) => Some(h.path.as_deref().unwrap_or_default()),
-            Record::Skip(s) => s.path.as_deref(),
+            Record::Hypervisor(h) => {
+                Some(h.path.as_ref().and_then(Data::as_text).unwrap_or_default())
+            }
+            Record::Skip(s) => s.path.as_ref().and_then(Data::as_text),
             _ => None,
         })
         .map(|p| p.rsplit('/').next().unwrap_or_default())
@@ -550,7 +559,7 @@ fn list_with_an_unreadable_plugin_exits_2_after_listing_the_rest() {
     let out = run(&["--list", "--dir", &dir]);
     out.expect_status(2);
     assert_eq!(out.hypervisors().len(), 1);
-    assert_eq!(out.skips()[0].reason, "unreadable");
+    assert_eq!(out.skips()[0].reason, SkipReason::Unreadable);
     assert!(out.stderr.contains("hypervisor-a"), "{}", out.shown);
 }
 
@@ -607,10 +616,10 @@ fn invalid_utf8_paths_travel_as_base64() {
             _ => None,
         })
         .expect("a hypervisor record");
-    assert_eq!(hyp.path, None);
-    let bytes = hookpipe::bytes::join("path", None, hyp.path_base64.as_deref())
-        .unwrap()
-        .unwrap();
+    // Read back from `path_base64`: the bytes, not text.
+    let Some(Data::Bytes(bytes)) = hyp.path else {
+        panic!("the path is not bytes: {:?}", hyp.path);
+    };
     let expected = fs::canonicalize(&dir).unwrap().join("hypervisor-x");
     assert_eq!(bytes, expected.as_os_str().as_bytes());
 }

@@ -6,7 +6,7 @@
 //! row and later events go to the newest row of that name on that host (a merged
 //! multi-node stream has one async directory per host).
 
-use hookpipe::record::Job;
+use hookpipe::record::{Job, JobEvent, JobStatus};
 use hookpipe::time::parse_rfc3339;
 
 /// One job of the run.
@@ -53,15 +53,10 @@ pub struct Jobs {
 }
 
 fn name_of(job: &Job) -> String {
-    match (&job.name, &job.name_base64) {
-        (Some(name), _) => name.clone(),
-        (None, Some(encoded)) => hookpipe::bytes::join("name", None, Some(encoded))
-            .ok()
-            .flatten()
-            .map(|bytes| hookpipe::bytes::escaped(&bytes))
-            .unwrap_or_default(),
-        (None, None) => String::new(),
-    }
+    job.name
+        .as_ref()
+        .map(|name| hookpipe::bytes::escaped(name.as_bytes()))
+        .unwrap_or_default()
 }
 
 impl Jobs {
@@ -86,11 +81,11 @@ impl Jobs {
     pub fn record(&mut self, host: Option<&str>, job: &Job) {
         let name = name_of(job);
         let ms = |time: &Option<String>| time.as_deref().and_then(parse_rfc3339);
-        if job.event == "unknown" {
+        if job.event == JobEvent::Unknown {
             self.unknown.push((name, job.id.clone()));
             return;
         }
-        let at = if job.event == "start" {
+        let at = if job.event == JobEvent::Start {
             self.rows.push(JobRow {
                 host: host.map(str::to_owned),
                 name: name.clone(),
@@ -105,28 +100,28 @@ impl Jobs {
         row.pid = row.pid.or(job.pid);
         row.start_ms = row.start_ms.or(ms(&job.started));
         if row.started_by.is_none() {
-            row.started_by = match job.event.as_str() {
-                "start" => job.id.clone(),
+            row.started_by = match job.event {
+                JobEvent::Start => job.id.clone(),
                 _ => job.started_by.clone(),
             };
         }
-        match job.event.as_str() {
-            "start" => row.command = job.command.clone(),
-            "wait" => {
+        match job.event {
+            JobEvent::Start => row.command = job.command.clone(),
+            JobEvent::Wait => {
                 row.waited = true;
                 row.waited_by = job.id.clone();
                 row.end_ms = ms(&job.ended).or(row.end_ms);
-                row.status = job.status.clone().unwrap_or_else(|| "failed".into());
+                row.status = job.status.unwrap_or(JobStatus::Failed).to_string();
                 row.exit_code = job.exit_code;
                 row.reason = job.reason.clone().or(row.reason.take());
             }
-            "stop" => {
+            JobEvent::Stop => {
                 row.end_ms = ms(&job.ended).or(row.end_ms);
-                row.status = "stopped".into();
+                row.status = JobStatus::Stopped.to_string();
                 row.reason = job.reason.clone();
             }
-            "unwaited" => row.unwaited = true,
-            _ => {}
+            JobEvent::Unwaited => row.unwaited = true,
+            JobEvent::Unknown => {}
         }
     }
 
@@ -194,24 +189,30 @@ pub fn log_line(job: &Job) -> (String, String) {
 mod tests {
     use super::*;
 
-    fn job(event: &str, name: &str, id: &str) -> Job {
+    fn job(event: JobEvent, name: &str, id: &str) -> Job {
         Job {
             id: Some(id.into()),
-            event: event.into(),
             name: Some(name.into()),
-            time: "2026-12-04T16:31:20.257Z".into(),
-            ..Job::default()
+            ..Job::new(event, "2026-12-04T16:31:20.257Z".into())
         }
     }
 
     #[test]
     fn start_and_wait_fold_into_one_row() {
         let mut jobs = Jobs::default();
-        let mut start = job("start", "install_tempest", "stack/install/80-tempest.sh");
+        let mut start = job(
+            JobEvent::Start,
+            "install_tempest",
+            "stack/install/80-tempest.sh",
+        );
         start.started = Some("2026-12-04T16:31:20.000Z".into());
         jobs.record(None, &start);
-        let mut wait = job("wait", "install_tempest", "stack/test-config/80-tempest.sh");
-        wait.status = Some("ok".into());
+        let mut wait = job(
+            JobEvent::Wait,
+            "install_tempest",
+            "stack/test-config/80-tempest.sh",
+        );
+        wait.status = Some(JobStatus::Ok);
         wait.exit_code = Some(0);
         wait.ended = Some("2026-12-04T16:31:22.500Z".into());
         jobs.record(None, &wait);
@@ -232,9 +233,9 @@ mod tests {
     #[test]
     fn a_start_without_wait_is_never_awaited_and_a_stop_is_a_failure() {
         let mut jobs = Jobs::default();
-        jobs.record(None, &job("start", "a", "x"));
-        jobs.record(None, &job("start", "b", "x"));
-        let mut stop = job("stop", "b", "x");
+        jobs.record(None, &job(JobEvent::Start, "a", "x"));
+        jobs.record(None, &job(JobEvent::Start, "b", "x"));
+        let mut stop = job(JobEvent::Stop, "b", "x");
         stop.reason = Some("interrupted: the run was interrupted".into());
         jobs.record(None, &stop);
         let never: Vec<_> = jobs.never_awaited().map(|r| r.name.clone()).collect();

@@ -95,6 +95,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use hookpipe::record::{Data, Stream};
+
 use crate::ledger::{Kept, Ledger, Note};
 use crate::report::{self, status_of, Context};
 
@@ -202,11 +204,10 @@ struct Call<'a> {
 
 #[derive(Serialize)]
 struct TailLine {
-    stream: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text_base64: Option<String>,
+    stream: Stream,
+    /// `text` or `text_base64`, by the record contract's rule.
+    #[serde(flatten, with = "hookpipe::record::text_field")]
+    text: Option<Data>,
     cut: bool,
 }
 
@@ -290,11 +291,13 @@ fn time(ms: Option<u64>) -> Option<String> {
 }
 
 fn tail_line(kept: &Kept) -> TailLine {
-    let (text, text_base64) = hookpipe::bytes::split(&kept.text);
     TailLine {
-        stream: if kept.stream == 1 { "stderr" } else { "stdout" },
-        text,
-        text_base64,
+        stream: if kept.stream == 1 {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        },
+        text: Some(Data::from_bytes(&kept.text)),
         cut: kept.cut,
     }
 }
@@ -349,7 +352,7 @@ fn document<'a>(ledger: &'a Ledger, ctx: &'a Context<'_>) -> Document<'a> {
             .map(|row| Resumed {
                 host: row.host.as_deref(),
                 stage: &row.stage,
-                action: &row.action,
+                action: row.action.as_str(),
                 run: &row.run,
                 reason: row.reason.as_deref(),
                 started: row.started.as_deref(),
@@ -481,7 +484,7 @@ fn skips(ledger: &Ledger, skipped: u64) -> Skips<'_> {
                 host: skip.host.as_deref(),
                 id: &skip.id,
                 stage: skip.stage.as_deref(),
-                reason: &skip.reason,
+                reason: skip.reason.as_str(),
                 message: &skip.message,
                 time: time(skip.time_ms),
             })
@@ -492,7 +495,7 @@ fn skips(ledger: &Ledger, skipped: u64) -> Skips<'_> {
             .map(|skip| Entry {
                 host: skip.host.as_deref(),
                 what: &skip.what,
-                reason: &skip.reason,
+                reason: skip.reason.as_str(),
                 message: &skip.message,
             })
             .collect(),
@@ -589,31 +592,33 @@ pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookpipe::record::{End, Start};
+    use hookpipe::record::{End, EndStatus, HookKind, Start};
 
     #[test]
     fn a_failed_call_carries_its_tail_and_an_ok_one_none() {
         let mut ledger = Ledger::default();
         for id in ["s/ok.sh", "s/bad.sh"] {
             let at = ledger.start(&Start {
-                id: id.into(),
-                stage: "s".into(),
                 name: Some(id[2..].into()),
-                kind: "extras".into(),
-                time: "2026-11-24T22:29:14.000Z".into(),
-                ..Start::default()
+                ..Start::new(
+                    id.into(),
+                    "s".into(),
+                    HookKind::Extras,
+                    "2026-11-24T22:29:14.000Z".into(),
+                )
             });
             ledger.calls[at].ring.push(1, b"bad \xff byte");
         }
-        for (id, status) in [("s/ok.sh", "ok"), ("s/bad.sh", "failed")] {
+        for (id, status) in [("s/ok.sh", EndStatus::Ok), ("s/bad.sh", EndStatus::Failed)] {
             ledger.end(&End {
-                id: id.into(),
-                stage: "s".into(),
-                status: status.into(),
-                exit_code: Some(i32::from(status != "ok")),
+                exit_code: Some(i32::from(status != EndStatus::Ok)),
                 duration_ms: 7,
-                time: "2026-11-24T22:29:14.007Z".into(),
-                ..End::default()
+                ..End::new(
+                    id.into(),
+                    "s".into(),
+                    status,
+                    "2026-11-24T22:29:14.007Z".into(),
+                )
             });
         }
         let ctx = Context {

@@ -154,7 +154,7 @@ fn cases(ledger: &Ledger) -> Vec<(String, Vec<Case>)> {
                     (_, "ok") => None,
                     (Row::Skipped(skip), _) => Some((
                         "skipped",
-                        skip.reason.clone(),
+                        skip.reason.as_str().to_owned(),
                         format!("{}: {}", skip.reason, skip.message),
                         Vec::new(),
                     )),

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
-use hookpipe::record::{Begin, Checkpoint, Done, End, Skip, Start};
+use hookpipe::record::{Begin, Checkpoint, CheckpointAction, Done, End, Skip, SkipReason, Start};
 use hookpipe::time::parse_rfc3339;
 use hookpipe::upstream::Upstream;
 
@@ -223,7 +223,7 @@ pub struct ToolRun {
 pub struct StageResume {
     pub host: Option<String>,
     pub stage: String,
-    pub action: String,
+    pub action: CheckpointAction,
     pub run: String,
     pub reason: Option<String>,
     pub started: Option<String>,
@@ -243,7 +243,7 @@ pub struct SkippedCall {
     pub host: Option<String>,
     pub id: String,
     pub stage: Option<String>,
-    pub reason: String,
+    pub reason: SkipReason,
     pub message: String,
     pub time_ms: Option<u64>,
     /// Arrival order among calls and skipped calls.
@@ -295,8 +295,6 @@ fn key(host: Option<&str>, id: &str) -> u64 {
 }
 
 /// Everything the reports need; see the module docs.
-/// The `skip` reason of a call a runner did not make because a stage before it failed.
-pub const UPSTREAM_FAILED: &str = "upstream-failed";
 
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -489,7 +487,11 @@ impl Ledger {
     /// A call began; a second `start` of the same id is a new call.
     pub fn start(&mut self, start: &Start) -> usize {
         let at = self.add_call(&start.id, &start.stage);
-        let kind = match self.kinds.iter().position(|known| **known == *start.kind) {
+        let kind = match self
+            .kinds
+            .iter()
+            .position(|known| **known == *start.kind.as_str())
+        {
             Some(at) => at,
             None => {
                 self.kinds.push(start.kind.as_str().into());
@@ -497,11 +499,10 @@ impl Ledger {
             }
         };
         let call = &mut self.calls[at];
-        let name =
-            hookpipe::bytes::join("name", start.name.as_deref(), start.name_base64.as_deref())
-                .ok()
-                .flatten()
-                .map(|bytes| hookpipe::bytes::display(&bytes));
+        let name = start
+            .name
+            .as_ref()
+            .map(|name| hookpipe::bytes::display(name.as_bytes()));
         call.name_in_id = name
             .as_deref()
             .is_some_and(|name| call.id.rsplit('/').next() == Some(name));
@@ -544,7 +545,7 @@ impl Ledger {
             _ => self.add_call(&end.id, &end.stage),
         };
         let stage = self.symbol(&end.stage);
-        let status = self.symbol(&end.status);
+        let status = self.symbol(end.status.as_str());
         let call = &mut self.calls[at];
         call.stage = stage;
         let ended = Ended {
@@ -596,13 +597,13 @@ impl Ledger {
         self.resumes.push(StageResume {
             host: self.host.clone(),
             stage: record.stage.clone(),
-            action: record.action.clone(),
+            action: record.action,
             run: record.run.clone(),
             reason: record.reason.clone(),
             started: record.started.clone(),
             finished: record.finished.clone(),
         });
-        if record.action == "reused" {
+        if record.action == CheckpointAction::Reused {
             self.replaying = Some((record.stage.clone(), record.run.clone()));
         }
     }
@@ -610,7 +611,9 @@ impl Ledger {
     /// The stages reused from earlier runs and those that ran now although resuming was
     /// asked: what the reports say about a resumed run (nothing when none was).
     pub fn resumed(&self) -> impl Iterator<Item = &StageResume> {
-        self.resumes.iter().filter(|r| r.action != "saved")
+        self.resumes
+            .iter()
+            .filter(|r| r.action != CheckpointAction::Saved)
     }
 
     pub fn timer(&mut self, name: &str, ms: u64) {
@@ -633,8 +636,11 @@ impl Ledger {
 
     /// A call that will not run: `skip` has an `id`.
     pub fn run_skip(&mut self, skip: &Skip) {
-        *self.run_skips.entry(skip.reason.clone()).or_default() += 1;
-        if skip.reason == UPSTREAM_FAILED {
+        *self
+            .run_skips
+            .entry(skip.reason.as_str().to_owned())
+            .or_default() += 1;
+        if skip.reason == SkipReason::UpstreamFailed {
             if let Some(stage) = &skip.stage {
                 self.stopped_by_upstream
                     .insert((self.host.clone(), stage.clone()));
@@ -646,7 +652,7 @@ impl Ledger {
                 host: self.host.clone(),
                 id: skip.id.clone().unwrap_or_default(),
                 stage: skip.stage.clone(),
-                reason: skip.reason.clone(),
+                reason: skip.reason,
                 message: skip.message.clone(),
                 time_ms: skip.time.as_deref().and_then(parse_rfc3339),
                 seq: self.seq,
@@ -724,6 +730,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookpipe::record::{EndStatus, HookKind};
 
     fn texts(ring: &Ring) -> Vec<String> {
         ring.lines()
@@ -757,12 +764,12 @@ mod tests {
     }
 
     fn end(id: &str, status: &str) -> End {
-        End {
-            id: id.into(),
-            stage: "s".into(),
-            status: status.into(),
-            ..End::default()
-        }
+        let status = EndStatus::parse(status).unwrap();
+        End::new(id.into(), "s".into(), status, String::new())
+    }
+
+    fn start(id: &str) -> Start {
+        Start::new(id.into(), "s".into(), HookKind::Extras, String::new())
     }
 
     fn done(tool: &str, status: i32) -> Done {
@@ -792,11 +799,7 @@ mod tests {
     #[test]
     fn a_call_without_end_is_negative() {
         let mut ledger = Ledger::default();
-        ledger.start(&Start {
-            id: "s/a.sh".into(),
-            stage: "s".into(),
-            ..Start::default()
-        });
+        ledger.start(&start("s/a.sh"));
         assert_eq!(ledger.status(), 1);
     }
 
@@ -804,11 +807,7 @@ mod tests {
     fn ok_calls_free_their_lines_and_failed_calls_keep_them() {
         let mut ledger = Ledger::default();
         for id in ["s/a.sh", "s/b.sh"] {
-            let at = ledger.start(&Start {
-                id: id.into(),
-                stage: "s".into(),
-                ..Start::default()
-            });
+            let at = ledger.start(&start(id));
             ledger.calls[at].ring.push(0, b"hello");
         }
         ledger.end(&end("s/a.sh", "ok"));

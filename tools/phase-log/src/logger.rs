@@ -1,7 +1,8 @@
 //! The reading loop: every record of the stream becomes a log line (or nothing), and
 //! what the reports need goes into the [`Ledger`].
 //!
-//! `output` records are most of a stream, so they are decoded by hand (`decode`), and
+//! `output` records are most of a stream, so they are decoded by hand (the record module's
+//! [`output::decode`]), and
 //! they (and `summary`, `warning`, `trace`) otherwise into borrowed views that allocate
 //! nothing for plain text; their stamp is reformatted only when the time changes; and
 //! nothing is flushed per line: the sinks are flushed when the reader is about to wait
@@ -21,7 +22,8 @@ use serde::Deserialize;
 use hookpipe::bytes::display;
 use hookpipe::exit::Outcome;
 use hookpipe::record::{
-    host_of, Begin, Checkpoint, Done, End, Hook, Hypervisor, Job, Record, Skip, Start, Timer,
+    host_of, output, Begin, Checkpoint, CheckpointAction, Data, Done, End, Hook, Hypervisor, Job,
+    JobEvent, JobStatus, Record, Skip, SkipReason, Start, Stream, Timer,
 };
 use hookpipe::stream::{Malformed, RawRecord, ReadError, RecordReader};
 use hookpipe::time::{now_ms, parse_rfc3339, push_log_stamp, write_stamp};
@@ -33,7 +35,7 @@ use crate::render::{
 };
 use crate::report::{self, Context};
 use crate::sink::{Line, Route, Router};
-use crate::{decode, html, json_report, junit, records};
+use crate::{html, json_report, junit, records};
 
 /// A JSON string borrowed from the input line when it has no escapes, owned otherwise.
 struct Str<'a>(Cow<'a, str>);
@@ -65,8 +67,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 struct OutputView<'a> {
     #[serde(borrow)]
     id: Str<'a>,
-    #[serde(borrow)]
-    stream: Str<'a>,
+    stream: Stream,
     #[serde(borrow, default)]
     text: Option<Str<'a>>,
     #[serde(borrow, default)]
@@ -90,11 +91,36 @@ struct LineView<'a> {
     time: Str<'a>,
 }
 
+/// The fields of an `output` record, however it was decoded (by the record module's fast
+/// path or by serde).
+#[derive(Debug, Clone, Copy)]
+struct Fields<'a> {
+    id: &'a str,
+    stream: Stream,
+    text: Option<&'a str>,
+    text_base64: Option<&'a str>,
+    partial: bool,
+    time: &'a str,
+}
+
+impl<'a> From<&output::Borrowed<'a>> for Fields<'a> {
+    fn from(out: &output::Borrowed<'a>) -> Fields<'a> {
+        Fields {
+            id: out.id,
+            stream: out.stream,
+            text: Some(out.text),
+            text_base64: None,
+            partial: out.partial,
+            time: out.time,
+        }
+    }
+}
+
 impl<'a> OutputView<'a> {
-    fn fields(&'a self) -> decode::Fields<'a> {
-        decode::Fields {
+    fn fields(&'a self) -> Fields<'a> {
+        Fields {
             id: &self.id.0,
-            stream: &self.stream.0,
+            stream: self.stream,
             text: self.text.as_ref().map(|text| &*text.0),
             text_base64: self.text_base64.as_ref().map(|text| &*text.0),
             partial: self.partial,
@@ -119,8 +145,8 @@ fn field_bytes<'a>(
 ) -> Result<Cow<'a, [u8]>, Malformed> {
     match (text, base64) {
         (Some(text), _) => Ok(Cow::Borrowed(text.as_bytes())),
-        (None, Some(encoded)) => hookpipe::bytes::join("text", None, Some(encoded))
-            .map(|bytes| Cow::Owned(bytes.unwrap_or_default()))
+        (None, Some(encoded)) => Data::from_base64("text", encoded)
+            .map(|data| Cow::Owned(data.into_bytes()))
             .map_err(|reason| Malformed { lineno, reason }),
         (None, None) => Ok(Cow::Borrowed(&[])),
     }
@@ -136,12 +162,9 @@ fn console_form(known_utf8: bool, body: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// A path-like text-or-bytes pair for people.
-fn shown(text: Option<&str>, base64: Option<&str>) -> Option<String> {
-    match hookpipe::bytes::join("path", text, base64) {
-        Ok(Some(bytes)) => Some(display(&bytes)),
-        _ => None,
-    }
+/// A path-like text-or-bytes field for people.
+fn shown(data: Option<&Data>) -> Option<String> {
+    data.map(|data| display(data.as_bytes()))
 }
 
 /// What phase-log knows of itself while it runs.
@@ -219,9 +242,9 @@ struct Logger<'r, C: Write, F: Write> {
     /// The time string `stamp` was made from: equal times are not formatted again.
     stamp_from: String,
     spare: String,
-    /// Lent to [`decode::output`] for text with escapes.
+    /// Lent to [`output::decode`] for text with escapes.
     scratch: String,
-    /// The id [`decode::output`] decoded last: its hint for the next line.
+    /// The id [`output::decode`] decoded last: its hint for the next line.
     last_id: String,
     /// `stamp_from` in epoch milliseconds, when it parsed.
     time_ms: Option<u64>,
@@ -298,14 +321,14 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                 // The scratch buffer is lent to the decoder and given back, so escaped
                 // text allocates nothing once it has grown.
                 let mut scratch = std::mem::take(&mut self.scratch);
-                let result = match decode::output(raw.line, &mut scratch, &self.last_id) {
+                let result = match output::decode(raw.line, &mut scratch, &self.last_id) {
                     Some(out) => {
                         self.ledger.set_host(out.host);
                         if out.id != self.last_id {
                             self.last_id.clear();
                             self.last_id.push_str(out.id);
                         }
-                        self.output(raw.lineno, decode::Fields::from(&out))
+                        self.output(raw.lineno, Fields::from(&out))
                     }
                     None => {
                         self.ledger.set_host(host_of(raw.line).as_deref());
@@ -348,10 +371,10 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         }
     }
 
-    fn output(&mut self, lineno: u64, out: decode::Fields<'_>) -> Result<(), Malformed> {
+    fn output(&mut self, lineno: u64, out: Fields<'_>) -> Result<(), Malformed> {
         let bytes = field_bytes(lineno, out.text, out.text_base64)?;
         self.saw_time(out.time);
-        let stream = u8::from(out.stream == "stderr");
+        let stream = u8::from(out.stream == Stream::Stderr);
         let call = self.ledger.lookup(out.id);
         let open = call.and_then(|at| self.ledger.calls[at].open[usize::from(stream)]);
         let dropped = match open {
@@ -468,10 +491,10 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
     }
 
     fn hook(&mut self, hook: &Hook) {
-        let who = shown(hook.path.as_deref(), hook.path_base64.as_deref())
-            .or_else(|| shown(hook.name.as_deref(), hook.name_base64.as_deref()))
+        let who = shown(hook.path.as_ref())
+            .or_else(|| shown(hook.name.as_ref()))
             .unwrap_or_default();
-        let mut body = hook.kind.clone();
+        let mut body = hook.kind.as_str().to_owned();
         if let Some(services) = &hook.services {
             body.push_str(&format!(", services {}", services.join(",")));
         }
@@ -493,8 +516,8 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
     /// checkpoint in the log file only.
     fn checkpoint(&mut self, record: &Checkpoint) {
         self.saw_time(&record.time);
-        let (route, body) = match record.action.as_str() {
-            "reused" => (
+        let (route, body) = match record.action {
+            CheckpointAction::Reused => (
                 Route::Summary,
                 format!(
                     "reused from run {}{}",
@@ -509,21 +532,20 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                     }
                 ),
             ),
-            "run" => (
+            CheckpointAction::Run => (
                 Route::Summary,
                 format!(
                     "runs now: {}",
                     record.reason.as_deref().unwrap_or("no usable checkpoint")
                 ),
             ),
-            "saved" => (
+            CheckpointAction::Saved => (
                 Route::FileOnly,
                 format!(
                     "checkpoint {} saved",
                     record.checkpoint.as_deref().unwrap_or("")
                 ),
             ),
-            other => (Route::FileOnly, other.to_owned()),
         };
         self.event(route, &record.stage, "[resume]", Paint::Bold, &body);
         self.ledger.checkpoint(record);
@@ -539,18 +561,20 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
                 progress.skipped();
             }
             // The failure behind these is named once, in the reports.
-            let body = match skip.reason.as_str() {
-                "upstream-failed" | "stopped" | "interrupted" => skip.reason.clone(),
+            let body = match skip.reason {
+                SkipReason::UpstreamFailed | SkipReason::Stopped | SkipReason::Interrupted => {
+                    skip.reason.as_str().to_owned()
+                }
                 _ => format!("{}: {}", skip.reason, skip.message),
             };
             self.event(Route::Log, id, "[skip]", Paint::Yellow, &body);
             return;
         }
-        let what = shown(skip.path.as_deref(), skip.path_base64.as_deref())
-            .or_else(|| shown(skip.name.as_deref(), skip.name_base64.as_deref()))
+        let what = shown(skip.path.as_ref())
+            .or_else(|| shown(skip.name.as_ref()))
             .unwrap_or_default();
         let body = format!("{}: {}", skip.reason, skip.message);
-        if skip.reason == "not-a-hook" {
+        if skip.reason == SkipReason::NotAHook {
             self.event(Route::FileOnly, &what, "[skip]", Paint::Plain, &body);
             return;
         }
@@ -558,18 +582,14 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         self.ledger.entry_skip(EntrySkip {
             host: None,
             what,
-            reason: skip.reason.clone(),
+            reason: skip.reason.as_str().to_owned(),
             message: skip.message.clone(),
         });
     }
 
     fn hypervisor(&mut self, hypervisor: &Hypervisor) {
         let who = format!("hypervisor:{}", hypervisor.driver);
-        let path = shown(
-            hypervisor.path.as_deref(),
-            hypervisor.path_base64.as_deref(),
-        )
-        .unwrap_or_else(|| "(no plugin file)".to_owned());
+        let path = shown(hypervisor.path.as_ref()).unwrap_or_else(|| "(no plugin file)".to_owned());
         let body = if hypervisor.missing.is_empty() {
             format!("{path}: all required functions defined")
         } else {
@@ -589,8 +609,8 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         if let Some(progress) = self.progress {
             progress.started(&start.id);
         }
-        let mut body = shown(start.path.as_deref(), start.path_base64.as_deref())
-            .or_else(|| shown(start.name.as_deref(), start.name_base64.as_deref()))
+        let mut body = shown(start.path.as_ref())
+            .or_else(|| shown(start.name.as_ref()))
             .unwrap_or_default();
         if let Some(function) = &start.function {
             body.push_str(&format!(" {function}"));
@@ -620,8 +640,10 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         let host = self.ledger.host().map(str::to_owned);
         self.ledger.jobs.record(host.as_deref(), job);
         let (who, body) = crate::jobs::log_line(job);
-        let bad = matches!(job.status.as_deref(), Some("failed" | "lost" | "stopped"))
-            || matches!(job.event.as_str(), "unwaited" | "unknown");
+        let bad = matches!(
+            job.status,
+            Some(JobStatus::Failed | JobStatus::Lost | JobStatus::Stopped)
+        ) || matches!(job.event, JobEvent::Unwaited | JobEvent::Unknown);
         let paint = if bad { Paint::Yellow } else { Paint::Plain };
         self.event(Route::Log, &who, "[job]", paint, &body);
     }
@@ -630,7 +652,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         self.saw_time(&end.time);
         self.ledger.end(end);
         if let Some(progress) = self.progress {
-            progress.ended(&end.id, &end.status);
+            progress.ended(&end.id, end.status.as_str());
         }
         let mut body = String::new();
         if let Some(signal) = end.signal {
@@ -643,7 +665,7 @@ impl<C: Write, F: Write> Logger<'_, C, F> {
         }
         body.push_str(&secs(end.duration_ms));
         let mark = format!("[{}]", end.status);
-        let paint = Paint::of_status(&end.status);
+        let paint = Paint::of_status(end.status.as_str());
         self.event(Route::Log, &end.id, &mark, paint, &body);
     }
 
@@ -858,6 +880,7 @@ mod tests {
             console: Sink::console(Vec::new(), true, false),
             verbose,
             show_records: true,
+            summaries_on_console: true,
             logs: vec![Sink::file(Vec::new(), "log".into())],
             summary: None,
         };

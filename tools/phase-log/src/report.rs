@@ -793,7 +793,7 @@ pub fn write(ledger: &Ledger, ctx: &Context<'_>, emit: &mut dyn FnMut(Vec<Seg>))
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookpipe::record::End;
+    use hookpipe::record::{End, EndStatus, Job, JobEvent, JobStatus};
 
     fn text(lines: &Lines) -> String {
         lines
@@ -804,12 +804,14 @@ mod tests {
 
     fn end(id: &str, stage: &str, status: &str, ms: u64) -> End {
         End {
-            id: id.into(),
-            stage: stage.into(),
-            status: status.into(),
             exit_code: Some(if status == "ok" { 0 } else { 1 }),
             duration_ms: ms,
-            ..End::default()
+            ..End::new(
+                id.into(),
+                stage.into(),
+                EndStatus::parse(status).unwrap(),
+                String::new(),
+            )
         }
     }
 
@@ -848,13 +850,14 @@ mod tests {
         assert!(report.contains("git_timed        1  0.005s"), "{report}");
     }
 
-    fn job(event: &str, name: &str, id: &str) -> hookpipe::record::Job {
-        hookpipe::record::Job {
+    fn job(event: &str, name: &str, id: &str) -> Job {
+        Job {
             id: Some(id.into()),
-            event: event.into(),
             name: Some(name.into()),
-            time: "2026-12-04T16:31:20.000Z".into(),
-            ..hookpipe::record::Job::default()
+            ..Job::new(
+                JobEvent::parse(event).unwrap(),
+                "2026-12-04T16:31:20.000Z".into(),
+            )
         }
     }
 
@@ -865,7 +868,7 @@ mod tests {
         start.started = Some("2026-12-04T16:31:20.000Z".into());
         ledger.jobs.record(None, &start);
         let mut wait = job("wait", "install_tempest", "stack/test-config/80-tempest.sh");
-        wait.status = Some("failed".into());
+        wait.status = Some(JobStatus::Failed);
         wait.exit_code = Some(3);
         wait.ended = Some("2026-12-04T16:31:22.000Z".into());
         ledger.jobs.record(None, &wait);

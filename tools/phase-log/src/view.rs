@@ -180,31 +180,31 @@ pub fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookpipe::record::{End, Skip, Start};
+    use hookpipe::record::{End, EndStatus, HookKind, Skip, SkipReason, Start};
+
+    fn start(id: &str, stage: &str) -> Start {
+        let time = "2026-11-24T22:29:14.000Z".into();
+        Start::new(id.into(), stage.into(), HookKind::Extras, time)
+    }
 
     #[test]
     fn stages_keep_first_appearance_and_arrival_order() {
         let mut ledger = Ledger::default();
         for (id, stage) in [("b/1.sh", "b"), ("a/2.sh", "a"), ("b/3.sh#source", "b")] {
-            ledger.start(&Start {
-                id: id.into(),
-                stage: stage.into(),
-                time: "2026-11-24T22:29:14.000Z".into(),
-                ..Start::default()
-            });
+            ledger.start(&start(id, stage));
         }
         ledger.run_skip(&Skip {
-            reason: "stopped".into(),
             id: Some("a/9.sh".into()),
-            ..Skip::default()
+            ..Skip::new(SkipReason::Stopped, String::new())
         });
         ledger.end(&End {
-            id: "b/1.sh".into(),
-            stage: "b".into(),
-            status: "ok".into(),
             duration_ms: 5,
-            time: "2026-11-24T22:29:14.005Z".into(),
-            ..End::default()
+            ..End::new(
+                "b/1.sh".into(),
+                "b".into(),
+                EndStatus::Ok,
+                "2026-11-24T22:29:14.005Z".into(),
+            )
         });
         let got: Vec<(&str, Vec<(&str, &str)>)> = stages(&ledger)
             .iter()
@@ -233,12 +233,7 @@ mod tests {
         for (host, id) in [("ctl", "s/1.sh"), ("sub", "s/1.sh"), ("ctl", "t/2.sh")] {
             ledger.set_host(Some(host));
             let stage = id.split('/').next().unwrap_or_default();
-            ledger.start(&Start {
-                id: id.into(),
-                stage: stage.into(),
-                time: "2026-11-24T22:29:14.000Z".into(),
-                ..Start::default()
-            });
+            ledger.start(&start(id, stage));
         }
         let got: Vec<(String, usize)> = stages(&ledger)
             .iter()

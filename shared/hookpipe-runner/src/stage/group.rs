@@ -33,7 +33,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use hookpipe::exit::Outcome;
-use hookpipe::record::{Line, Record};
+use hookpipe::record::{Data, End, EndStatus, Line, Record, SkipReason};
 use hookpipe::stream::RecordWriter;
 use hookpipe::time::now_rfc3339;
 
@@ -60,7 +60,7 @@ enum Message {
 /// How one member went.
 struct Member {
     /// The status of its `end` record (`interrupted` when the group stopped it).
-    status: String,
+    status: EndStatus,
     /// The signal that interrupted it, when the run was interrupted.
     signal: Option<i32>,
     /// Its shell state at its end, if one could be had.
@@ -150,14 +150,14 @@ impl<W: Write> Runner<'_, W> {
         let mut failed = false;
         for (call, member) in calls.iter().zip(&members) {
             let Some(member) = member else {
-                outcomes.push(skipped_outcome(call, "stopped"));
+                outcomes.push(skipped_outcome(call, SkipReason::Stopped));
                 continue;
             };
             outcomes.push(CallOutcome {
                 id: call.id.clone(),
-                status: member.status.clone(),
+                status: member.status.to_string(),
             });
-            if member.status == "ok" {
+            if member.status == EndStatus::Ok {
                 continue;
             }
             if let Some(signal) = member.signal {
@@ -165,14 +165,14 @@ impl<W: Write> Runner<'_, W> {
                 halt = Some(Halt::Interrupted);
                 continue;
             }
-            if member.status == "interrupted" {
+            if member.status == EndStatus::Interrupted {
                 // Stopped because another member failed: that one is the reason.
                 continue;
             }
             failed = true;
             self.outcome = self.outcome.worst(Outcome::Negative);
             if self.failure_status.is_none() {
-                self.failure_status = Some(member.status.clone());
+                self.failure_status = Some(member.status);
             }
             if !self.options.keep_going && halt.is_none() {
                 halt = Some(Halt::Failed(call.id.clone()));
@@ -195,7 +195,7 @@ impl<W: Write> Runner<'_, W> {
         for (index, member) in members.iter().enumerate() {
             let Some(member) = member else { continue };
             let Some(dump) = &member.dump else {
-                if member.status == "ok" {
+                if member.status == EndStatus::Ok {
                     lost.push(calls[index].id.clone());
                 }
                 continue;
@@ -397,7 +397,7 @@ impl<W: Write> Runner<'_, W> {
                         groups[index] = None;
                         finished[index] = true;
                         let failed = member.as_ref().is_some_and(|member| {
-                            member.status != "ok"
+                            member.status != EndStatus::Ok
                                 && member.signal.is_none()
                                 && !shared.stopped[index].load(Ordering::SeqCst)
                         });
@@ -525,14 +525,14 @@ fn not_run(shared: &Shared<'_>, call: &Call) -> Record {
     if shared.signals.received().is_some() {
         return skip_record(
             call,
-            "interrupted",
+            SkipReason::Interrupted,
             "not run: the run was interrupted".into(),
         );
     }
     let failed = shared.reason.lock().map(|r| r.clone()).unwrap_or_default();
     skip_record(
         call,
-        "stopped",
+        SkipReason::Stopped,
         format!("not run: {failed} failed earlier in its parallel group"),
     )
 }
@@ -569,7 +569,7 @@ fn run_member(
 ) -> Option<Member> {
     let options = shared.options;
     let mut member = Member {
-        status: "failed".to_owned(),
+        status: EndStatus::Failed,
         signal: None,
         dump: None,
     };
@@ -681,20 +681,18 @@ fn unstarted(
     problem: String,
 ) -> io::Result<()> {
     write_warning(out, &call.id, format!("{}: not run: {problem}", call.id))?;
-    out.write(&Record::End(hookpipe::record::End {
-        id: call.id.clone(),
-        stage: call.stage.clone(),
-        status: "failed".into(),
-        time: now_rfc3339(),
-        ..Default::default()
-    }))
+    out.write(&Record::End(End::new(
+        call.id.clone(),
+        call.stage.clone(),
+        EndStatus::Failed,
+        now_rfc3339(),
+    )))
 }
 
 fn write_warning(out: &mut RecordWriter<MemberRecords>, id: &str, text: String) -> io::Result<()> {
     out.write(&Record::Warning(Line {
         id: Some(id.to_owned()),
-        text: Some(text),
-        text_base64: None,
+        text: Some(Data::from(text)),
         time: now_rfc3339(),
     }))
 }
@@ -743,8 +741,8 @@ fn run_call(
                 let (mut record, status, warning) = end_record(call, end);
                 if let CallStatus::Interrupted(signal) = status {
                     member.signal = Some(signal);
-                } else if record.status != "ok" && stopped.load(Ordering::SeqCst) {
-                    record.status = "interrupted".into();
+                } else if record.status != EndStatus::Ok && stopped.load(Ordering::SeqCst) {
+                    record.status = EndStatus::Interrupted;
                     let failed = shared.reason.lock().map(|r| r.clone()).unwrap_or_default();
                     write_warning(
                         out,
@@ -755,7 +753,7 @@ fn run_call(
                         ),
                     )?;
                 }
-                member.status.clone_from(&record.status);
+                member.status = record.status;
                 note = warning;
                 out.write(&Record::End(record))
             }

@@ -313,12 +313,13 @@ pub fn text(record: &Value, field: &str) -> String {
 
 /// A text-or-bytes field decoded to its exact bytes.
 pub fn bytes(record: &Value, field: &str) -> Vec<u8> {
-    hookpipe::bytes::join(
+    hookpipe::record::Data::from_fields(
         field,
         record[field].as_str(),
         record[format!("{field}_base64")].as_str(),
     )
     .expect("valid base64")
+    .map(hookpipe::record::Data::into_bytes)
     .unwrap_or_default()
 }
 

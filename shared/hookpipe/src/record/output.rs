@@ -1,52 +1,109 @@
-//! The hot path of the reader: `output` records, most of every stream, decoded by hand in
-//! the exact layout our writers produce (`{"type":"output","id":"...","stream":"...",
-//! "text":"...",["partial":true,]"time":"..."[,"host":"..."]}`, serde's field order for
-//! [`hookpipe::record::Output`] and the writer's `host` last), without a general JSON parse
-//! and without allocating.
+//! The fast paths of the `output` record, most of every stream (phase-log and hook-run
+//! move a gigabyte of them when a hook floods its output): written by hand and read by hand
+//! in the exact layout serde gives [`Output`] (`{"type":"output","id":"...","stream":"...",
+//! "text":"...",["partial":true,]"time":"..."[,"host":"..."]}`), beside the type so that a
+//! change to one is seen at the other. The unit tests hold both to serde's answer.
 //!
-//! Anything else (another field order, whitespace, `text_base64`, an escape in `id`, a
-//! lone surrogate, a control character) answers `None`, and `logger` decodes the line with
-//! serde as before, which also names what is wrong with a malformed line. So this path
-//! only has to be right about what it accepts, never about what it refuses; the tests
-//! check it against serde on both.
+//! - [`Batch`] writes the records of the lines of one read (the id, stream and time are
+//!   escaped once for all of them, not once per line); a line that is not UTF-8 goes
+//!   through serde (`text_base64`).
+//! - [`decode`] reads a line in that layout without a general JSON parse and without
+//!   allocating. Anything else (another field order, whitespace, `text_base64`, an escape in
+//!   `id`, a lone surrogate, a control character, a `stream` this version does not know)
+//!   answers `None`, and the caller decodes the line with serde, which also names what is
+//!   wrong with a malformed line. So this path only has to be right about what it accepts,
+//!   never about what it refuses.
+
+use std::io::{self, Write};
 
 use bstr::ByteSlice;
 
-/// An `output` record borrowed from its line; `text` is borrowed from the line, or from
-/// the caller's scratch buffer when it had escapes.
+use super::{Data, Output, Record, Stream};
+
+/// The `output` records of lines one call wrote to one stream and that were read at one
+/// moment: everything but the text is encoded once, when the batch is made.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    id: &'a str,
+    stream: Stream,
+    time: &'a str,
+    host_field: &'a [u8],
+    /// `{"type":"output","id":ID,"stream":STREAM,"text":`
+    prefix: Vec<u8>,
+    /// `,"time":TIME` and the host field, then `}` and the newline.
+    suffix: Vec<u8>,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch for call `id`; `host_field` is what the writer puts before each record's
+    /// closing brace ([`super::host_field`], or nothing).
+    pub fn new(id: &'a str, stream: Stream, time: &'a str, host_field: &'a [u8]) -> Batch<'a> {
+        let mut prefix = b"{\"type\":\"output\",\"id\":".to_vec();
+        json_string(&mut prefix, id);
+        prefix.extend_from_slice(b",\"stream\":\"");
+        prefix.extend_from_slice(stream.as_str().as_bytes());
+        prefix.extend_from_slice(b"\",\"text\":");
+        let mut suffix = b",\"time\":".to_vec();
+        json_string(&mut suffix, time);
+        suffix.extend_from_slice(host_field);
+        suffix.extend_from_slice(b"}\n");
+        Batch {
+            id,
+            stream,
+            time,
+            host_field,
+            prefix,
+            suffix,
+        }
+    }
+
+    /// Writes the record of one line (without its newline), ending with a newline.
+    pub fn write<W: Write>(&self, out: &mut W, line: &[u8], partial: bool) -> io::Result<()> {
+        let Ok(text) = std::str::from_utf8(line) else {
+            return self.write_bytes(out, line, partial);
+        };
+        out.write_all(&self.prefix)?;
+        serde_json::to_writer(&mut *out, text).map_err(io::Error::from)?;
+        if partial {
+            out.write_all(b",\"partial\":true")?;
+        }
+        out.write_all(&self.suffix)
+    }
+
+    /// A line that is not UTF-8, the rare case: through the record type.
+    fn write_bytes<W: Write>(&self, out: &mut W, line: &[u8], partial: bool) -> io::Result<()> {
+        let record = Record::Output(Output {
+            id: self.id.to_owned(),
+            stream: self.stream,
+            text: Some(Data::Bytes(line.to_vec())),
+            partial,
+            time: self.time.to_owned(),
+        });
+        let mut body = serde_json::to_vec(&record).map_err(io::Error::from)?;
+        // One JSON object: its last byte is the closing brace, which goes after the host.
+        body.pop();
+        out.write_all(&body)?;
+        out.write_all(self.host_field)?;
+        out.write_all(b"}\n")
+    }
+}
+
+/// Appends `text` as a JSON string literal (serialising a string into a Vec cannot fail).
+fn json_string(buf: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(&mut *buf, text);
+}
+
+/// An `output` record borrowed from its line by [`decode`]; `text` is borrowed from the
+/// line, or from the caller's scratch buffer when it had escapes.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Output<'a> {
+pub struct Borrowed<'a> {
     pub id: &'a str,
-    pub stream: &'a str,
+    pub stream: Stream,
     pub text: &'a str,
     pub partial: bool,
     pub time: &'a str,
     /// The record's `host`, when it has one (record contract, "Hosts").
     pub host: Option<&'a str>,
-}
-
-/// The fields of an `output` record, however it was decoded (by hand or by serde).
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
-    pub id: &'a str,
-    pub stream: &'a str,
-    pub text: Option<&'a str>,
-    pub text_base64: Option<&'a str>,
-    pub partial: bool,
-    pub time: &'a str,
-}
-
-impl<'a> From<&Output<'a>> for Fields<'a> {
-    fn from(out: &Output<'a>) -> Fields<'a> {
-        Fields {
-            id: out.id,
-            stream: out.stream,
-            text: Some(out.text),
-            text_base64: None,
-            partial: out.partial,
-            time: out.time,
-        }
-    }
 }
 
 /// A cursor over a line known to be UTF-8.
@@ -175,7 +232,7 @@ fn hex4(digits: &[u8]) -> Option<u32> {
 
 /// Decodes `line` if it is an `output` record in our writers' layout; see the module docs.
 /// `last_id` is the `id` of the previous record this function decoded (or empty).
-pub fn output<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Option<Output<'a>> {
+pub fn decode<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Option<Borrowed<'a>> {
     // One UTF-8 check for the whole line (serde makes the same promise); every boundary
     // the cursor cuts at is an ASCII byte, so the slices below stay valid.
     let line = std::str::from_utf8(line).ok()?;
@@ -183,7 +240,7 @@ pub fn output<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Opt
     cur.eat(br#"{"type":"output","id":""#)?;
     let id = cur.plain_like(last_id)?;
     cur.eat(br#","stream":""#)?;
-    let stream = cur.plain()?;
+    let stream = Stream::parse(cur.plain()?)?;
     cur.eat(br#","text":""#)?;
     let text = cur.string(scratch)?;
     let partial = cur.eat(br#","partial":true"#).is_some();
@@ -194,7 +251,7 @@ pub fn output<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Opt
         None => None,
     };
     cur.eat(b"}")?;
-    (cur.at == line.len()).then_some(Output {
+    (cur.at == line.len()).then_some(Borrowed {
         id,
         stream,
         text,
@@ -207,23 +264,30 @@ pub fn output<'a>(line: &'a [u8], scratch: &'a mut String, last_id: &str) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookpipe::record::{Output as Record, Record as Any};
+    use crate::record::host_field;
+    use crate::stream::RecordWriter;
     use proptest::prelude::*;
 
     /// What serde makes of the line, in this module's shape.
-    fn by_serde(line: &[u8]) -> Option<(String, String, String, bool, String)> {
-        match serde_json::from_slice::<Any>(line).ok()? {
-            Any::Output(out) => Some((out.id, out.stream, out.text?, out.partial, out.time)),
+    fn by_serde(line: &[u8]) -> Option<(String, Stream, String, bool, String)> {
+        match serde_json::from_slice::<Record>(line).ok()? {
+            Record::Output(out) => Some((
+                out.id,
+                out.stream,
+                out.text?.as_text()?.to_owned(),
+                out.partial,
+                out.time,
+            )),
             _ => None,
         }
     }
 
-    fn by_hand(line: &[u8]) -> Option<(String, String, String, bool, String)> {
+    fn by_hand(line: &[u8]) -> Option<(String, Stream, String, bool, String)> {
         let mut scratch = String::new();
-        let out = output(line, &mut scratch, "")?;
+        let out = decode(line, &mut scratch, "")?;
         Some((
             out.id.into(),
-            out.stream.into(),
+            out.stream,
             out.text.into(),
             out.partial,
             out.time.into(),
@@ -231,15 +295,46 @@ mod tests {
     }
 
     fn written(text: &str, partial: bool) -> Vec<u8> {
-        serde_json::to_vec(&Any::Output(Record {
+        serde_json::to_vec(&Record::Output(Output {
             id: "stack/install/50-x.sh".into(),
-            stream: "stderr".into(),
+            stream: Stream::Stderr,
             text: Some(text.into()),
-            text_base64: None,
             partial,
             time: "2026-11-24T22:29:14.123Z".into(),
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn hand_written_output_records_equal_the_serialised_ones() {
+        let lines = [
+            (&b"plain"[..], false),
+            (b"quote \" and \\ and \x01 tab\t", true),
+            (b"bad \xff", false),
+        ];
+        for host in [None, Some("sub-1")] {
+            let field = host.map(host_field).unwrap_or_default();
+            let batch = Batch::new("s/1\"x", Stream::Stderr, "T", &field);
+            let mut fast = Vec::new();
+            for (line, partial) in lines {
+                batch.write(&mut fast, line, partial).unwrap();
+            }
+            let mut slow = RecordWriter::with_host(Vec::new(), host);
+            for (line, partial) in lines {
+                slow.write(&Record::Output(Output {
+                    id: "s/1\"x".into(),
+                    stream: Stream::Stderr,
+                    text: Some(Data::from_bytes(line)),
+                    partial,
+                    time: "T".into(),
+                }))
+                .unwrap();
+            }
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow.into_inner().unwrap()).unwrap()
+            );
+        }
     }
 
     #[test]
@@ -265,10 +360,10 @@ mod tests {
     fn a_host_at_the_end_takes_the_fast_path_too() {
         let mut line = written("plain", false);
         line.pop();
-        line.extend_from_slice(&hookpipe::record::host_field("sub-1"));
+        line.extend_from_slice(&host_field("sub-1"));
         line.push(b'}');
         let mut scratch = String::new();
-        let out = output(&line, &mut scratch, "").unwrap();
+        let out = decode(&line, &mut scratch, "").unwrap();
         assert_eq!(out.host, Some("sub-1"));
         assert_eq!(by_hand(&line), by_serde(&line));
         let escaped =
@@ -292,6 +387,7 @@ mod tests {
             b"{\"type\":\"output\",\"id\":\"a\",\"stream\":\"stdout\",\"text\":\"raw\ttab\",\"time\":\"t\"}",
             b"{\"type\":\"output\",\"id\":\"a\",\"stream\":\"stdout\",\"text\":\"\xff\",\"time\":\"t\"}",
             br#"{"type":"output","id":"a","stream":"stdout","text":"unterminated"#,
+            br#"{"type":"output","id":"a","stream":"stdin","text":"x","time":"t"}"#,
         ] {
             assert_eq!(by_hand(line), None, "{}", String::from_utf8_lossy(line));
         }
@@ -302,9 +398,9 @@ mod tests {
         let line = br#"{"type":"output","id":"s/ab.sh","stream":"stdout","text":"x","time":"t"}"#;
         for hint in ["", "s/ab.sh", "s/a", "s/ab.sh\"", "s/ab.shx", "other"] {
             let mut scratch = String::new();
-            let out = output(line, &mut scratch, hint).unwrap();
+            let out = decode(line, &mut scratch, hint).unwrap();
             assert_eq!(out.id, "s/ab.sh", "hint {hint:?}");
-            assert_eq!(out.stream, "stdout", "hint {hint:?}");
+            assert_eq!(out.stream, Stream::Stdout, "hint {hint:?}");
         }
     }
 
@@ -315,7 +411,7 @@ mod tests {
                 r#"{{"type":"output","id":"{id}","stream":"stdout","text":"x","time":"t"}}"#
             );
             let mut scratch = String::new();
-            let got = output(line.as_bytes(), &mut scratch, &hint).map(|out| out.id.to_owned());
+            let got = decode(line.as_bytes(), &mut scratch, &hint).map(|out| out.id.to_owned());
             prop_assert_eq!(got, by_serde(line.as_bytes()).map(|out| out.0));
         }
 
