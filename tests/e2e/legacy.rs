@@ -493,7 +493,13 @@ fn hookpipe_hypervisor_calls_the_plugin_functions_with_their_status() {
         .env("TMPDIR", dir.path());
     let result = run(cmd, SCRIPT_TIMEOUT);
     assert_eq!(result.code(), 3, "{result}");
-    assert_eq!(result.stdout, "guarded 0\nstop 0\ninstall 3\n", "{result}");
+    // Then the run's full report, once, as the script exits.
+    let (lines, report) = result
+        .stdout
+        .split_once("\n\n")
+        .unwrap_or((&result.stdout, ""));
+    assert_eq!(lines, "guarded 0\nstop 0\ninstall 3", "{result}");
+    assert_eq!(report.matches("=== Hook calls ===").count(), 1, "{result}");
     assert_eq!(
         fs::read_to_string(&out_file).unwrap(),
         "stopped\ninstalled\ninstalled\n"

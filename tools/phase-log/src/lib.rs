@@ -170,6 +170,12 @@ pub struct Args {
     #[arg(long)]
     pub show_records: bool,
 
+    /// Print only the reports at the end on the console: no lines, no summaries (they were
+    /// shown live already), and no log from LOGFILE or HOOKPIPE_LOG_SESSION. For a run's
+    /// records read again at its end, as lib/hookpipe does when a legacy script exits.
+    #[arg(long, conflicts_with_all = ["brief", "verbose"])]
+    pub report_only: bool,
+
     /// Colour status words on the console.
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -254,10 +260,14 @@ impl Config {
                 .map_err(|_| Fatal::bad_input(format!("LOGDAYS={days}: not a number of days")))?,
             (None, None) => 7,
         };
+        // --report-only reads a run already logged: DevStack's LOGFILE or a session in the
+        // environment must not get its lines twice (a flag still names a log on purpose).
         let path = |flag: &Option<PathBuf>, name: &str| {
-            non_empty(flag)
-                .map(Path::to_path_buf)
-                .or_else(|| var(name).map(PathBuf::from))
+            non_empty(flag).map(Path::to_path_buf).or_else(|| {
+                (!args.report_only)
+                    .then(|| var(name).map(PathBuf::from))
+                    .flatten()
+            })
         };
         Ok(Config {
             verbose,
@@ -461,8 +471,9 @@ fn run_process(args: &Args) -> Result<Ending, Fatal> {
     let console = progress::Console::new(io::stdout().lock(), handle.clone());
     let mut router = Router {
         console: Sink::console(console, config.console_stamps, color),
-        verbose: config.verbose,
+        verbose: config.verbose && !args.report_only,
         show_records: args.show_records,
+        summaries_on_console: !args.report_only,
         logs: files
             .logs
             .into_iter()
@@ -539,6 +550,14 @@ mod tests {
         assert!(!config(&[], &quiet).unwrap().verbose);
         assert!(config(&["-v"], &quiet).unwrap().verbose);
         assert!(!config(&["-q"], &[]).unwrap().verbose);
+        // --report-only never takes a log from the environment.
+        let logged = [
+            ("LOGFILE", "/tmp/stack.log"),
+            ("HOOKPIPE_LOG_SESSION", "/tmp/s"),
+        ];
+        let report = config(&["--report-only"], &logged).unwrap();
+        assert!(report.logfile.is_none() && report.session.is_none());
+        assert!(config(&[], &logged).unwrap().logfile.is_some());
         assert!(config(&[], &[]).unwrap().console_stamps);
         assert!(
             !config(&[], &[("VERBOSE_NO_TIMESTAMP", "yes")])

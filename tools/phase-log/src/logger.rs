@@ -880,6 +880,7 @@ mod tests {
             console: Sink::console(Vec::new(), true, false),
             verbose,
             show_records: true,
+            summaries_on_console: true,
             logs: vec![Sink::file(Vec::new(), "log".into())],
             summary: None,
         };

@@ -230,6 +230,8 @@ pub struct Router<C: Write, F: Write> {
     pub verbose: bool,
     /// `--show-records`: the bookkeeping lines reach the console too (when VERBOSE).
     pub show_records: bool,
+    /// Summaries reach the console (all but `--report-only`).
+    pub summaries_on_console: bool,
     pub logs: Vec<Sink<F>>,
     pub summary: Option<Sink<F>>,
 }
@@ -247,7 +249,9 @@ impl<C: Write, F: Write> Router<C, F> {
                 if let Some(summary) = &mut self.summary {
                     summary.line(line);
                 }
-                self.console.line(line);
+                if self.summaries_on_console {
+                    self.console.line(line);
+                }
             }
         }
     }
