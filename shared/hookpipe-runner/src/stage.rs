@@ -707,23 +707,33 @@ impl<W: Write> Runner<'_, W> {
     /// Loads one state into the worker and keeps it as the stage's loaded state.
     fn load_script(&mut self, state: State) -> Result<(), StageError> {
         let script = state.script.as_ref().map_or(&[][..], Data::as_bytes);
-        let path = self.scratch.path().join("state-in");
-        std::fs::write(&path, script).map_err(|err| {
-            StageError::Fatal(Fatal::internal(format!("writing scratch state: {err}")))
-        })?;
-        if let Some(session) = self.session.as_mut() {
-            session.set_current(format!("{}/state", self.options.stage));
-            session.send(&[b"load", &path_bytes(&path)]);
-            if let Completion::Done(status) = self.wait_command()? {
-                if status != 0 {
-                    self.warn(format!(
-                        "loading the shell state returned status {status}; some of it may be missing"
-                    ))?;
-                }
+        if let Some(status) = self.source_in_worker("state-in", script)? {
+            if status != 0 {
+                self.warn(format!(
+                    "loading the shell state returned status {status}; some of it may be missing"
+                ))?;
             }
         }
         self.loaded = Some(state);
         Ok(())
+    }
+
+    /// Writes `script` to the scratch file `name` and sources it in the live worker.
+    /// Returns the status it reported; `None` with no worker, or one that exited.
+    fn source_in_worker(&mut self, name: &str, script: &[u8]) -> Result<Option<i32>, StageError> {
+        let path = self.scratch.path().join(name);
+        std::fs::write(&path, script).map_err(|err| {
+            StageError::Fatal(Fatal::internal(format!("writing scratch state: {err}")))
+        })?;
+        let Some(session) = self.session.as_mut() else {
+            return Ok(None);
+        };
+        session.set_current(format!("{}/state", self.options.stage));
+        session.send(&[b"load", &path_bytes(&path)]);
+        match self.wait_command()? {
+            Completion::Done(status) => Ok(Some(status)),
+            Completion::Exited(_) => Ok(None),
+        }
     }
 }
 

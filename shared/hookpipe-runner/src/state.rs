@@ -775,14 +775,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn delta_holds_only_changes() {
+    /// A state and a later one: A kept, B unset, C set, f removed, g defined.
+    fn before_and_after() -> (Dump, Dump) {
         let base =
             Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n")
                 .unwrap();
         let now =
             Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n")
                 .unwrap();
+        (base, now)
+    }
+
+    #[test]
+    fn delta_holds_only_changes() {
+        let (base, now) = before_and_after();
         let script = String::from_utf8(now.delta_script(&base)).unwrap();
         assert_eq!(
             script,
@@ -828,12 +834,7 @@ mod tests {
 
     #[test]
     fn changes_name_what_differs_and_merge_back() {
-        let base =
-            Dump::parse(b"declare -- A=\"1\"\ndeclare -- B=\"2\"\n\0f\nf () \n{ \n    :\n}\n")
-                .unwrap();
-        let now =
-            Dump::parse(b"declare -- A=\"1\"\ndeclare -- C=\"3\"\n\0g\ng () \n{ \n    :\n}\n")
-                .unwrap();
+        let (base, now) = before_and_after();
         let changes = now.changes_from(&base);
         let names: Vec<String> = changes.iter().map(Change::name).collect();
         assert_eq!(names, ["C", "B", "g()", "f()"]);

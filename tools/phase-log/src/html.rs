@@ -580,7 +580,7 @@ fn segs_text(segs: &[Seg]) -> String {
 }
 
 /// Writes the page; see the module docs.
-pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Result<()> {
+pub(crate) fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Result<()> {
     let stages = view::stages(ledger);
     let axis = Axis::new(ledger, &stages);
     let (word, _) = report::verdict(ctx);

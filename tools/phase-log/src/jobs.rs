@@ -11,7 +11,7 @@ use hookpipe::time::parse_rfc3339;
 
 /// One job of the run.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct JobRow {
+pub(crate) struct JobRow {
     /// The host whose records it came in (`None` in a stream without hosts).
     pub host: Option<String>,
     pub name: String,
@@ -35,18 +35,18 @@ pub struct JobRow {
 }
 
 impl JobRow {
-    pub fn duration_ms(&self) -> Option<u64> {
+    pub(crate) fn duration_ms(&self) -> Option<u64> {
         Some(self.end_ms?.saturating_sub(self.start_ms?))
     }
 
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         matches!(self.status.as_str(), "ok" | "running")
     }
 }
 
 /// Every job seen, in start order.
 #[derive(Debug, Default)]
-pub struct Jobs {
+pub(crate) struct Jobs {
     pub rows: Vec<JobRow>,
     /// `async_wait` of names that had no job: (name, the waiting call).
     pub unknown: Vec<(String, Option<String>)>,
@@ -78,7 +78,7 @@ impl Jobs {
     }
 
     /// Folds in one `job` record of `host`.
-    pub fn record(&mut self, host: Option<&str>, job: &Job) {
+    pub(crate) fn record(&mut self, host: Option<&str>, job: &Job) {
         let name = name_of(job);
         let ms = |time: &Option<String>| time.as_deref().and_then(parse_rfc3339);
         if job.event == JobEvent::Unknown {
@@ -127,20 +127,20 @@ impl Jobs {
 
     /// Jobs started in this stream that nothing collected: still running when it ended,
     /// or found by `async_cleanup`.
-    pub fn never_awaited(&self) -> impl Iterator<Item = &JobRow> {
+    pub(crate) fn never_awaited(&self) -> impl Iterator<Item = &JobRow> {
         self.rows
             .iter()
             .filter(|row| row.unwaited || (!row.waited && row.status == "running"))
     }
 
     /// Jobs that ended badly (a failed status, lost, stopped) and waits for unknown names.
-    pub fn failed(&self) -> impl Iterator<Item = &JobRow> {
+    pub(crate) fn failed(&self) -> impl Iterator<Item = &JobRow> {
         self.rows.iter().filter(|row| !row.ok())
     }
 }
 
 /// The log line of a `job` record: who it is about and what happened.
-pub fn log_line(job: &Job) -> (String, String) {
+pub(crate) fn log_line(job: &Job) -> (String, String) {
     let name = name_of(job);
     let who = job.id.clone().unwrap_or_else(|| "async".to_owned());
     let mut body = format!("{} {name}", job.event);

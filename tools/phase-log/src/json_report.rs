@@ -100,7 +100,7 @@ use hookpipe::record::{Data, Stream};
 use crate::ledger::{Kept, Ledger, Note};
 use crate::report::{self, status_of, Context};
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -584,7 +584,7 @@ fn count_calls<'c, 'a: 'c>(calls: impl IntoIterator<Item = &'c Call<'a>>, skippe
 }
 
 /// Writes the document, pretty-printed, with a final newline.
-pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Result<()> {
+pub(crate) fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &document(ledger, ctx))?;
     out.write_all(b"\n")
 }

@@ -251,7 +251,7 @@ fn cases(ledger: &Ledger) -> Vec<(String, Vec<Case>)> {
 }
 
 /// Writes the JUnit document; see the module docs.
-pub fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Result<()> {
+pub(crate) fn write(out: &mut dyn Write, ledger: &Ledger, ctx: &Context<'_>) -> io::Result<()> {
     let mut w = Writer::default();
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let mut suites = cases(ledger);

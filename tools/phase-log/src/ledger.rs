@@ -20,19 +20,19 @@ use hookpipe::time::parse_rfc3339;
 use hookpipe::upstream::Upstream;
 
 /// Lines of output kept per call for the failure report.
-pub const RING_LINES: usize = 20;
+pub(crate) const RING_LINES: usize = 20;
 /// A kept line longer than this is cut (marked), so twenty lines of a runaway call stay
 /// small.
-pub const RING_LINE_BYTES: usize = 4096;
+pub(crate) const RING_LINE_BYTES: usize = 4096;
 /// Entries and warnings listed in the text reports; more are counted.
-pub const LISTED: usize = 20;
+pub(crate) const LISTED: usize = 20;
 /// Skips, summaries and warnings kept for the file reports; more are counted, so a stream
 /// of a million warnings cannot grow phase-log.
-pub const KEPT: usize = 10_000;
+pub(crate) const KEPT: usize = 10_000;
 
 /// One line kept for the failure report.
 #[derive(Debug, Default)]
-pub struct Kept {
+pub(crate) struct Kept {
     /// 0 stdout, 1 stderr.
     pub stream: u8,
     pub text: Vec<u8>,
@@ -53,7 +53,7 @@ impl Kept {
 /// allocates nothing per line once the ring is full. One pointer while empty: most calls
 /// end ok and never need theirs kept (200,000 calls must fit in 64 MiB, `scripts/bench`).
 #[derive(Debug, Default)]
-pub struct Ring {
+pub(crate) struct Ring {
     inner: Option<Box<RingLines>>,
 }
 
@@ -65,7 +65,7 @@ struct RingLines {
 
 impl Ring {
     /// A new line.
-    pub fn push(&mut self, stream: u8, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, stream: u8, bytes: &[u8]) {
         let ring = self.inner.get_or_insert_with(Box::default);
         if ring.lines.len() < RING_LINES {
             ring.lines.push(Kept::default());
@@ -86,7 +86,7 @@ impl Ring {
     }
 
     /// More text for the newest line (a partial line continued).
-    pub fn extend_last(&mut self, stream: u8, bytes: &[u8]) {
+    pub(crate) fn extend_last(&mut self, stream: u8, bytes: &[u8]) {
         let newest = self.inner.as_mut().and_then(|ring| {
             let at = (ring.next + RING_LINES - 1) % RING_LINES;
             ring.lines.get_mut(at)
@@ -98,26 +98,26 @@ impl Ring {
     }
 
     /// Oldest first.
-    pub fn lines(&self) -> impl Iterator<Item = &Kept> {
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &Kept> {
         let lines: &[Kept] = self.inner.as_ref().map_or(&[], |ring| &ring.lines);
         let next = self.inner.as_ref().map_or(0, |ring| ring.next);
         let (newer, older) = lines.split_at(next.min(lines.len()));
         older.iter().chain(newer)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.inner.as_ref().is_none_or(|ring| ring.lines.is_empty())
     }
 
     /// Frees the ring: the call ended ok and its lines are not needed.
-    pub fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         self.inner = None;
     }
 }
 
 /// How a call ended, from its `end` record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ended {
+pub(crate) struct Ended {
     /// Interned: a handful of distinct values over a whole run.
     pub status: Rc<str>,
     pub exit_code: Option<i32>,
@@ -127,7 +127,7 @@ pub struct Ended {
 }
 
 impl Ended {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         &*self.status == "ok"
     }
 }
@@ -139,7 +139,7 @@ impl Ended {
 /// checks 200,000 calls in 64 MiB): the strings few calls differ in (host, stage, kind,
 /// status) are interned and shared, ids and names are exact-size boxes, and the ring of
 /// last lines exists only while a call has output that may be needed.
-pub struct Call {
+pub(crate) struct Call {
     /// The host that made the call (record contract, "Hosts"); `None` in a stream without
     /// hosts.
     pub host: Option<Rc<str>>,
@@ -174,20 +174,20 @@ pub struct Call {
 
 impl Call {
     /// Whether the call was replayed from a checkpoint rather than run now.
-    pub fn is_reused(&self) -> bool {
+    pub(crate) fn is_reused(&self) -> bool {
         self.reused != 0
     }
 
-    pub fn start_ms(&self) -> Option<u64> {
+    pub(crate) fn start_ms(&self) -> Option<u64> {
         (self.start != 0).then_some(self.start)
     }
 
-    pub fn end_ms(&self) -> Option<u64> {
+    pub(crate) fn end_ms(&self) -> Option<u64> {
         (self.end_at != 0).then_some(self.end_at)
     }
 
     /// The hook's name for people, from `start`.
-    pub fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         if self.name_in_id {
             self.id.rsplit('/').next()
         } else {
@@ -198,7 +198,7 @@ impl Call {
     /// The call for people: its id, after its host in a merged run
     /// (`subnode1 stack/install/50-template.sh`, [`Ledger::show_hosts`]), as log lines
     /// show it.
-    pub fn label(&self, show_hosts: bool) -> std::borrow::Cow<'_, str> {
+    pub(crate) fn label(&self, show_hosts: bool) -> std::borrow::Cow<'_, str> {
         match &self.host {
             Some(host) if show_hosts => format!("{host} {}", self.id).into(),
             _ => (&*self.id).into(),
@@ -208,7 +208,7 @@ impl Call {
 
 /// A tool of the pipeline, from its `begin`/`done`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ToolRun {
+pub(crate) struct ToolRun {
     pub host: Option<String>,
     pub tool: String,
     pub stage: String,
@@ -220,7 +220,7 @@ pub struct ToolRun {
 /// What a runner said about its stage's checkpoint (a `checkpoint` record): `reused` from
 /// an earlier run, `run` now although resuming was asked (with the reason), or `saved`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StageResume {
+pub(crate) struct StageResume {
     pub host: Option<String>,
     pub stage: String,
     pub action: CheckpointAction,
@@ -232,14 +232,14 @@ pub struct StageResume {
 
 /// A timer bucket summed over the run.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     pub ms: u64,
     pub calls: u64,
 }
 
 /// A call that did not run (a `skip` record with an `id`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct SkippedCall {
+pub(crate) struct SkippedCall {
     pub host: Option<String>,
     pub id: String,
     pub stage: Option<String>,
@@ -252,7 +252,7 @@ pub struct SkippedCall {
 
 /// A summary or warning line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Note {
+pub(crate) struct Note {
     pub host: Option<String>,
     /// The call (or tool, or path) it is about; empty for none.
     pub who: String,
@@ -262,7 +262,7 @@ pub struct Note {
 
 /// A listing entry that will not run and looks like a mistake.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EntrySkip {
+pub(crate) struct EntrySkip {
     pub host: Option<String>,
     pub what: String,
     pub reason: String,
@@ -272,7 +272,7 @@ pub struct EntrySkip {
 /// What is known of one host of the run: its span of record times and what its own
 /// stream said about failures upstream.
 #[derive(Debug, Default)]
-pub struct HostRun {
+pub(crate) struct HostRun {
     pub name: Option<String>,
     pub first_ms: Option<u64>,
     pub last_ms: Option<u64>,
@@ -297,7 +297,7 @@ fn key(host: Option<&str>, id: &str) -> u64 {
 /// Everything the reports need; see the module docs.
 
 #[derive(Debug, Default)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     pub calls: Vec<Call>,
     /// The newest call of each (host, id), by [`key`]'s hash: the id is not stored twice.
     /// A hash shared by two ids is told apart by the call it points to ([`Ledger::lookup`]).
@@ -352,7 +352,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// The host of the records that follow (`None`: the stream does not say).
-    pub fn set_host(&mut self, host: Option<&str>) {
+    pub(crate) fn set_host(&mut self, host: Option<&str>) {
         if self.host.as_deref() == host && !self.hosts.is_empty() {
             return;
         }
@@ -383,12 +383,12 @@ impl Ledger {
     }
 
     /// The host of the record being read.
-    pub fn host(&self) -> Option<&str> {
+    pub(crate) fn host(&self) -> Option<&str> {
         self.host.as_deref()
     }
 
     /// A record's time, for the wall time of the run and of its host.
-    pub fn saw_time(&mut self, ms: u64) {
+    pub(crate) fn saw_time(&mut self, ms: u64) {
         if self.replaying.is_some() {
             return;
         }
@@ -399,7 +399,7 @@ impl Ledger {
         run.last_ms = Some(run.last_ms.map_or(ms, |last| last.max(ms)));
     }
 
-    pub fn begin(&mut self, begin: &Begin) {
+    pub(crate) fn begin(&mut self, begin: &Begin) {
         self.upstream.begin(begin);
         self.host_run().upstream.begin(begin);
         self.tools.push(ToolRun {
@@ -411,7 +411,7 @@ impl Ledger {
         });
     }
 
-    pub fn done(&mut self, done: &Done) {
+    pub(crate) fn done(&mut self, done: &Done) {
         if self
             .replaying
             .as_ref()
@@ -444,7 +444,7 @@ impl Ledger {
     }
 
     /// A call's kind, from its `start`.
-    pub fn kind(&self, call: &Call) -> Option<&str> {
+    pub(crate) fn kind(&self, call: &Call) -> Option<&str> {
         let at = usize::from(call.kind).checked_sub(1)?;
         self.kinds.get(at).map(|kind| &**kind)
     }
@@ -485,7 +485,7 @@ impl Ledger {
     }
 
     /// A call began; a second `start` of the same id is a new call.
-    pub fn start(&mut self, start: &Start) -> usize {
+    pub(crate) fn start(&mut self, start: &Start) -> usize {
         let at = self.add_call(&start.id, &start.stage);
         let kind = match self
             .kinds
@@ -516,7 +516,7 @@ impl Ledger {
 
     /// The newest call with this id. Output comes in runs of one call, so the last answer
     /// is checked first, which spares hashing on nearly every line.
-    pub fn lookup(&mut self, id: &str) -> Option<usize> {
+    pub(crate) fn lookup(&mut self, id: &str) -> Option<usize> {
         let host = self.host.as_deref();
         let this = |call: &Call| &*call.id == id && call.host.as_deref() == host;
         if let Some(last) = self.last {
@@ -537,7 +537,7 @@ impl Ledger {
     }
 
     /// A call ended: its lines are freed when it ended ok, kept otherwise.
-    pub fn end(&mut self, end: &End) -> usize {
+    pub(crate) fn end(&mut self, end: &End) -> usize {
         self.upstream.end(end);
         self.host_run().upstream.end(end);
         let at = match self.lookup(&end.id) {
@@ -583,7 +583,7 @@ impl Ledger {
     }
 
     /// The run a call was reused from, when it was replayed from a checkpoint.
-    pub fn reused_run(&self, call: &Call) -> Option<&str> {
+    pub(crate) fn reused_run(&self, call: &Call) -> Option<&str> {
         let at = usize::from(call.reused).checked_sub(1)?;
         self.reused_runs
             .get(at)
@@ -593,7 +593,7 @@ impl Ledger {
 
     /// A `checkpoint` record; `reused` starts the replay of its stage's records, which
     /// ends with that stage's `done`.
-    pub fn checkpoint(&mut self, record: &Checkpoint) {
+    pub(crate) fn checkpoint(&mut self, record: &Checkpoint) {
         self.resumes.push(StageResume {
             host: self.host.clone(),
             stage: record.stage.clone(),
@@ -610,13 +610,13 @@ impl Ledger {
 
     /// The stages reused from earlier runs and those that ran now although resuming was
     /// asked: what the reports say about a resumed run (nothing when none was).
-    pub fn resumed(&self) -> impl Iterator<Item = &StageResume> {
+    pub(crate) fn resumed(&self) -> impl Iterator<Item = &StageResume> {
         self.resumes
             .iter()
             .filter(|r| r.action != CheckpointAction::Saved)
     }
 
-    pub fn timer(&mut self, name: &str, ms: u64) {
+    pub(crate) fn timer(&mut self, name: &str, ms: u64) {
         let bucket = match self.timers.get_mut(name) {
             Some(bucket) => bucket,
             None => self.timers.entry(name.to_owned()).or_default(),
@@ -626,7 +626,7 @@ impl Ledger {
     }
 
     /// A listing entry that looks like a mistake; its host is the current one.
-    pub fn entry_skip(&mut self, mut skip: EntrySkip) {
+    pub(crate) fn entry_skip(&mut self, mut skip: EntrySkip) {
         skip.host.clone_from(&self.host);
         self.entry_skips_total += 1;
         if self.entry_skips.len() < KEPT {
@@ -635,7 +635,7 @@ impl Ledger {
     }
 
     /// A call that will not run: `skip` has an `id`.
-    pub fn run_skip(&mut self, skip: &Skip) {
+    pub(crate) fn run_skip(&mut self, skip: &Skip) {
         *self
             .run_skips
             .entry(skip.reason.as_str().to_owned())
@@ -660,7 +660,7 @@ impl Ledger {
         }
     }
 
-    pub fn warning(&mut self, who: &str, text: String, time_ms: Option<u64>) {
+    pub(crate) fn warning(&mut self, who: &str, text: String, time_ms: Option<u64>) {
         self.warnings_total += 1;
         if self.warnings.len() < KEPT {
             self.warnings.push(Note {
@@ -672,7 +672,7 @@ impl Ledger {
         }
     }
 
-    pub fn summary(&mut self, who: &str, text: String, time_ms: Option<u64>) {
+    pub(crate) fn summary(&mut self, who: &str, text: String, time_ms: Option<u64>) {
         self.summaries_total += 1;
         if self.summaries.len() < KEPT {
             self.summaries.push(Note {
@@ -685,7 +685,7 @@ impl Ledger {
     }
 
     /// Call at the end of input.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.upstream.finish();
         for run in &mut self.hosts {
             run.upstream.finish();
@@ -695,14 +695,14 @@ impl Ledger {
     /// The run's exit status from the stream (docs/architecture.md rule 5): the highest `done`
     /// status of 2 or more (bad input, a signal); else 1 when anything was negative (a call not
     /// ok or unfinished, a tool that vanished or ended with 1); else 0. Over every host.
-    pub fn status(&self) -> u8 {
+    pub(crate) fn status(&self) -> u8 {
         let negative =
             self.upstream.negative() || self.hosts.iter().any(|run| run.upstream.negative());
         self.status_where(|_| true, negative)
     }
 
     /// [`status`](Self::status) of one host's records alone.
-    pub fn host_status(&self, run: &HostRun) -> u8 {
+    pub(crate) fn host_status(&self, run: &HostRun) -> u8 {
         let name = run.name.as_deref();
         self.status_where(|host| host == name, run.upstream.negative())
     }

@@ -12,6 +12,8 @@
 //! shapes and routes lines, `progress` draws the live status line, `logfile` names, links
 //! and prunes log files, `render` holds the small text rules.
 
+// `pub` says "another crate uses this"; what only this crate uses is `pub(crate)`.
+#![warn(unreachable_pub)]
 // A panic on input is a bug (README "Reliability").
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

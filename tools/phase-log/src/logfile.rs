@@ -73,7 +73,7 @@ pub struct LogFiles {
 
 /// Problems that do not stop the run (a link or an old file that could not be changed),
 /// for stderr.
-pub type Notes = Vec<String>;
+pub(crate) type Notes = Vec<String>;
 
 /// Where `--logfile PATH` lives: the directory (the current one when PATH has no slash)
 /// and the base name.
@@ -194,7 +194,7 @@ fn open_output(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
 }
 
 /// Creates (or empties) a report file, and its directories; mode 0666 less the umask.
-pub fn create(path: &Path) -> io::Result<File> {
+pub(crate) fn create(path: &Path) -> io::Result<File> {
     open_output(
         path,
         OpenOptions::new().write(true).create(true).truncate(true),
@@ -204,7 +204,7 @@ pub fn create(path: &Path) -> io::Result<File> {
 /// Creates (or empties) a file readable by its owner only (mode 0600, whatever the umask,
 /// and an existing file's mode too): `--records` holds every `state` record, so every
 /// variable of the run, passwords included.
-pub fn create_private(path: &Path) -> io::Result<File> {
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     let file = open_output(
         path,
         OpenOptions::new()
@@ -221,7 +221,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 
 /// Opens `path` for appending, creating it (mode 0666 less the umask) and its parent
 /// directories.
-pub fn open_append(path: &Path) -> io::Result<File> {
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     open_output(path, OpenOptions::new().create(true).append(true))
 }
 

@@ -39,7 +39,7 @@ pub struct Source {
 }
 
 /// Parses `--host NAME=FILE`.
-pub fn parse_host_source(arg: &str) -> Result<Source, String> {
+pub(crate) fn parse_host_source(arg: &str) -> Result<Source, String> {
     match arg.split_once('=') {
         Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(Source {
             path: PathBuf::from(path),
@@ -164,7 +164,7 @@ impl Stream {
 }
 
 /// The merged stream, as a reader of NDJSON lines; see the module docs.
-pub struct Merged {
+pub(crate) struct Merged {
     streams: Vec<Stream>,
     out: Vec<u8>,
     at: usize,
@@ -172,7 +172,7 @@ pub struct Merged {
 
 impl Merged {
     /// Opens every file (a missing or unreadable one fails here, before anything is read).
-    pub fn open(sources: &[Source]) -> Result<Merged, Fatal> {
+    pub(crate) fn open(sources: &[Source]) -> Result<Merged, Fatal> {
         let streams = sources
             .iter()
             .map(Stream::open)

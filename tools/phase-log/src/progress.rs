@@ -107,13 +107,13 @@ fn erase(state: &mut State) {
 }
 
 /// The console writer, erasing the status line before each write; see the module docs.
-pub struct Console<W: Write> {
+pub(crate) struct Console<W: Write> {
     inner: W,
     progress: Option<Handle>,
 }
 
 impl<W: Write> Console<W> {
-    pub fn new(inner: W, progress: Option<Handle>) -> Console<W> {
+    pub(crate) fn new(inner: W, progress: Option<Handle>) -> Console<W> {
         Console { inner, progress }
     }
 }
@@ -142,14 +142,14 @@ impl<W: Write> Write for Console<W> {
 
 /// The status line and its drawing thread.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Progress {
     /// Starts drawing on stderr. `console_tty`: the console is a terminal too.
-    pub fn start(color: bool, console_tty: bool) -> io::Result<Progress> {
+    pub(crate) fn start(color: bool, console_tty: bool) -> io::Result<Progress> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 running: None,
@@ -176,12 +176,12 @@ impl Progress {
         })
     }
 
-    pub fn handle(&self) -> Handle {
+    pub(crate) fn handle(&self) -> Handle {
         Handle(Arc::clone(&self.shared))
     }
 
     /// Stops the thread and erases the line.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.handle().stop();
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();

@@ -21,14 +21,14 @@ use std::rc::Rc;
 use bstr::ByteSlice;
 
 /// The first write error of a [`Tee`], shared with whoever reports it.
-pub type Failure = Rc<RefCell<Option<io::Error>>>;
+pub(crate) type Failure = Rc<RefCell<Option<io::Error>>>;
 
 /// The number (counting from 1, as the reader does) of the last whole line read that is
 /// not blank; 0 before there is one. Shared with whoever reads through the [`Tee`].
-pub type Lines = Rc<Cell<u64>>;
+pub(crate) type Lines = Rc<Cell<u64>>;
 
 /// A reader that copies what it reads to a file and counts its lines; see the module docs.
-pub struct Tee<R> {
+pub(crate) struct Tee<R> {
     input: R,
     copy: Option<File>,
     failure: Failure,
@@ -40,7 +40,7 @@ pub struct Tee<R> {
 }
 
 impl<R: Read> Tee<R> {
-    pub fn new(input: R, copy: Option<File>) -> (Tee<R>, Failure, Lines) {
+    pub(crate) fn new(input: R, copy: Option<File>) -> (Tee<R>, Failure, Lines) {
         let failure = Failure::default();
         let lines = Lines::default();
         let tee = Tee {

@@ -18,12 +18,12 @@ pub fn trueorfalse(default: bool, value: Option<&str>) -> bool {
 }
 
 /// Length of DevStack's stamp, `YYYY-MM-DD HH:MM:SS.mmm`.
-pub const STAMP_LEN: usize = 23;
+pub(crate) const STAMP_LEN: usize = 23;
 
 /// A line that already starts with a log stamp (`YYYY-MM-DD HH:MM:SS?mmm |`, any character
 /// before the milliseconds, as outfilter accepts) keeps its own stamp instead of getting a
 /// second one. Returns the stamp and the text after `|` (and one space).
-pub fn leading_stamp(text: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn leading_stamp(text: &[u8]) -> Option<(&[u8], &[u8])> {
     const SHAPE: &[u8; STAMP_LEN + 2] = b"dddd-dd-dd dd:dd:dd?ddd |";
     // Cheap rejection first: nearly every output line fails here.
     if text.len() < SHAPE.len() || !text[0].is_ascii_digit() {
@@ -43,7 +43,7 @@ pub fn leading_stamp(text: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Whether a trace line is xtrace save/restore noise (`_XTRACE_X=$(set +o | grep xtrace)`,
 /// `set +o xtrace`), which DevStack's outfilter drops.
-pub fn is_trace_noise(text: &[u8]) -> bool {
+pub(crate) fn is_trace_noise(text: &[u8]) -> bool {
     // Built once: a searcher per call cost more than the search on a busy stream.
     static SET_O: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("set +o"));
     static XTRACE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("xtrace"));
@@ -53,7 +53,7 @@ pub fn is_trace_noise(text: &[u8]) -> bool {
 /// Whether an output line is xtrace noise. DevStack drops every line merely mentioning
 /// xtrace (docs/devstack.md §9 item 15); hooks' own trace arrives as `trace` records, so only an
 /// output line that looks like trace (starts with `+`) is dropped, and genuine text stays.
-pub fn is_output_noise(text: &[u8]) -> bool {
+pub(crate) fn is_output_noise(text: &[u8]) -> bool {
     text.first() == Some(&b'+') && is_trace_noise(text)
 }
 
@@ -93,12 +93,12 @@ impl Paint {
 
 /// Milliseconds as seconds with three decimals (`0.006s`, `75.250s`): one unit everywhere,
 /// so columns compare at a glance.
-pub fn secs(ms: u64) -> String {
+pub(crate) fn secs(ms: u64) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
 }
 
 /// `SIGTERM` for 15; the number alone for signals people rarely meet.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     let name = match signal {
         1 => "SIGHUP",
         2 => "SIGINT",
@@ -115,13 +115,13 @@ pub fn signal_name(signal: i32) -> String {
 }
 
 /// "1 call", "3 calls".
-pub fn plural(count: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(count: u64, one: &str, many: &str) -> String {
     format!("{count} {}", if count == 1 { one } else { many })
 }
 
 /// Bytes as they may be shown on a terminal: invalid UTF-8 as `\xNN`, the rest as is.
 /// Borrowed when the bytes are valid UTF-8, which is nearly always.
-pub fn for_console(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn for_console(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if std::str::from_utf8(bytes).is_ok() {
         std::borrow::Cow::Borrowed(bytes)
     } else {

@@ -16,7 +16,7 @@ const SLOWEST: usize = 10;
 
 /// What the reports say beyond the ledger.
 #[derive(Debug, Default)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The log file, named in the failure report.
     pub log: Option<&'a Path>,
     /// The exit status phase-log is about to end with.
@@ -50,7 +50,7 @@ fn heading(out: &mut Lines, title: &str) {
 }
 
 /// A call's status word; `unfinished` when it has no `end`.
-pub fn status_of(call: &Call) -> &str {
+pub(crate) fn status_of(call: &Call) -> &str {
     call.end.as_ref().map_or("unfinished", |end| &*end.status)
 }
 
@@ -366,7 +366,7 @@ fn warnings(out: &mut Lines, ledger: &Ledger) {
 }
 
 /// [`how_it_ended`] as plain text, for the file reports.
-pub fn ending_text(call: &Call) -> String {
+pub(crate) fn ending_text(call: &Call) -> String {
     how_it_ended(call).into_iter().map(|seg| seg.text).collect()
 }
 
@@ -398,7 +398,7 @@ fn how_it_ended(call: &Call) -> Vec<Seg> {
 /// unless a call of their stage already says why, or the tool is a runner that only stopped
 /// because a stage before it failed (its calls are skipped with that reason): one failed
 /// hook is one failure, in every report.
-pub fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
+pub(crate) fn tool_failures(ledger: &Ledger) -> Vec<(&ToolRun, String)> {
     let something_failed = ledger
         .calls
         .iter()
@@ -517,7 +517,7 @@ fn failures(out: &mut Lines, ledger: &Ledger, ctx: &Context<'_>) {
 /// Run skips grouped as the text report groups them: `(reason, count, line for people)`.
 /// Skips after a failure (`upstream-failed`, `stopped`) are one group named after the
 /// failure, with the reason `after-failure`; the interrupt's are another.
-pub fn skip_groups(ledger: &Ledger) -> Vec<(String, u64, String)> {
+pub(crate) fn skip_groups(ledger: &Ledger) -> Vec<(String, u64, String)> {
     let mut groups = Vec::new();
     let count = |reason: &str| ledger.run_skips.get(reason).copied().unwrap_or(0);
     let after_failure = count("upstream-failed") + count("stopped");
@@ -564,7 +564,7 @@ fn run_skips(out: &mut Lines, ledger: &Ledger) {
 }
 
 /// The run's result word (`ok`, `failed`, `interrupted`) and its colour.
-pub fn verdict(ctx: &Context<'_>) -> (&'static str, Paint) {
+pub(crate) fn verdict(ctx: &Context<'_>) -> (&'static str, Paint) {
     match (ctx.signal, ctx.exit) {
         (Some(_), _) => ("interrupted", Paint::Yellow),
         (None, 0) => ("ok", Paint::Green),
@@ -574,7 +574,7 @@ pub fn verdict(ctx: &Context<'_>) -> (&'static str, Paint) {
 }
 
 /// The result word of one host of a merged run, from the status its records give.
-pub fn host_verdict(status: u8) -> &'static str {
+pub(crate) fn host_verdict(status: u8) -> &'static str {
     match status {
         0 => "ok",
         130 | 143 => "interrupted",
@@ -753,14 +753,14 @@ fn stamp_of(ms: u64) -> String {
 }
 
 /// Every report, in order.
-pub fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
+pub(crate) fn build(ledger: &Ledger, ctx: &Context<'_>) -> Lines {
     let mut out = Lines::new();
     write(ledger, ctx, &mut |line| out.push(line));
     out
 }
 
 /// `--brief`: the one `Result:` line of the run.
-pub fn result_line(ledger: &Ledger, ctx: &Context<'_>) -> Vec<Seg> {
+pub(crate) fn result_line(ledger: &Ledger, ctx: &Context<'_>) -> Vec<Seg> {
     let mut out = Lines::new();
     result(&mut out, ledger, ctx);
     out.into_iter()
@@ -773,7 +773,7 @@ pub fn result_line(ledger: &Ledger, ctx: &Context<'_>) -> Vec<Seg> {
 
 /// Every report, in order, one line at a time to `emit`: what the console and the log get,
 /// without the whole of a long run's reports in memory at once.
-pub fn write(ledger: &Ledger, ctx: &Context<'_>, emit: &mut dyn FnMut(Vec<Seg>)) {
+pub(crate) fn write(ledger: &Ledger, ctx: &Context<'_>, emit: &mut dyn FnMut(Vec<Seg>)) {
     calls_table(ledger, emit);
     let mut out = Lines::new();
     stage_totals(&mut out, ledger);

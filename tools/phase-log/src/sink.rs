@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use crate::render::{Paint, STAMP_LEN};
 
 /// Identifies one call's stream, so a partial line and its continuation are joined.
-pub type Key = (usize, u8);
+pub(crate) type Key = (usize, u8);
 
 /// One event line, before a sink gives it its shape.
 #[derive(Debug)]

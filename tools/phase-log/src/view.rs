@@ -9,13 +9,13 @@ use crate::report::status_of;
 
 /// One row: a call that ran (or began), or one that was skipped.
 #[derive(Debug, Clone, Copy)]
-pub enum Row<'a> {
+pub(crate) enum Row<'a> {
     Call(&'a Call),
     Skipped(&'a SkippedCall),
 }
 
 impl<'a> Row<'a> {
-    pub fn id(&self) -> &'a str {
+    pub(crate) fn id(&self) -> &'a str {
         match self {
             Row::Call(call) => &call.id,
             Row::Skipped(skip) => &skip.id,
@@ -24,7 +24,7 @@ impl<'a> Row<'a> {
 
     /// The call's name within its stage: the id without the `<stage>/` prefix
     /// (`50-template.sh`, `10-cat.sh#source`), so a stage's rows never share a name.
-    pub fn short_name(&self, stage: &str) -> &'a str {
+    pub(crate) fn short_name(&self, stage: &str) -> &'a str {
         let id = self.id();
         id.strip_prefix(stage)
             .and_then(|rest| rest.strip_prefix('/'))
@@ -33,21 +33,21 @@ impl<'a> Row<'a> {
     }
 
     /// `ok`, `failed`, `timeout`, `killed`, `interrupted`, `unfinished` or `skipped`.
-    pub fn status(&self) -> &'a str {
+    pub(crate) fn status(&self) -> &'a str {
         match self {
             Row::Call(call) => status_of(call),
             Row::Skipped(_) => "skipped",
         }
     }
 
-    pub fn start_ms(&self) -> Option<u64> {
+    pub(crate) fn start_ms(&self) -> Option<u64> {
         match self {
             Row::Call(call) => call.start_ms(),
             Row::Skipped(skip) => skip.time_ms,
         }
     }
 
-    pub fn end_ms(&self) -> Option<u64> {
+    pub(crate) fn end_ms(&self) -> Option<u64> {
         match self {
             Row::Call(call) => call.end_ms(),
             Row::Skipped(skip) => skip.time_ms,
@@ -55,7 +55,7 @@ impl<'a> Row<'a> {
     }
 
     /// The call's own duration; `None` for a call that never ended, 0 for a skip.
-    pub fn duration_ms(&self) -> Option<u64> {
+    pub(crate) fn duration_ms(&self) -> Option<u64> {
         match self {
             Row::Call(call) => call.end.as_ref().map(|end| end.duration_ms),
             Row::Skipped(_) => Some(0),
@@ -70,7 +70,7 @@ impl<'a> Row<'a> {
     }
 
     /// The host of the call (`None` in a stream without hosts).
-    pub fn host(&self) -> Option<&'a str> {
+    pub(crate) fn host(&self) -> Option<&'a str> {
         match self {
             Row::Call(call) => call.host.as_deref(),
             Row::Skipped(skip) => skip.host.as_deref(),
@@ -80,7 +80,7 @@ impl<'a> Row<'a> {
 
 /// A stage of one host and its rows.
 #[derive(Debug)]
-pub struct Stage<'a> {
+pub(crate) struct Stage<'a> {
     pub host: Option<&'a str>,
     pub name: &'a str,
     pub rows: Vec<Row<'a>>,
@@ -88,12 +88,12 @@ pub struct Stage<'a> {
 
 impl Stage<'_> {
     /// The stage's name, after its host when it has one: `subnode1: stack/install`.
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         title(self.host, self.name)
     }
 
     /// Sum of the calls' durations.
-    pub fn duration_ms(&self) -> u64 {
+    pub(crate) fn duration_ms(&self) -> u64 {
         self.rows
             .iter()
             .filter_map(Row::duration_ms)
@@ -101,7 +101,7 @@ impl Stage<'_> {
     }
 
     /// Rows of this status.
-    pub fn count(&self, status: &str) -> usize {
+    pub(crate) fn count(&self, status: &str) -> usize {
         self.rows
             .iter()
             .filter(|row| row.status() == status)
@@ -109,7 +109,7 @@ impl Stage<'_> {
     }
 
     /// From the first start to the last end of its rows.
-    pub fn span(&self) -> Option<(u64, u64)> {
+    pub(crate) fn span(&self) -> Option<(u64, u64)> {
         let first = self.rows.iter().filter_map(Row::start_ms).min()?;
         let last = self
             .rows
@@ -121,7 +121,7 @@ impl Stage<'_> {
 }
 
 /// `stage`, after `host` when there is one: `subnode1: stack/install`.
-pub fn title(host: Option<&str>, stage: &str) -> String {
+pub(crate) fn title(host: Option<&str>, stage: &str) -> String {
     match host {
         Some(host) => format!("{host}: {stage}"),
         None => stage.to_owned(),
@@ -137,7 +137,7 @@ fn skip_stage(skip: &SkippedCall) -> &str {
 }
 
 /// Every call and skipped call, grouped by stage; see the module docs.
-pub fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
+pub(crate) fn stages(ledger: &Ledger) -> Vec<Stage<'_>> {
     let mut rows: Vec<(&str, Row<'_>)> = ledger
         .calls
         .iter()

@@ -11,13 +11,13 @@
 
 /// Where escaped text goes: element content or an attribute value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     Text,
     Attr,
 }
 
 /// Appends `bytes` to `out` escaped for `place`; see the module docs.
-pub fn escape(out: &mut String, bytes: &[u8], place: Place) {
+pub(crate) fn escape(out: &mut String, bytes: &[u8], place: Place) {
     use std::fmt::Write as _;
     for chunk in bytes.utf8_chunks() {
         for ch in chunk.valid().chars() {
@@ -51,7 +51,7 @@ pub fn escape(out: &mut String, bytes: &[u8], place: Place) {
 
 /// A document being written: elements opened and closed in order, indented by depth.
 #[derive(Debug, Default)]
-pub struct Writer {
+pub(crate) struct Writer {
     pub out: String,
     depth: usize,
 }
@@ -74,7 +74,7 @@ impl Writer {
     }
 
     /// `<name attrs>` on its own line; what follows is indented one more level.
-    pub fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+    pub(crate) fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
         self.indent();
         self.tag(name, attrs);
         self.out.push_str(">\n");
@@ -82,7 +82,7 @@ impl Writer {
     }
 
     /// `</name>` on its own line.
-    pub fn close(&mut self, name: &str) {
+    pub(crate) fn close(&mut self, name: &str) {
         self.depth = self.depth.saturating_sub(1);
         self.indent();
         self.out.push_str("</");
@@ -91,7 +91,7 @@ impl Writer {
     }
 
     /// `</name>` right where the writer is, for elements whose content is preformatted.
-    pub fn close_inline(&mut self, name: &str) {
+    pub(crate) fn close_inline(&mut self, name: &str) {
         self.depth = self.depth.saturating_sub(1);
         self.out.push_str("</");
         self.out.push_str(name);
@@ -99,21 +99,21 @@ impl Writer {
     }
 
     /// `<name attrs/>` on its own line.
-    pub fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+    pub(crate) fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
         self.indent();
         self.tag(name, attrs);
         self.out.push_str("/>\n");
     }
 
     /// `<name attrs>text</name>` on one line (the text keeps its own newlines).
-    pub fn element(&mut self, name: &str, attrs: &[(&str, &str)], text: &[u8]) {
+    pub(crate) fn element(&mut self, name: &str, attrs: &[(&str, &str)], text: &[u8]) {
         self.indent();
         self.inline(name, attrs, text);
         self.out.push('\n');
     }
 
     /// `<name attrs>text</name>` where the writer is, for mixed content.
-    pub fn inline(&mut self, name: &str, attrs: &[(&str, &str)], text: &[u8]) {
+    pub(crate) fn inline(&mut self, name: &str, attrs: &[(&str, &str)], text: &[u8]) {
         self.tag(name, attrs);
         self.out.push('>');
         escape(&mut self.out, text, Place::Text);
@@ -123,7 +123,7 @@ impl Writer {
     }
 
     /// Markup written as is: only for constant text of our own.
-    pub fn raw(&mut self, markup: &str) {
+    pub(crate) fn raw(&mut self, markup: &str) {
         self.out.push_str(markup);
     }
 }

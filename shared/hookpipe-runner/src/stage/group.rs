@@ -312,17 +312,7 @@ impl<W: Write> Runner<'_, W> {
         if delta.is_empty() {
             return Ok(());
         }
-        let path = self.scratch.path().join("group-merged");
-        std::fs::write(&path, delta).map_err(|err| {
-            StageError::Fatal(hookpipe::exit::Fatal::internal(format!(
-                "writing scratch state: {err}"
-            )))
-        })?;
-        if let Some(session) = self.session.as_mut() {
-            session.set_current(format!("{}/state", self.options.stage));
-            session.send(&[b"load", &path_bytes(&path)]);
-        }
-        if let Completion::Done(status) = self.wait_command()? {
+        if let Some(status) = self.source_in_worker("group-merged", delta)? {
             if status != 0 {
                 self.outcome = self.outcome.worst(Outcome::Negative);
                 self.warn(format!(
